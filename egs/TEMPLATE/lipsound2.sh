@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The one LipSound2 stage script shared by every recipe (egs/<corpus>/run.sh calls it).
+# Stages, as in the design reference:
+#   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features
+#   3 pre-training            4 fine-tuning                  5 inference (video -> mel)
+#   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR)   8 scoring, RESULTS.md, report
+set -euo pipefail
+
+log() {
+  local fname=${BASH_SOURCE[1]##*/}
+  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
+}
+min() { if [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi; }
+
+SECONDS=0
+
+# General options
+stage=0              # First stage to run.
+stop_stage=10000     # Last stage to run.
+nj=4                 # Parallel jobs for data processing and scoring.
+inference_nj=4       # Parallel jobs for inference and vocoding.
+ngpu=0               # GPUs per training job (0: CPU).
+num_nodes=1          # Nodes for multi-node training (Slurm through cmd.sh).
+python=python3       # Python interpreter.
+seed=0               # Random seed for training.
+
+# Directories
+datadir=data         # Kaldi data directories written by stage 0.
+dumpdir=dump         # Face tracks, audio and features written by stages 1-2.
+expdir=exp           # Experiments.
+
+# Data
+local_data_opts=""   # Options passed to local/data.sh.
+train_set=""         # Fine-tuning training set.
+valid_set=""         # Fine-tuning validation set.
+test_sets=""         # Sets to infer and score (space separated).
+pretrain_train_set=""  # Pre-training set (stage 3); empty: no pre-training sets to prepare.
+pretrain_valid_set=""  # Pre-training validation set.
+lang=en              # Language of the transcripts: en (WER) or zh (CER).
+
+# Front end (stages 1-2)
+frontend_config=conf/frontend.yaml  # Face detection, tracking, crop, audio and mel settings.
+max_reject_share=0.1                # A stage fails when more than this share is rejected.
+
+# Pre-training and fine-tuning (stages 3-4)
+pretrain_config=conf/pretrain.yaml  # Training config for stage 3.
+pretrain_tag=""                     # Name of the pre-training experiment (default: from config).
+pretrain_model=""                   # A pre-trained model file to fine-tune from instead of stage 3.
+skip_pretrain=false                 # Skip stage 3 (fine-tune from pretrain_model or from scratch).
+train_config=conf/train.yaml        # Training config for stage 4.
+train_tag=""                        # Name of the fine-tuning experiment (default: from config).
+train_args=""                       # Extra arguments for the stage 4 trainer.
+init_from_pretrain=true             # Initialise stage 4 from the pre-trained model.
+
+# Inference (stage 5)
+inference_config=conf/inference.yaml  # Decoding config (stop mode, max steps).
+inference_model=valid.loss.best.pth   # Model file in the experiment directory.
+num_plots=3                           # Utterances per set with attention / mel figures.
+
+# Vocoder (stage 6)
+vocoder_type=griffin_lim              # griffin_lim or hifigan.
+vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training config).
+vocoder_file=""                       # A vocoder checkpoint the user brings (skips training).
+
+# Cascaded lip reading (stage 7)
+asr_config=conf/asr.yaml              # ASR training config (from scratch on real audio).
+asr_finetune_config=conf/asr_finetune.yaml  # ASR fine-tuning config on generated audio.
+asr_pretrained_model=""               # A pre-trained ESPnet ASR model file (or zoo tag, online).
+asr_token_type=char                   # char or bpe.
+nbpe=100                              # sentencepiece vocabulary size when asr_token_type=bpe.
+ngram_order=3                         # n-gram LM order (the paper: 6-gram on large text).
+use_lm=true                           # Also decode with the n-gram LM.
+
+# Scoring (stage 8)
+judge_model=""                        # Off-the-shelf judge ASR (faster-whisper dir); empty: installed one.
+
+help_message=$(cat <<HELP
+Usage: $0 --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
+
+Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel, 3 pre-train,
+4 fine-tune, 5 infer, 6 vocode, 7 lip reading ASR, 8 scoring and report.
+
+Options (defaults in brackets):
+  --stage / --stop_stage      first / last stage [${stage} / ${stop_stage}]
+  --nj / --inference_nj       parallel jobs [${nj} / ${inference_nj}]
+  --ngpu / --num_nodes        GPUs per job / nodes for training [${ngpu} / ${num_nodes}]
+  --datadir / --dumpdir / --expdir   output directories [${datadir} / ${dumpdir} / ${expdir}]
+  --local_data_opts           options for local/data.sh ["${local_data_opts}"]
+  --train_set / --valid_set / --test_sets   fine-tuning and test sets
+  --pretrain_train_set / --pretrain_valid_set   pre-training sets (stage 3)
+  --lang                      en (WER) or zh (CER) [${lang}]
+  --frontend_config           front-end settings [${frontend_config}]
+  --max_reject_share          fail a stage above this reject share [${max_reject_share}]
+  --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
+  --train_config / --train_tag / --train_args / --init_from_pretrain
+  --inference_config / --inference_model / --num_plots
+  --vocoder_type / --vocoder_config / --vocoder_file
+  --asr_config / --asr_finetune_config / --asr_pretrained_model
+  --asr_token_type / --nbpe / --ngram_order / --use_lm
+  --judge_model               off-the-shelf judge ASR for intelligibility
+HELP
+)
+
+log "$0 $*"
+run_args=$(printf '%q ' "$@")
+# shellcheck disable=SC1091
+. utils/parse_options.sh || exit 1
+# shellcheck disable=SC1091
+. ./path.sh
+# shellcheck disable=SC1091
+. ./cmd.sh
+
+[ $# -eq 0 ] || { log "unexpected arguments: $*"; log "${help_message}"; exit 1; }
+
+# Done markers: a stage step that finished writes one; a re-run skips the step.
+is_done() { [ -f "$1/.done.$2" ]; }
+mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
+
+config_tag() { basename "$1" .yaml; }
+[ -n "${pretrain_tag}" ] || pretrain_tag=pretrain_$(config_tag "${pretrain_config}")
+[ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
+pretrain_exp=${expdir}/${pretrain_tag}
+train_exp=${expdir}/${train_tag}
+
+all_sets=""
+for dset in ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${valid_set} ${test_sets}; do
+  case " ${all_sets} " in *" ${dset} "*) ;; *) all_sets="${all_sets} ${dset}" ;; esac
+done
+
+mkdir -p "${expdir}"
+echo "${run_args}" >>"${expdir}/run_args.log"
+
+not_implemented() {
+  log "stage $1 is not implemented yet"
+  exit 1
+}
+
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+  log "Stage 0: data preparation"
+  not_implemented 0
+fi
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  log "Stage 1: face tracks and 16 kHz audio"
+  not_implemented 1
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  log "Stage 2: log-mel features"
+  not_implemented 2
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  log "Stage 3: pre-training"
+  not_implemented 3
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  log "Stage 4: fine-tuning"
+  not_implemented 4
+fi
+
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  log "Stage 5: inference"
+  not_implemented 5
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  log "Stage 6: vocoding"
+  not_implemented 6
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+  log "Stage 7: cascaded lip reading"
+  not_implemented 7
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+  log "Stage 8: scoring"
+  not_implemented 8
+fi
+
+log "Finished in ${SECONDS} s"

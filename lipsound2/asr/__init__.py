@@ -1,0 +1,1 @@
+"""The cascaded lip reader: ESPnet ASR on generated speech."""

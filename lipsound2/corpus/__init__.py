@@ -1,0 +1,1 @@
+"""Generated audio-visual corpora for CPU-only runs and tests."""

@@ -1,0 +1,1 @@
+"""Audio-visual front end: decoding, face detection, tracking, cropping, mel features."""

