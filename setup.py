@@ -4,13 +4,15 @@ Exact versions for reproducible runs are pinned in tools/requirements.txt and in
 tools/install.sh; the ranges here are what the code itself needs.
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="lipsound2",
     version="0.1.0",
     description="LipSound2: self-supervised pre-training for face-video-to-speech, ESPnet-style recipes",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",

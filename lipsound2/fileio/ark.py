@@ -31,7 +31,7 @@ class ArkWriter:
         self.scp.parent.mkdir(parents=True, exist_ok=True)
         self._tmp_ark = temp_name(self.ark)
         self._tmp_scp = temp_name(self.scp)
-        self._ark_f = open(self._tmp_ark, "wb")
+        self._ark_f = open(self._tmp_ark, "wb")  # noqa: SIM115 (closed by close/abort)
         self._rows: list[tuple[str, int]] = []
         self._closed = False
 
