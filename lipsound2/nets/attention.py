@@ -1,0 +1,51 @@
+"""Location-sensitive attention, the paper's Eq. 1, 3 and 4 (Chorowski et al. 2015).
+
+``a_t = softmax(W tanh(M h + Q x + L conv([a_{t-1}, sum_{i<t} a_i])))`` and
+``v_t = a_t h``. ESPnet's ``AttLoc`` convolves only the previous weights, so this one is
+written here.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class LocationSensitiveAttention(torch.nn.Module):
+    def __init__(
+        self,
+        query_size: int = 1024,
+        memory_size: int = 256,
+        attention_size: int = 128,
+        location_filters: int = 32,
+        location_kernel: int = 31,
+    ) -> None:
+        super().__init__()
+        self.query_fc = torch.nn.Linear(query_size, attention_size, bias=False)
+        self.memory_fc = torch.nn.Linear(memory_size, attention_size)
+        self.location_conv = torch.nn.Conv1d(
+            2, location_filters, location_kernel, padding=location_kernel // 2, bias=False
+        )
+        self.location_fc = torch.nn.Linear(location_filters, attention_size, bias=False)
+        self.weight_fc = torch.nn.Linear(attention_size, 1, bias=False)
+
+    def process_memory(self, memory: torch.Tensor) -> torch.Tensor:
+        """``M h`` for the whole utterance, computed once before decoding."""
+        return self.memory_fc(memory)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        memory: torch.Tensor,
+        processed_memory: torch.Tensor,
+        prev_weights: torch.Tensor,
+        cum_weights: torch.Tensor,
+        pad_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: context ``(B, D)`` and weights ``(B, N)``; ``pad_mask`` is True on padding."""
+        location = self.location_conv(torch.stack([prev_weights, cum_weights], dim=1))  # (B, F, N)
+        location = self.location_fc(location.transpose(1, 2))  # (B, N, A)
+        energies = torch.tanh(processed_memory + self.query_fc(query).unsqueeze(1) + location)
+        energies = self.weight_fc(energies).squeeze(2).masked_fill(pad_mask, float("-inf"))
+        weights = torch.softmax(energies, dim=1)
+        context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
+        return context, weights

@@ -1,0 +1,171 @@
+"""The attention decoder of Fig. 2: PreNet, attention LSTM, attention, decoder LSTM, projection.
+
+Step ``t``: ``x = LSTM_att([prenet(o_{t-1}), v_{t-1}])`` (Eq. 2), attention on ``x`` gives
+``v_t`` (Eq. 1, 3, 4), ``LSTM_dec([x, v_t])`` and a linear projection give frame ``o_t``.
+
+Written for speed rather than with ``torch.nn.LSTMCell``: each LSTM is one ``Linear`` over
+the concatenated inputs, the attention LSTM's PreNet part is computed for all teacher-forced
+steps in one matrix product, and the projection runs once after the loop. The ``Linear``
+layers also make ``torch.ao.quantization.quantize_dynamic`` apply to the whole recurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from lipsound2.nets.attention import LocationSensitiveAttention
+from lipsound2.nets.prenet import Prenet
+
+
+def lstm_update(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standard LSTM state update from pre-activation gates ``(B, 4H)`` in i, f, g, o order."""
+    i, f, g, o = gates.chunk(4, dim=1)
+    cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(cell), cell
+
+
+class AttentionDecoder(torch.nn.Module):
+    def __init__(
+        self,
+        memory_size: int = 256,
+        n_mels: int = 80,
+        prenet_sizes: Sequence[int] = (512, 256),
+        prenet_dropout: float = 0.5,
+        prenet_always_dropout: bool = True,
+        attention_lstm_units: int = 1024,
+        decoder_lstm_units: int = 1024,
+        attention_size: int = 128,
+        location_filters: int = 32,
+        location_kernel: int = 31,
+        lstm_dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.n_mels = n_mels
+        self.att_units = attention_lstm_units
+        self.dec_units = decoder_lstm_units
+        self.memory_size = memory_size
+        self.prenet = Prenet(n_mels, prenet_sizes, prenet_dropout, prenet_always_dropout)
+        # attention LSTM: input [prenet, previous context], recurrent state h
+        self.att_input = torch.nn.Linear(self.prenet.output_size, 4 * attention_lstm_units)
+        self.att_recurrent = torch.nn.Linear(
+            memory_size + attention_lstm_units, 4 * attention_lstm_units, bias=False
+        )
+        self.attention = LocationSensitiveAttention(
+            attention_lstm_units, memory_size, attention_size, location_filters, location_kernel
+        )
+        # decoder LSTM: input [attention LSTM output, context], recurrent state h
+        self.dec_lstm = torch.nn.Linear(
+            attention_lstm_units + memory_size + decoder_lstm_units, 4 * decoder_lstm_units
+        )
+        self.projection = torch.nn.Linear(decoder_lstm_units, n_mels)
+        self.lstm_dropout = lstm_dropout
+
+    def _initial_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, n, _ = memory.shape
+        zeros = memory.new_zeros
+        return {
+            "att_h": zeros(b, self.att_units),
+            "att_c": zeros(b, self.att_units),
+            "dec_h": zeros(b, self.dec_units),
+            "dec_c": zeros(b, self.dec_units),
+            "context": zeros(b, self.memory_size),
+            "prev_w": zeros(b, n),
+            "cum_w": zeros(b, n),
+        }
+
+    def _step(
+        self,
+        prenet_gates: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        memory: torch.Tensor,
+        processed: torch.Tensor,
+        pad_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Advance ``state`` in place by one frame; returns the attention weights."""
+        gates = prenet_gates + self.att_recurrent(torch.cat([state["context"], state["att_h"]], dim=1))
+        att_h, state["att_c"] = lstm_update(gates, state["att_c"])
+        att_h = torch.nn.functional.dropout(att_h, self.lstm_dropout, self.training)
+        context, weights = self.attention(att_h, memory, processed, state["prev_w"], state["cum_w"], pad_mask)
+        gates = self.dec_lstm(torch.cat([att_h, context, state["dec_h"]], dim=1))
+        dec_h, state["dec_c"] = lstm_update(gates, state["dec_c"])
+        state["dec_h"] = torch.nn.functional.dropout(dec_h, self.lstm_dropout, self.training)
+        state["att_h"], state["context"] = att_h, context
+        state["prev_w"], state["cum_w"] = weights, state["cum_w"] + weights
+        return weights
+
+    def forward(
+        self, memory: torch.Tensor, pad_mask: torch.Tensor, targets: torch.Tensor, sampling_prob: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced decoding of ``targets`` ``(B, L, n_mels)``.
+
+        With ``sampling_prob > 0`` each utterance feeds, at each step, its own previous
+        prediction instead of the ground truth with that probability (scheduled sampling,
+        Bengio et al. 2015). Returns frames ``(B, L, n_mels)`` and weights ``(B, L, N)``.
+        """
+        b, length, _ = targets.shape
+        previous = torch.cat([targets.new_zeros(b, 1, self.n_mels), targets[:, :-1]], dim=1)
+        processed = self.attention.process_memory(memory)
+        state = self._initial_state(memory)
+        hidden, weights = [], []
+        if sampling_prob <= 0.0:
+            prenet_gates = self.att_input(self.prenet(previous))  # all steps in one product
+            for t in range(length):
+                weights.append(self._step(prenet_gates[:, t], state, memory, processed, pad_mask))
+                hidden.append(state["dec_h"])
+            return self.projection(torch.stack(hidden, dim=1)), torch.stack(weights, dim=1)
+        frames = []
+        for t in range(length):
+            frame = previous[:, t]
+            if t > 0:
+                use_own = torch.rand(b, 1, device=targets.device) < sampling_prob
+                frame = torch.where(use_own, frames[-1].detach(), frame)
+            weights.append(self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask))
+            frames.append(self.projection(state["dec_h"]))
+        return torch.stack(frames, dim=1), torch.stack(weights, dim=1)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        memory: torch.Tensor,
+        pad_mask: torch.Tensor,
+        stop_index: torch.Tensor | None,
+        lengths: torch.Tensor | None,
+        max_steps: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Free-running decoding of a batch.
+
+        ``stop_index`` (visual-period mode): an utterance stops at the first step whose
+        attention peaks on that encoder frame, which produces no output frame.
+        ``lengths`` (known-length mode): an utterance stops after that many frames.
+        Decoding never exceeds ``max_steps``. Returns frames ``(B, L, n_mels)``, output
+        lengths ``(B,)`` and attention weights ``(B, L, N)``.
+        """
+        b = memory.size(0)
+        processed = self.attention.process_memory(memory)
+        state = self._initial_state(memory)
+        frame = memory.new_zeros(b, self.n_mels)
+        out_len = torch.full((b,), max_steps, dtype=torch.long, device=memory.device)
+        if lengths is not None:
+            out_len = lengths.clamp(1, max_steps)
+            max_steps = int(out_len.max())
+        done = torch.zeros(b, dtype=torch.bool, device=memory.device)
+        frames, weights = [], []
+        for t in range(max_steps):
+            w = self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask)
+            if stop_index is not None:
+                reached = (w.argmax(dim=1) == stop_index) & ~done
+                if t > 0 and bool(reached.any()):
+                    out_len = torch.where(reached, torch.full_like(out_len, t), out_len)
+                    done |= reached
+                    if bool(done.all()):
+                        break
+            else:
+                done = out_len <= t + 1
+            frame = self.projection(state["dec_h"])
+            frames.append(frame)
+            weights.append(w)
+            if stop_index is None and bool(done.all()):
+                break
+        return torch.stack(frames, dim=1), out_len, torch.stack(weights, dim=1)

@@ -1,0 +1,94 @@
+"""The visual encoder of the paper's Fig. 2 and Table I: 3D CNN blocks, then BiLSTMs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def sequence_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """``(B, max_len)`` bool mask, True on valid steps."""
+    max_len = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class ConvBlock3d(torch.nn.Module):
+    """Conv3D + BatchNorm + ReLU + MaxPool3D + Dropout; time stride is always 1."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        pool: Sequence[int],
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(in_channels, out_channels, tuple(kernel), tuple(stride), tuple(padding))
+        self.norm = torch.nn.BatchNorm3d(out_channels)
+        self.pool = torch.nn.MaxPool3d(tuple(pool), tuple(pool))
+        self.dropout = torch.nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.pool(torch.relu(self.norm(self.conv(x)))))
+
+
+class VisualEncoder(torch.nn.Module):
+    """Face frames ``(B, T, H, W, C)`` scaled to [-1, 1] -> ``(B, T, 2 * lstm_units)``.
+
+    Padded frames are zeroed after every block so that a padded utterance encodes exactly
+    like the same utterance alone (the convolutions' own time padding is zero too).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 112,
+        channels: Sequence[int] = (32, 64, 128),
+        kernel: Sequence[int] = (5, 3, 3),
+        strides: Sequence[Sequence[int]] = ((1, 2, 2), (1, 2, 2), (1, 1, 1)),
+        padding: Sequence[int] = (2, 0, 0),
+        pool: Sequence[int] = (1, 2, 2),
+        dropout: float = 0.2,
+        lstm_units: int = 128,
+        lstm_layers: int = 2,
+    ) -> None:
+        super().__init__()
+        if kernel[0] % 2 != 1 or padding[0] != kernel[0] // 2:
+            raise ValueError("the time kernel must be odd with 'same' padding to keep the frame rate")
+        blocks = []
+        size = image_size
+        in_ch = in_channels
+        for out_ch, stride in zip(channels, strides):
+            blocks.append(ConvBlock3d(in_ch, out_ch, kernel, stride, padding, pool, dropout))
+            size = _out_size(size, kernel[1], stride[1], padding[1])
+            size = _out_size(size, pool[1], pool[1])
+            if size < 1:
+                raise ValueError(f"image_size {image_size} is too small for the encoder's strides")
+            in_ch = out_ch
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.feature_size = in_ch * size * size
+        self.lstm = torch.nn.LSTM(
+            self.feature_size, lstm_units, num_layers=lstm_layers, batch_first=True, bidirectional=True
+        )
+        self.output_size = 2 * lstm_units
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = sequence_mask(lengths, frames.size(1)).to(frames.dtype)
+        x = frames.permute(0, 4, 1, 2, 3)  # (B, C, T, H, W)
+        x = x * mask[:, None, :, None, None]
+        for block in self.blocks:
+            x = block(x) * mask[:, None, :, None, None]
+        x = x.permute(0, 2, 1, 3, 4).flatten(2)  # (B, T, C * H' * W')
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=frames.size(1))
+        return out

@@ -1,0 +1,186 @@
+"""The LipSound2 model (paper section III, Fig. 2): face frames -> log-mel spectrogram.
+
+It is an ESPnet ``AbsESPnetModel``: ``forward`` returns the training loss, the statistics
+the trainer logs and the batch weight; ``generate`` decodes free-running.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import GuidedAttentionLoss
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+
+from lipsound2.nets.alignment import diagonal_share
+from lipsound2.nets.decoder import AttentionDecoder
+from lipsound2.nets.encoder import VisualEncoder, sequence_mask
+from lipsound2.nets.postnet import Postnet
+
+STOP_MODES = ("visual_period", "known_length")
+PERIOD_VALUE = 255.0  # the paper's 'visual period': one all-255 frame after the last frame
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the valid frames only (``mask`` is ``(B, L)``)."""
+    weight = mask.unsqueeze(2).to(pred.dtype)
+    return ((pred - target) ** 2 * weight).sum() / (weight.sum() * pred.size(2)).clamp_min(1.0)
+
+
+class LipSound2(AbsESPnetModel):
+    """Encoder, location-sensitive attention decoder and PostNet with the loss of Eq. 5.
+
+    Args:
+        n_mels: mel bands of the target.
+        in_channels: 1 (gray faces) or 3 (RGB).
+        image_size: side of the square face crop.
+        encoder_conf, decoder_conf, postnet_conf: keyword arguments of
+            :class:`VisualEncoder`, :class:`AttentionDecoder`, :class:`Postnet`.
+        stop_mode: ``visual_period`` (append one all-255 frame; stop when the attention
+            reaches it) or ``known_length`` (``mel_per_video_frame`` frames per video frame).
+        mel_per_video_frame: 2.5 for 25 fps video and a 16 ms hop.
+        max_decode_steps: cap on free-running steps (the paper: 1000).
+        ss_max_prob, ss_start_step, ss_end_step: scheduled sampling; the probability of
+            feeding the model's own previous frame rises linearly from 0 at ``ss_start_step``
+            to ``ss_max_prob`` at ``ss_end_step`` (counted in training forward passes).
+        guided_attention_weight, guided_attention_sigma: optional diagonal attention loss
+            (Tachibana et al. 2018); 0 disables it.
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 80,
+        in_channels: int = 1,
+        image_size: int = 112,
+        encoder_conf: dict | None = None,
+        decoder_conf: dict | None = None,
+        postnet_conf: dict | None = None,
+        stop_mode: str = "visual_period",
+        mel_per_video_frame: float = 2.5,
+        max_decode_steps: int = 1000,
+        ss_max_prob: float = 0.0,
+        ss_start_step: int = 0,
+        ss_end_step: int = 1,
+        guided_attention_weight: float = 0.0,
+        guided_attention_sigma: float = 0.4,
+    ) -> None:
+        super().__init__()
+        if stop_mode not in STOP_MODES:
+            raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
+        self.n_mels = n_mels
+        self.in_channels = in_channels
+        self.stop_mode = stop_mode
+        self.mel_per_video_frame = mel_per_video_frame
+        self.max_decode_steps = max_decode_steps
+        self.ss_max_prob = ss_max_prob
+        self.ss_start_step = ss_start_step
+        self.ss_end_step = max(ss_end_step, ss_start_step + 1)
+        self.encoder = VisualEncoder(in_channels, image_size, **(encoder_conf or {}))
+        self.decoder = AttentionDecoder(self.encoder.output_size, n_mels, **(decoder_conf or {}))
+        self.postnet = Postnet(n_mels, **(postnet_conf or {}))
+        self.guided_attention_weight = guided_attention_weight
+        self.guided_attention = GuidedAttentionLoss(sigma=guided_attention_sigma, alpha=1.0)
+        # training forward passes so far: drives scheduled sampling, saved with the model
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        self._initialize()
+
+    def _initialize(self) -> None:
+        """Xavier for linear layers, Xavier with the tanh gain for convolutions (IV-C-3)."""
+        for module in self.modules():
+            if isinstance(module, torch.nn.Linear):
+                torch.nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
+            elif isinstance(module, (torch.nn.Conv1d, torch.nn.Conv3d)):
+                torch.nn.init.xavier_uniform_(module.weight, gain=torch.nn.init.calculate_gain("tanh"))
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
+
+    def sampling_prob(self) -> float:
+        progress = (int(self.num_updates) - self.ss_start_step) / (self.ss_end_step - self.ss_start_step)
+        return self.ss_max_prob * min(max(progress, 0.0), 1.0)
+
+    def _frames(self, video: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel values ``(B, T, H, W[, C])`` -> [-1, 1] frames, with the visual period if used."""
+        if video.dim() == 4:
+            video = video.unsqueeze(-1)
+        video = video.to(torch.float32)
+        if self.stop_mode == "visual_period":
+            video = torch.cat([video, video.new_zeros(video[:, :1].shape)], dim=1)
+            video[torch.arange(video.size(0), device=video.device), lengths] = PERIOD_VALUE
+            lengths = lengths + 1
+        return video / 127.5 - 1.0, lengths
+
+    def encode(self, video: torch.Tensor, video_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        frames, lengths = self._frames(video, video_lengths)
+        return self.encoder(frames, lengths), lengths
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        video_lengths: torch.Tensor,
+        feats: torch.Tensor,
+        feats_lengths: torch.Tensor,
+        **kwargs,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        feats = feats[:, : int(feats_lengths.max())]
+        memory, in_lengths = self.encode(video, video_lengths)
+        pad_mask = ~sequence_mask(in_lengths, memory.size(1))
+        prob = self.sampling_prob() if self.training else 0.0
+        dec_out, att_ws = self.decoder(memory, pad_mask, feats, prob)
+        out_mask = sequence_mask(feats_lengths, feats.size(1))
+        dec_out = dec_out * out_mask.unsqueeze(2)
+        post_out = dec_out + self.postnet(dec_out)
+        dec_loss = masked_mse(dec_out, feats, out_mask)
+        post_loss = masked_mse(post_out, feats, out_mask)
+        loss = dec_loss + post_loss
+        stats = {"dec_loss": dec_loss.detach(), "post_loss": post_loss.detach()}
+        if self.guided_attention_weight > 0:
+            attn_loss = self.guided_attention(att_ws, in_lengths, feats_lengths)
+            loss = loss + self.guided_attention_weight * attn_loss
+            stats["guided_attn_loss"] = attn_loss.detach()
+        video_frames = video_lengths  # the diagonal ends at the last real frame, not the period
+        stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, feats_lengths).mean()
+        stats["ss_prob"] = torch.tensor(prob)
+        stats["loss"] = loss.detach()
+        if self.training:
+            self.num_updates += 1
+        return loss, stats, torch.tensor(feats.size(0), device=loss.device)
+
+    def collect_feats(self, video, video_lengths, feats, feats_lengths, **kwargs) -> dict[str, torch.Tensor]:
+        return {"feats": feats, "feats_lengths": feats_lengths}
+
+    def known_lengths(self, video_lengths: torch.Tensor) -> torch.Tensor:
+        """Mel frames for ``video_lengths`` frames of synchronous video."""
+        return torch.tensor(
+            [math.floor(int(n) * self.mel_per_video_frame) for n in video_lengths],
+            device=video_lengths.device,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        video: torch.Tensor,
+        video_lengths: torch.Tensor,
+        stop_mode: str | None = None,
+        max_decode_steps: int | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Free-running decoding of a batch: ``mel`` (PostNet output), ``mel_lengths``,
+        ``attention`` ``(B, L, N)`` and ``attention_lengths`` (encoder frames)."""
+        stop_mode = stop_mode or self.stop_mode
+        if stop_mode not in STOP_MODES:
+            raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
+        if stop_mode == "visual_period" and self.stop_mode != "visual_period":
+            raise ValueError("this model was trained without the visual period; use stop_mode known_length")
+        max_steps = max_decode_steps or self.max_decode_steps
+        memory, in_lengths = self.encode(video, video_lengths)
+        pad_mask = ~sequence_mask(in_lengths, memory.size(1))
+        if stop_mode == "visual_period":
+            frames, out_len, att_ws = self.decoder.generate(memory, pad_mask, in_lengths - 1, None, max_steps)
+        else:
+            lengths = self.known_lengths(video_lengths)
+            frames, out_len, att_ws = self.decoder.generate(memory, pad_mask, None, lengths, max_steps)
+        out_mask = sequence_mask(out_len, frames.size(1))
+        frames = frames * out_mask.unsqueeze(2)
+        mel = (frames + self.postnet(frames)) * out_mask.unsqueeze(2)
+        return {"mel": mel, "mel_lengths": out_len, "attention": att_ws, "attention_lengths": in_lengths}

@@ -1,0 +1,31 @@
+"""The PostNet: 5 Conv1D (512, 512, 512, 512, 80; kernel 5, padding 2), Table I.
+
+ESPnet's Tacotron 2 ``Postnet`` is exactly that (Conv1D + BatchNorm + tanh + dropout, the
+last layer linear), so it is reused; its output is a residual added to the decoder output.
+"""
+
+from __future__ import annotations
+
+import torch
+from espnet.nets.pytorch_backend.tacotron2.decoder import Postnet as _EspnetPostnet
+
+
+class Postnet(torch.nn.Module):
+    """``(B, L, n_mels)`` -> residual ``(B, L, n_mels)``."""
+
+    def __init__(
+        self, n_mels: int = 80, channels: int = 512, layers: int = 5, kernel: int = 5, dropout: float = 0.5
+    ) -> None:
+        super().__init__()
+        self.net = _EspnetPostnet(
+            n_mels,
+            n_mels,
+            n_layers=layers,
+            n_chans=channels,
+            n_filts=kernel,
+            dropout_rate=dropout,
+            use_batch_norm=True,
+        )
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.net(mel.transpose(1, 2)).transpose(1, 2)
