@@ -13,7 +13,7 @@ log() { echo "$(date '+%H:%M:%S') install: $*" >&2; }
 
 # Debian packages: media decoding, speech synthesis for the generated corpus, the browser
 # that checks the HTML report.
-apt_packages=(ffmpeg espeak-ng festival festvox-kallpc16k festvox-us-slt-hts chromium)
+apt_packages=(ffmpeg espeak-ng festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts chromium sox)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "install ok installed" || missing+=("${pkg}")
