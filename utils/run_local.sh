@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs Kaldi-style parallel jobs as local processes (utils/run.pl links here).
+set -euo pipefail
+export LC_ALL=C
+
+# Read through runner_check_ints (indirect expansion).
+# shellcheck disable=SC2034
+{
+  mem=""
+  gpu=0
+  num_threads=1
+  num_nodes=1
+  max_jobs_run=0
+}
+
+help_message="Usage: $(basename "$0") [options] [JOB=A:B] LOG command [args...]
+Runs jobs A..B on this machine; JOB in LOG and in every argument becomes the job number.
+Each job's output goes to its own log (header: command and start; footer: exit code, elapsed).
+Waits for all jobs; exits 1 naming each failed job and its log.
+Options:
+  --max-jobs-run N   at most N jobs at once (default 0: all at once)
+  --mem M, --gpu N, --num-threads N, --num-nodes N
+                     accepted for compatibility with the cluster runners; not enforced here
+Underscore spellings (--max_jobs_run, --num_threads, --num_nodes) work too.
+Example: $(basename "$0") --max-jobs-run 4 JOB=1:8 exp/log/feats.JOB.log prog data/split8/JOB"
+
+# shellcheck source=utils/parse_options.sh
+. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+# shellcheck source=utils/job_runner_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
+
+runner_check_ints gpu num_threads num_nodes max_jobs_run
+runner_check_mem "${mem}"
+runner_setup "$@"
+runner_clear_logs
+
+running=0
+for ((job = job_first; job <= job_last; job++)); do
+  if [ "${max_jobs_run}" -gt 0 ] && [ "${running}" -ge "${max_jobs_run}" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  cmd=$(runner_job_cmd "${job}")
+  runner_run_logged "$(runner_job_log "${job}")" "${cmd}" bash -c "set -o pipefail; ${cmd}" &
+  running=$((running + 1))
+done
+wait || true
+
+runner_report
