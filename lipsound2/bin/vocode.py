@@ -1,0 +1,65 @@
+"""Vocode log-mel features (feats.scp) into 16 kHz wav files and a wav.scp.
+
+Run one job of many through the job runner: ``--job_id JOB --num_jobs N`` takes every
+N-th utterance. Writes ``<outdir>/wav/<utt>.wav`` and the job's ``--wav_scp`` table; an
+utterance that fails is named in the log and in ``<wav_scp>.failed``, the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lipsound2.fileio.ark import load_array
+from lipsound2.fileio.atomic import atomic_open
+from lipsound2.fileio.table import read_table, write_table
+from lipsound2.vocoders.factory import VOCODER_TYPES, build_vocoder, load_config
+from lipsound2.vocoders.wavio import write_wav
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--feats_scp", required=True, help="log-mel feats.scp (frames, 80)")
+    p.add_argument("--outdir", required=True, help="wav files go to OUTDIR/wav/")
+    p.add_argument("--wav_scp", required=True, help="output wav.scp of this job")
+    p.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
+    p.add_argument("--vocoder_config", default=None, help="vocoder YAML (griffin_lim settings)")
+    p.add_argument("--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth)")
+    p.add_argument("--job_id", type=int, default=1, help="this job's number, 1-based")
+    p.add_argument("--num_jobs", type=int, default=1)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not 1 <= args.job_id <= args.num_jobs:
+        raise SystemExit(f"--job_id {args.job_id} outside 1..{args.num_jobs}")
+    feats = read_table(args.feats_scp)
+    keys = list(feats)[args.job_id - 1 :: args.num_jobs]
+    vocoder = build_vocoder(args.vocoder_type, load_config(args.vocoder_config), args.vocoder_file)
+    wav_dir = Path(args.outdir) / "wav"
+    written: dict[str, str] = {}
+    failed: list[str] = []
+    for key in tqdm(keys, desc=f"vocode {args.job_id}/{args.num_jobs}", mininterval=10):
+        try:
+            wav = vocoder(load_array(feats[key]))
+            path = wav_dir / f"{key}.wav"
+            write_wav(path, wav)
+            written[key] = str(path)
+        except Exception as exc:  # one bad utterance must not stop the set
+            logging.error("%s: %s: %s", key, feats[key], exc)
+            failed.append(key)
+    write_table(args.wav_scp, written)
+    with atomic_open(f"{args.wav_scp}.failed", "w", encoding="utf-8") as f:
+        f.writelines(f"{key}\n" for key in failed)
+    logging.info("vocoded %d utterances, %d failed", len(written), len(failed))
+    return 1 if keys and not written else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
