@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Runs Kaldi-style parallel jobs on a Slurm cluster (utils/slurm.pl links here): one sbatch job
+# array, waited for with sbatch --wait; each task writes its own log like run_local.sh.
+set -euo pipefail
+export LC_ALL=C
+
+# Options; conf/slurm.conf (shell assignments of these names), when present, sets defaults.
+# Read through runner_check_ints and parse_options (indirect expansion).
+# shellcheck disable=SC2034
+{
+  mem=""
+  gpu=0
+  num_threads=1
+  num_nodes=1
+  max_jobs_run=0
+  partition=""     # partition for CPU jobs
+  gpu_partition="" # partition for jobs with --gpu > 0 (default: partition)
+  time=""          # --time limit, e.g. 2-00:00:00
+  account=""
+  qos=""
+  sbatch_opts="" # further sbatch options, split on whitespace
+}
+
+help_message="Usage: $(basename "$0") [options] [JOB=A:B] LOG command [args...]
+Submits jobs A..B as one Slurm job array through sbatch, waits for it, and exits 1 naming each
+failed job and its log. JOB in LOG and in every argument becomes the job (array task) number.
+Options:
+  --mem M            --mem=M per job (e.g. 8G)
+  --gpu N            --gres=gpu:N (and --partition=\$gpu_partition when set)
+  --num-threads N    --cpus-per-task=N
+  --num-nodes N      --nodes=N (one task per node: for 'LOG srun prog ...' multi-node jobs)
+  --max-jobs-run N   at most N array tasks at once (--array=A-B%N)
+  --partition P, --gpu-partition P, --time T, --account A, --qos Q, --sbatch-opts 'OPTS'
+  --config FILE      shell assignments of the options above (conf/slurm.conf is read if present)
+Underscore spellings (--num_threads, --num_nodes, --max_jobs_run) work too.
+Batch scripts and Slurm's own output go to LOGDIR/q/."
+
+if [ -f conf/slurm.conf ]; then
+  # shellcheck disable=SC1091
+  . conf/slurm.conf
+fi
+# shellcheck source=utils/parse_options.sh
+. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+# shellcheck source=utils/job_runner_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
+
+runner_check_ints gpu num_threads num_nodes max_jobs_run
+runner_check_mem "${mem}"
+[ "${num_threads}" -ge 1 ] || runner_die "--num-threads must be at least 1"
+[ "${num_nodes}" -ge 1 ] || runner_die "--num-nodes must be at least 1"
+runner_setup "$@"
+command -v sbatch >/dev/null || runner_die "sbatch not found on PATH"
+
+lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/job_runner_lib.sh
+log_dir=$(dirname -- "${log_template}")
+name=$(basename -- "${log_template}" .log)
+if [ -n "${job_var}" ]; then
+  name=${name//".${job_var}"/}
+  name=${name//"${job_var}"/}
+fi
+name=${name//[^A-Za-z0-9_.-]/_}
+qdir=${log_dir}/q
+mkdir -p -- "${qdir}"
+runner_clear_logs
+
+# The batch script: each task substitutes its number and runs the job like run_local.sh.
+script=${qdir}/${name}.sh
+# shellcheck disable=SC2016 # the $ expressions are for the batch script, not for here
+{
+  echo '#!/usr/bin/env bash'
+  echo "# Written by $(basename "$0"): one task of the job array for ${log_template}"
+  echo 'set -uo pipefail'
+  printf 'cd %q || exit 1\n' "${PWD}"
+  printf '. %q\n' "${lib}"
+  printf 'job_var=%q\n' "${job_var}"
+  printf 'log_template=%q\n' "${log_template}"
+  printf 'cmd_template=%q\n' "${cmd_template}"
+  printf 'task=${SLURM_ARRAY_TASK_ID:-%d}\n' "${job_first}"
+  echo 'cmd=$(runner_job_cmd "${task}")'
+  echo 'runner_run_logged "$(runner_job_log "${task}")" "${cmd}" bash -c "set -o pipefail; ${cmd}"'
+} >"${script}.tmp"
+mv -- "${script}.tmp" "${script}"
+
+sb=(--wait --export=ALL "--job-name=${name}" "--cpus-per-task=${num_threads}" "--nodes=${num_nodes}")
+[ "${num_nodes}" -le 1 ] || sb+=(--ntasks-per-node=1)
+[ -z "${mem}" ] || sb+=("--mem=${mem}")
+if [ "${gpu}" -gt 0 ]; then
+  sb+=("--gres=gpu:${gpu}")
+  [ -z "${gpu_partition}" ] || partition=${gpu_partition}
+fi
+[ -z "${partition}" ] || sb+=("--partition=${partition}")
+[ -z "${time}" ] || sb+=("--time=${time}")
+[ -z "${account}" ] || sb+=("--account=${account}")
+[ -z "${qos}" ] || sb+=("--qos=${qos}")
+if [ -n "${job_var}" ]; then
+  array="${job_first}-${job_last}"
+  [ "${max_jobs_run}" -eq 0 ] || array+="%${max_jobs_run}"
+  sb+=("--array=${array}" "--output=${qdir}/${name}.%a.out")
+else
+  sb+=("--output=${qdir}/${name}.out")
+fi
+read -r -a extra <<<"${sbatch_opts}"
+sb+=("${extra[@]}" "${script}")
+
+sbatch_rc=0
+sbatch "${sb[@]}" >&2 || sbatch_rc=$?
+if ! runner_report; then
+  echo "$(basename "$0"): Slurm's own output is in ${qdir}/" >&2
+  exit 1
+fi
+[ "${sbatch_rc}" -eq 0 ] || runner_die "sbatch exited with code ${sbatch_rc} although every job log reports success"
