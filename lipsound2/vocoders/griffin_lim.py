@@ -43,6 +43,8 @@ class GriffinLimVocoder:
         mel = torch.exp(torch.tensor(np.asarray(log_mel, dtype=np.float32))).T  # (n_mels, frames)
         frames = mel.shape[1]
         length = output_length(frames, self.config)
+        if length == 0:
+            return np.zeros(0, np.float32)
         # the inverse STFT needs a few frames to cover its window: pad very short inputs with silence
         min_frames = self.config.n_fft // self.config.hop_length + 1
         if frames < min_frames:
