@@ -1,0 +1,76 @@
+"""Crops of the face or mouth region from smoothed five-point landmarks.
+
+The crop is a square centred on the region, its side proportional to the eye-to-mouth
+distance (which barely changes with mouth opening), optionally rotated so the eyes are level,
+and resampled to ``size`` x ``size`` with one affine warp per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from lipsound2.frontend.track import face_size
+
+# Side of the square relative to the eye-to-mouth distance, and where its centre sits
+# between the eye centre (0) and the mouth centre (1); margin widens the side further.
+_REGIONS = {"face": (2.6, 0.45), "mouth": (1.3, 1.05)}
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    """``region`` face or mouth; ``size`` output side in pixels; ``margin`` extra share of the side;
+    ``gray`` one channel; ``align`` rotate so the eyes are level."""
+
+    region: str = "face"
+    size: int = 112
+    margin: float = 0.0
+    gray: bool = False
+    align: bool = True
+
+    def __post_init__(self) -> None:
+        if self.region not in _REGIONS:
+            raise ValueError(f"crop region must be one of {sorted(_REGIONS)}, not {self.region!r}")
+        if self.size < 8:
+            raise ValueError(f"crop size {self.size} is too small")
+
+
+def crop_transforms(landmarks: np.ndarray, config: CropConfig) -> np.ndarray:
+    """Affine matrices ``(T, 2, 3)`` mapping frame pixels to crop pixels."""
+    side_factor, position = _REGIONS[config.region]
+    eyes = landmarks[:, 0:2].mean(axis=1)
+    mouth = landmarks[:, 3:5].mean(axis=1)
+    centre = eyes + position * (mouth - eyes)
+    side = side_factor * (1.0 + config.margin) * face_size(landmarks)
+    scale = config.size / np.maximum(side, 1e-3)
+    if config.align:
+        d = landmarks[:, 1] - landmarks[:, 0]  # right eye (image left) to left eye
+        angle = np.arctan2(d[:, 1], d[:, 0])
+    else:
+        angle = np.zeros(len(landmarks))
+    cos, sin = np.cos(-angle) * scale, np.sin(-angle) * scale
+    half = config.size / 2.0
+    mats = np.empty((len(landmarks), 2, 3))
+    mats[:, 0, 0], mats[:, 0, 1] = cos, -sin
+    mats[:, 1, 0], mats[:, 1, 1] = sin, cos
+    mats[:, 0, 2] = half - (cos * centre[:, 0] - sin * centre[:, 1])
+    mats[:, 1, 2] = half - (sin * centre[:, 0] + cos * centre[:, 1])
+    return mats
+
+
+def apply_transform(points: np.ndarray, mat: np.ndarray) -> np.ndarray:
+    """Map points ``(..., 2)`` with one affine matrix ``(2, 3)``."""
+    return points @ mat[:, :2].T + mat[:, 2]
+
+
+def crop_frames(frames: np.ndarray, landmarks: np.ndarray, config: CropConfig) -> np.ndarray:
+    """Crops ``uint8 (T, size, size[, 3])``; pixels outside the frame repeat the border."""
+    mats = crop_transforms(landmarks, config)
+    size = (config.size, config.size)
+    out = np.empty((len(frames), config.size, config.size) + (() if config.gray else (3,)), np.uint8)
+    for i, (frame, mat) in enumerate(zip(frames, mats)):
+        crop = cv2.warpAffine(frame, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[i] = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if config.gray else crop
+    return out

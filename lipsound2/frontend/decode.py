@@ -1,0 +1,145 @@
+"""Decoding media with PyAV: video to a constant frame rate, audio to 16 kHz mono.
+
+Every failure raises :class:`MediaError` with a message meant for a ``rejects`` file, so the
+caller can name the utterance and go on with the next one.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import soundfile
+import soxr
+
+
+class MediaError(ValueError):
+    """A media file that cannot be used; the message says why (one line)."""
+
+
+@dataclass
+class Video:
+    """Frames ``uint8 (T, H, W, 3)`` RGB at ``fps``; ``source_fps`` is the stream's nominal rate."""
+
+    frames: np.ndarray
+    fps: float
+    source_fps: float
+    resampled: bool
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _open(path: str) -> av.container.InputContainer:
+    try:
+        return av.open(path, metadata_errors="ignore")
+    except FileNotFoundError as exc:
+        raise MediaError(f"file not found: {path}") from exc
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise MediaError(f"unreadable media ({_one_line(exc)})") from exc
+
+
+def decode_video(path: str, fps: float = 25.0, resample: bool = True, tolerance: float = 0.01) -> Video:
+    """Decode the first video stream to RGB frames at a constant ``fps``.
+
+    Frames are placed on the output grid by their timestamps (the nearest output slot, first
+    frame at slot 0): a variable or different frame rate is thereby resampled, duplicating or
+    dropping frames as the ``fps`` filter of ffmpeg does. With ``resample=False`` a stream whose
+    nominal rate differs from ``fps`` by more than ``tolerance`` is refused instead.
+    A container that declares its frame count (mp4, mkv) and yields fewer frames is refused as
+    truncated.
+    """
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError("no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        source_fps = float(rate) if rate else 0.0
+        if not resample and abs(source_fps - fps) > tolerance * fps:
+            raise MediaError(f"frame rate {source_fps:g} fps, not {fps:g} (resampling is disabled)")
+        declared = stream.frames
+        frames: list[np.ndarray] = []
+        times: list[float] = []
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(frame.time if frame.time is not None else len(times) / (source_fps or fps))
+        except (av.FFmpegError, OSError) as exc:
+            if not frames:
+                raise MediaError(f"video cannot be decoded ({_one_line(exc)})") from exc
+            raise MediaError(f"video broken after {len(frames)} frames ({_one_line(exc)})") from exc
+    if not frames:
+        raise MediaError("zero-length video (no frames decoded)")
+    if declared and len(frames) < declared * 0.98 - 1:
+        raise MediaError(f"truncated video: {len(frames)} of {declared} declared frames decoded")
+    return _to_constant_rate(frames, np.asarray(times), fps, source_fps)
+
+
+def _to_constant_rate(frames: list[np.ndarray], times: np.ndarray, fps: float, source_fps: float) -> Video:
+    order = np.argsort(times, kind="stable")
+    times = times[order] - times[order[0]]
+    frame_dur = 1.0 / source_fps if source_fps > 0 else 1.0 / fps
+    total = max(1, int(round((times[-1] + frame_dur) * fps)))
+    slots = np.clip(np.round(times * fps).astype(np.int64), 0, total - 1)
+    # Output slot j shows the last source frame that starts at or before it.
+    pick = np.searchsorted(slots, np.arange(total), side="right") - 1
+    pick = np.clip(pick, 0, len(frames) - 1)
+    identity = total == len(frames) and np.array_equal(pick, np.arange(total))
+    return Video(np.stack([frames[order[i]] for i in pick]), fps, source_fps, resampled=not identity)
+
+
+def _resample_mono(chunks: list[np.ndarray], rate: int, sample_rate: int, quality: str) -> np.ndarray:
+    wav = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32)
+    if rate != sample_rate:
+        wav = soxr.resample(wav, rate, sample_rate, quality=quality).astype(np.float32)
+    return wav
+
+
+def decode_audio(path: str, sample_rate: int = 16000, quality: str = "HQ") -> np.ndarray:
+    """Decode the first audio stream of a media file to mono float32 at ``sample_rate``.
+
+    Channels are averaged; the rate is converted with soxr (``quality`` as soxr names it).
+    """
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise MediaError("no audio stream")
+        stream = container.streams.audio[0]
+        # Planar float at the native rate; the rate change happens in soxr.
+        converter = av.AudioResampler(format="fltp")
+        chunks: list[np.ndarray] = []
+        rate = stream.rate
+        try:
+            for frame in container.decode(stream):
+                rate = frame.sample_rate
+                for out in converter.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in converter.resample(None):
+                chunks.append(out.to_ndarray())
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaError(f"audio cannot be decoded ({_one_line(exc)})") from exc
+    if not chunks or sum(c.shape[1] for c in chunks) == 0:
+        raise MediaError("zero-length audio (no samples decoded)")
+    return _resample_mono(chunks, rate, sample_rate, quality)
+
+
+def load_audio(spec: str, sample_rate: int = 16000, quality: str = "HQ") -> np.ndarray:
+    """Audio from a ``wav.scp`` value: a file (any format PyAV reads) or a Kaldi pipe ``cmd |``."""
+    spec = spec.strip()
+    if not spec.endswith("|"):
+        return decode_audio(spec, sample_rate, quality)
+    proc = subprocess.run(spec[:-1], shell=True, capture_output=True, check=False)
+    if proc.returncode != 0:
+        err = " ".join(proc.stderr.decode(errors="replace").split())[-200:]
+        raise MediaError(f"audio command failed with status {proc.returncode}: {err}")
+    try:
+        wav, rate = soundfile.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
+        raise MediaError(f"audio command gave no readable audio ({_one_line(exc)})") from exc
+    if len(wav) == 0:
+        raise MediaError("zero-length audio (no samples decoded)")
+    return _resample_mono([wav.T], rate, sample_rate, quality)
