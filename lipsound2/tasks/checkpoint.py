@@ -1,0 +1,40 @@
+"""Loading LipSound2 experiments with ``torch.load(..., weights_only=True)``.
+
+Model files (``valid.loss.best.pth``, ``*epoch.pth``, averaged models) are plain state
+dicts. ESPnet's resumable ``checkpoint.pth`` also holds the reporter's numpy scalars and
+timings, so those three harmless types are allow-listed for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+
+import numpy as np
+import torch
+import yaml
+
+from lipsound2.nets.lipsound2 import LipSound2
+
+CHECKPOINT_GLOBALS = [np.dtype, np._core.multiarray.scalar, datetime.timedelta]
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Any file the trainer writes, loaded with ``weights_only=True``."""
+    with torch.serialization.safe_globals(CHECKPOINT_GLOBALS + [type(np.dtype(np.float64))]):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_model(config: str | os.PathLike, model_file: str | os.PathLike) -> tuple[LipSound2, argparse.Namespace]:
+    """Build the model from an experiment's ``config.yaml`` and load ``model_file`` into it."""
+    from lipsound2.tasks.lipsound2 import LipSound2Task
+
+    with open(config, encoding="utf-8") as f:
+        args = argparse.Namespace(**yaml.safe_load(f))
+    model = LipSound2Task.build_model(args)
+    state = load_checkpoint(model_file)
+    if "model" in state and isinstance(state["model"], dict):  # checkpoint.pth
+        state = state["model"]
+    model.load_state_dict(state)
+    return model.eval(), args

@@ -1,0 +1,85 @@
+"""The LipSound2 training task on ESPnet's ``AbsTask``: the config, data, trainer, DDP,
+resume, ``--init_param``, AMP, tensorboard and n-best averaging all come from ESPnet.
+
+Data: ``video`` (face tracks, loader type ``face_track``) and ``feats`` (log-mel,
+``kaldi_ark``), e.g.::
+
+    --train_data_path_and_name_and_type dump/train/video.scp,video,face_track
+    --train_data_path_and_name_and_type dump/train/feats.scp,feats,kaldi_ark
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from espnet2.tasks.abs_task import AbsTask
+from espnet2.train.collate_fn import CommonCollateFn
+from espnet2.train.trainer import Trainer
+from espnet2.utils.get_default_kwargs import get_default_kwargs
+from espnet2.utils.nested_dict_action import NestedDictAction
+from espnet2.utils.types import str2bool
+
+from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.tasks import face_track_type
+from lipsound2.tasks.preprocess import FaceTrackPreprocessor
+
+face_track_type.register()
+
+
+class LipSound2Task(AbsTask):
+    num_optimizers: int = 1
+    class_choices_list = []
+    trainer = Trainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group(description="LipSound2 model")
+        group.add_argument(
+            "--model_conf",
+            action=NestedDictAction,
+            default=get_default_kwargs(LipSound2),
+            help="Keyword arguments of lipsound2.nets.lipsound2.LipSound2.",
+        )
+        group = parser.add_argument_group(description="Preprocessing")
+        group.add_argument(
+            "--use_preprocessor", type=str2bool, default=True, help="Cast and augment face tracks."
+        )
+        group.add_argument(
+            "--hflip_prob", type=float, default=0.5, help="Horizontal flip probability in training."
+        )
+        group.add_argument(
+            "--blank_video",
+            type=str2bool,
+            default=False,
+            help="Replace every frame by --blank_value (the no-visual-information baseline).",
+        )
+        group.add_argument("--blank_value", type=float, default=128.0, help="Pixel value of blanked frames.")
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable:
+        return CommonCollateFn(float_pad_value=0.0, int_pad_value=0)
+
+    @classmethod
+    def build_preprocess_fn(cls, args: argparse.Namespace, train: bool) -> Callable | None:
+        if not args.use_preprocessor:
+            return None
+        return FaceTrackPreprocessor(
+            train=train,
+            channels=int(args.model_conf.get("in_channels", 1)),
+            hflip_prob=args.hflip_prob,
+            blank_video=args.blank_video,
+            blank_value=args.blank_value,
+        )
+
+    @classmethod
+    def required_data_names(cls, train: bool = True, inference: bool = False) -> tuple[str, ...]:
+        return ("video",) if inference else ("video", "feats")
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False) -> tuple[str, ...]:
+        return ("feats",) if inference else ()
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> LipSound2:
+        return LipSound2(**args.model_conf)

@@ -1,0 +1,54 @@
+"""Turns one loaded example into what the model takes (runs in ESPnet's data loader)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class FaceTrackPreprocessor:
+    """uint8 face track -> float32 ``(T, H, W, channels)`` pixel values in [0, 255].
+
+    ESPnet's dataset accepts only float and int arrays, so the cast happens here. In
+    training, each utterance is mirrored left-right with ``hflip_prob`` (section IV-C-3).
+    ``blank_video`` replaces every frame by ``blank_value`` for the no-visual-information
+    baseline; the lengths stay, so the baseline trains and decodes exactly like the model.
+    """
+
+    def __init__(
+        self,
+        train: bool,
+        channels: int = 1,
+        hflip_prob: float = 0.5,
+        blank_video: bool = False,
+        blank_value: float = 128.0,
+    ) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.train = train
+        self.channels = channels
+        self.hflip_prob = hflip_prob
+        self.blank_video = blank_video
+        self.blank_value = blank_value
+
+    def __call__(self, uid: str, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if "video" not in data:
+            return data
+        video = np.asarray(data["video"])
+        if video.ndim == 3:
+            video = video[..., None]
+        if video.ndim != 4 or video.shape[-1] not in (1, 3):
+            raise ValueError(f"utterance {uid}: face track must be (T, H, W[, 1|3]), got {video.shape}")
+        video = video.astype(np.float32)
+        if video.shape[-1] == 3 and self.channels == 1:
+            video = (video @ GRAY_WEIGHTS)[..., None]
+        elif video.shape[-1] == 1 and self.channels == 3:
+            video = np.repeat(video, 3, axis=-1)
+        if self.blank_video:
+            video = np.full_like(video, self.blank_value)
+        elif self.train and self.hflip_prob > 0 and np.random.random() < self.hflip_prob:
+            video = video[:, :, ::-1]
+        data = dict(data)
+        data["video"] = np.ascontiguousarray(video)
+        return data
