@@ -71,7 +71,9 @@ def pad_batch(videos: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 def main(cmd: list[str] | None = None) -> int:
     args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
+    )
     torch.set_num_threads(args.num_threads)
     options = resolve_options(args)
     model, train_args = load_model(args.train_config, args.model_file)
@@ -97,7 +99,10 @@ def main(cmd: list[str] | None = None) -> int:
     torch.manual_seed(options["seed"])
     num_frames, video_seconds, start = {}, 0.0, time.perf_counter()
     bs = int(options["batch_size"])
-    with ArkWriter(out / "feats.ark", out / "feats.scp") as mel_w, ArkWriter(out / "att_ws.ark", out / "att_ws.scp") as att_w:
+    with (
+        ArkWriter(out / "feats.ark", out / "feats.scp") as mel_w,
+        ArkWriter(out / "att_ws.ark", out / "att_ws.scp") as att_w,
+    ):
         for i in tqdm(range(0, len(order), bs), desc="infer", unit="batch", file=sys.stderr):
             batch_keys = order[i : i + bs]
             video, lengths = pad_batch([videos[k] for k in batch_keys])
@@ -112,7 +117,10 @@ def main(cmd: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     logging.info(
         "decoded %d utterances in %.1f s (real-time factor %.4f at 25 fps), %d failed",
-        len(num_frames), elapsed, elapsed / max(video_seconds, 1e-9), len(failed),
+        len(num_frames),
+        elapsed,
+        elapsed / max(video_seconds, 1e-9),
+        len(failed),
     )
     if failed:
         write_table(out / "failed", {k: "unreadable" for k in failed})

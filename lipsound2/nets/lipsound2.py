@@ -130,7 +130,7 @@ class LipSound2(AbsESPnetModel):
         dec_out, att_ws = self.decoder(memory, pad_mask, feats, prob)
         out_mask = sequence_mask(feats_lengths, feats.size(1))
         dec_out = dec_out * out_mask.unsqueeze(2)
-        post_out = dec_out + self.postnet(dec_out)
+        post_out = dec_out + self.postnet(dec_out, out_mask)
         dec_loss = masked_mse(dec_out, feats, out_mask)
         post_loss = masked_mse(post_out, feats, out_mask)
         loss = dec_loss + post_loss
@@ -182,5 +182,5 @@ class LipSound2(AbsESPnetModel):
             frames, out_len, att_ws = self.decoder.generate(memory, pad_mask, None, lengths, max_steps)
         out_mask = sequence_mask(out_len, frames.size(1))
         frames = frames * out_mask.unsqueeze(2)
-        mel = (frames + self.postnet(frames)) * out_mask.unsqueeze(2)
+        mel = (frames + self.postnet(frames, out_mask)) * out_mask.unsqueeze(2)
         return {"mel": mel, "mel_lengths": out_len, "attention": att_ws, "attention_lengths": in_lengths}

@@ -1,7 +1,7 @@
 """The PostNet: 5 Conv1D (512, 512, 512, 512, 80; kernel 5, padding 2), Table I.
 
 ESPnet's Tacotron 2 ``Postnet`` is exactly that (Conv1D + BatchNorm + tanh + dropout, the
-last layer linear), so it is reused; its output is a residual added to the decoder output.
+last layer linear), so its layers are reused; its output is a residual added to the decoder output.
 """
 
 from __future__ import annotations
@@ -27,5 +27,12 @@ class Postnet(torch.nn.Module):
             use_batch_norm=True,
         )
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return self.net(mel.transpose(1, 2)).transpose(1, 2)
+    def forward(self, mel: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` ``(B, L)`` (True on valid frames) zeroes padding between layers, so a padded
+        utterance gets exactly what it gets alone (each conv layer sees +-2 frames)."""
+        x = mel.transpose(1, 2)
+        keep = None if mask is None else mask.unsqueeze(1).to(x.dtype)
+        for layer in self.net.postnet:
+            x = layer(x if keep is None else x * keep)
+        x = x if keep is None else x * keep
+        return x.transpose(1, 2)

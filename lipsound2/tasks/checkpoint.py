@@ -26,7 +26,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_model(config: str | os.PathLike, model_file: str | os.PathLike) -> tuple[LipSound2, argparse.Namespace]:
+def load_model(
+    config: str | os.PathLike, model_file: str | os.PathLike
+) -> tuple[LipSound2, argparse.Namespace]:
     """Build the model from an experiment's ``config.yaml`` and load ``model_file`` into it."""
     from lipsound2.tasks.lipsound2 import LipSound2Task
 

@@ -41,7 +41,10 @@ def write_corpus(out: Path, n_utts: int, min_frames: int = 6, max_frames: int = 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     vframes, mframes = {}, {}
-    with ArkWriter(out / "video.ark", out / "video.scp") as vw, ArkWriter(out / "feats.ark", out / "feats.scp") as fw:
+    with (
+        ArkWriter(out / "video.ark", out / "video.scp") as vw,
+        ArkWriter(out / "feats.ark", out / "feats.scp") as fw,
+    ):
         for i in range(n_utts):
             key = f"utt{i:03d}"
             video, mel = make_utterance(rng, int(rng.integers(min_frames, max_frames + 1)))
@@ -59,7 +62,7 @@ TINY_MODEL_CONF = {
     "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
     "decoder_conf": {
         "prenet_sizes": [32, 16],
-        "prenet_dropout": 0.0,
+        "prenet_dropout": 0.5,
         "attention_lstm_units": 64,
         "decoder_lstm_units": 64,
         "attention_size": 16,

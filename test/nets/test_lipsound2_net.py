@@ -1,0 +1,150 @@
+"""Shapes, masks, stop modes and paper sizes of the LipSound2 network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lipsound2.nets.encoder import VisualEncoder
+from lipsound2.nets.lipsound2 import LipSound2, masked_mse
+from lipsound2.tasks.preprocess import FaceTrackPreprocessor
+
+TINY = {
+    "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
+    "decoder_conf": {
+        "prenet_sizes": [32, 16],
+        "prenet_always_dropout": False,
+        "attention_lstm_units": 32,
+        "decoder_lstm_units": 32,
+        "attention_size": 16,
+        "location_filters": 4,
+        "location_kernel": 5,
+    },
+    "postnet_conf": {"channels": 16},
+}
+
+
+def _batch(lengths, mel_lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    video = torch.randint(0, 256, (len(lengths), max(lengths), 112, 112), generator=g).float()
+    feats = torch.randn(len(lengths), max(mel_lengths), 80, generator=g) - 5
+    for i, (n, m) in enumerate(zip(lengths, mel_lengths)):
+        video[i, n:] = 0
+        feats[i, m:] = 0
+    return video, torch.tensor(lengths), feats, torch.tensor(mel_lengths)
+
+
+def test_paper_sizes_match_table_one():
+    model = LipSound2()
+    enc, dec = model.encoder, model.decoder
+    assert enc.feature_size == 128 * 2 * 2  # 112 -> 55 -> 27 -> 13 -> 6 -> 4 -> 2
+    assert enc.output_size == 256  # BiLSTM 128 per direction
+    assert [b.conv.out_channels for b in enc.blocks] == [32, 64, 128]
+    assert [b.conv.kernel_size for b in enc.blocks] == [(5, 3, 3)] * 3
+    assert [b.conv.stride for b in enc.blocks] == [(1, 2, 2), (1, 2, 2), (1, 1, 1)]
+    assert [layer.out_features for layer in dec.prenet.layers] == [512, 256]
+    assert dec.att_recurrent.weight.shape == (4 * 1024, 256 + 1024)
+    assert dec.dec_lstm.weight.shape == (4 * 1024, 1024 + 256 + 1024)
+    assert dec.attention.location_conv.weight.shape == (32, 2, 31)
+    assert dec.projection.out_features == 80
+    convs = [m for m in model.postnet.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert [c.out_channels for c in convs] == [512, 512, 512, 512, 80]
+    assert sum(p.numel() for p in model.parameters()) == 22_023_408
+
+
+def test_encoder_keeps_frame_rate():
+    enc = VisualEncoder(channels=(4, 8, 8), lstm_units=8).eval()
+    out = enc(torch.zeros(2, 7, 112, 112, 1), torch.tensor([7, 5]))
+    assert out.shape == (2, 7, 16)
+    assert torch.all(out[1, 5:] == 0)
+
+
+def test_padding_does_not_change_outputs():
+    torch.manual_seed(0)
+    model = LipSound2(stop_mode="known_length", **TINY).eval()
+    video, vl, feats, fl = _batch([9, 6], [22, 15])
+    both = model.generate(video, vl)
+    alone = model.generate(video[1:, :6], vl[1:])
+    assert both["mel_lengths"].tolist() == [22, 15]
+    torch.testing.assert_close(both["mel"][1, :15], alone["mel"][0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(both["attention"][1, :15, :6], alone["attention"][0], atol=1e-5, rtol=1e-4)
+    assert torch.all(both["mel"][1, 15:] == 0)
+
+
+def test_loss_ignores_padding():
+    torch.manual_seed(0)
+    model = LipSound2(**TINY).eval()
+    video, vl, feats, fl = _batch([8, 5], [20, 12])
+    loss1, stats, weight = model(video, vl, feats, fl)
+    feats[1, 12:] = 100.0
+    loss2, _, _ = model(video, vl, feats, fl)
+    assert torch.isclose(loss1, loss2) and int(weight) == 2
+    assert torch.isclose(loss1, stats["dec_loss"] + stats["post_loss"])
+    mask = torch.tensor([[True, True, False]])
+    assert masked_mse(torch.zeros(1, 3, 2), torch.tensor([[[1.0, 1], [1, 1], [9, 9]]]), mask) == 1.0
+
+
+def test_visual_period_frame_is_appended():
+    model = LipSound2(**TINY)
+    frames, lengths = model._frames(torch.zeros(2, 4, 112, 112), torch.tensor([4, 2]))
+    assert lengths.tolist() == [5, 3] and frames.shape[1] == 5
+    assert torch.all(frames[0, 4] == 1.0) and torch.all(frames[1, 2] == 1.0)  # 255 scaled to 1
+    assert torch.all(frames[1, 3:] == -1.0)  # padding stays black and is masked in the encoder
+    model = LipSound2(stop_mode="known_length", **TINY)
+    frames, lengths = model._frames(torch.zeros(1, 4, 112, 112), torch.tensor([4]))
+    assert lengths.tolist() == [4] and frames.shape[1] == 4
+
+
+def test_stop_modes_and_step_cap():
+    torch.manual_seed(0)
+    video, vl, _, _ = _batch([10, 4], [25, 10])
+    known = LipSound2(stop_mode="known_length", **TINY).eval().generate(video, vl)
+    assert known["mel_lengths"].tolist() == [25, 10]  # 2.5 mel frames per video frame
+    period = LipSound2(**TINY).eval().generate(video, vl, max_decode_steps=7)
+    assert period["mel_lengths"].max() <= 7 and period["mel"].shape[1] <= 7
+    with pytest.raises(ValueError, match="visual period"):
+        LipSound2(stop_mode="known_length", **TINY).generate(video, vl, stop_mode="visual_period")
+
+
+def test_scheduled_sampling_schedule():
+    model = LipSound2(ss_max_prob=0.4, ss_start_step=10, ss_end_step=30, **TINY)
+    probs = []
+    for step in (0, 10, 20, 30, 100):
+        model.num_updates.fill_(step)
+        probs.append(model.sampling_prob())
+    assert probs == pytest.approx([0.0, 0.0, 0.2, 0.4, 0.4])
+    model.train()
+    video, vl, feats, fl = _batch([5, 4], [12, 10])
+    loss, stats, _ = model(video, vl, feats, fl)  # the sampled path runs and counts the update
+    assert float(stats["ss_prob"]) == pytest.approx(0.4) and int(model.num_updates) == 101
+    loss.backward()
+
+
+def test_preprocessor_casts_flips_and_blanks():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (3, 112, 112), dtype=np.uint8)
+    out = FaceTrackPreprocessor(train=False)("u", {"video": gray})["video"]
+    assert out.dtype == np.float32 and out.shape == (3, 112, 112, 1)
+    np.testing.assert_array_equal(out[..., 0], gray)
+    flipped = FaceTrackPreprocessor(train=True, hflip_prob=1.0)("u", {"video": gray})["video"]
+    np.testing.assert_array_equal(flipped[..., 0], gray[:, :, ::-1])
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    assert FaceTrackPreprocessor(train=False, channels=1)("u", {"video": rgb})["video"].shape == (
+        3,
+        112,
+        112,
+        1,
+    )
+    assert FaceTrackPreprocessor(train=False, channels=3)("u", {"video": gray})["video"].shape == (
+        3,
+        112,
+        112,
+        3,
+    )
+    blank = FaceTrackPreprocessor(train=True, blank_video=True, blank_value=128)("u", {"video": gray})[
+        "video"
+    ]
+    assert blank.shape == (3, 112, 112, 1) and np.all(blank == 128)
+    with pytest.raises(ValueError, match="utterance bad"):
+        FaceTrackPreprocessor(train=False)("bad", {"video": np.zeros((3, 4), np.uint8)})
