@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# GRID data preparation: Kaldi data dirs for the speaker-dependent (sd) or speaker-independent
+# (si) protocol of the LipSound2 paper. Reads either GRID release layout (see README.md).
+# Writes ${datadir}/{train,dev,test}_${protocol}/{video.scp,text,utt2spk,spk2utt[,wav.scp]}.
+set -euo pipefail
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[0]##*/}) $*" >&2; }
+
+grid_root=""        # GRID root folder (default: ${GRID} from db.sh).
+protocol=sd         # sd: s1-s4 with a random 90:5:5 split per speaker; si: disjoint speakers.
+speakers=""         # Speakers to use (sd default "s1 s2 s3 s4"; si default: every speaker found).
+si_dev_speakers=""  # si: dev speakers (default: see README.md).
+si_test_speakers="" # si: test speakers (default: see README.md).
+dev_share=0.05      # Share of each speaker's utterances for dev (sd).
+test_share=0.05     # Share of each speaker's utterances for test (sd).
+seed=0              # Seed of the random split.
+datadir=data        # Output folder of the sets.
+
+help_message="Usage: $0 [--grid_root DIR] [--protocol sd|si] [--speakers 's1 s2 ...'] [--seed N]
+  [--si_dev_speakers '...'] [--si_test_speakers '...'] [--dev_share 0.05] [--test_share 0.05] [--datadir data]"
+
+# shellcheck disable=SC1091
+. ./path.sh
+# shellcheck disable=SC1091
+. ./db.sh
+. utils/parse_options.sh || exit 1
+[ $# -eq 0 ] || { echo "${help_message}" >&2; exit 1; }
+[ -n "${grid_root}" ] || grid_root=${GRID}
+[ -d "${grid_root}" ] || { log "GRID not found at '${grid_root}': set GRID in db.sh or pass --grid_root"; exit 1; }
+
+opts=(--grid_root "${grid_root}" --protocol "${protocol}" --seed "${seed}" --datadir "${datadir}"
+  --dev_share "${dev_share}" --test_share "${test_share}")
+[ -z "${speakers}" ] || opts+=(--speakers "${speakers}")
+[ -z "${si_dev_speakers}" ] || opts+=(--si_dev_speakers "${si_dev_speakers}")
+[ -z "${si_test_speakers}" ] || opts+=(--si_test_speakers "${si_test_speakers}")
+
+log "preparing GRID (${protocol}) from ${grid_root}"
+python -m lipsound2.bin.prepare_corpus grid "${opts[@]}"
+for part in train dev test; do
+  dir=${datadir}/${part}_${protocol}
+  vopts=(--no-feats)
+  [ -f "${dir}/wav.scp" ] || vopts+=(--no-wav)
+  utils/validate_data_dir.sh "${vopts[@]}" "${dir}"
+done
+log "done"

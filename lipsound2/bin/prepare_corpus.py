@@ -1,0 +1,222 @@
+"""Prepare Kaldi data directories of a corpus with the paper's splits (stage 0 of the recipes).
+
+Sub-commands, one per corpus:
+  grid       speaker-dependent (sd: s1-s4, random 90:5:5 within each speaker) or
+             speaker-independent (si: disjoint train / dev / test speakers)
+  voxceleb2  pre-training sets: dev minus held-out videos (train), held-out videos (valid), test
+  tcd_timit  sd: lipspeakers 1-3, random 90:5:5; si: volunteers, Harte and Gillen's test speakers
+  cmlr       sd: the corpus' own train/val/test lists; si: test speakers s1 and s6
+
+Writes <datadir>/<set>/{video.scp,utt2spk,spk2utt,text[,wav.scp]}; see each recipe's README
+for the sources of the splits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lipsound2.corpus import readers
+from lipsound2.corpus.datadir import Entry, by_speakers, speaker_dependent, split_shares, write_datadir
+from lipsound2.fileio.table import read_table
+
+log = logging.getLogger("prepare_corpus")
+
+# TCD-TIMIT volunteers held out for testing in Harte and Gillen (2015)'s speaker-independent
+# protocol (17 of 56 volunteers; the other 39 train).
+TCD_TIMIT_SI_TEST = (
+    "08F",
+    "09F",
+    "15F",
+    "18M",
+    "25M",
+    "28M",
+    "33F",
+    "34M",
+    "36F",
+    "41M",
+    "44F",
+    "45F",
+    "49F",
+    "54M",
+    "55F",
+    "56M",
+    "58F",
+)
+CMLR_SI_TEST = ("s1", "s6")
+
+
+def _write_sets(datadir: Path, sets: dict[str, list[Entry]]) -> None:
+    for name, entries in sets.items():
+        write_datadir(datadir / name, entries)
+        speakers = len({e.speaker for e in entries})
+        log.info("%s: %d utterances, %d speakers", datadir / name, len(entries), speakers)
+
+
+def si_speakers(
+    speakers: list[str], dev: list[str] | None, test: list[str] | None
+) -> tuple[list[str], list[str], list[str]]:
+    """Train/dev/test speakers. Unless given, the last ~10/33 of the speakers (numeric order) test
+    and the ~8/33 before them validate, the proportions of a 15/8/10 split of GRID's 33 talkers."""
+    n = len(speakers)
+    if test is None:
+        n_test = max(1, round(n * 10 / 33))
+        test = speakers[n - n_test :]
+    if dev is None:
+        rest = [s for s in speakers if s not in test]
+        n_dev = max(1, round(n * 8 / 33))
+        dev = rest[len(rest) - n_dev :]
+    train = [s for s in speakers if s not in set(test) | set(dev)]
+    if not train or not dev or not test:
+        raise ValueError(f"speaker-independent split needs 3+ speakers, got {speakers}")
+    return train, dev, test
+
+
+def prepare_grid(args: argparse.Namespace) -> dict[str, list[Entry]]:
+    root = Path(args.grid_root)
+    if args.protocol == "sd":
+        speakers = args.speakers.split() if args.speakers else ["s1", "s2", "s3", "s4"]
+        entries = readers.read_grid(root, speakers)
+        parts = speaker_dependent(entries, (args.dev_share, args.test_share), args.seed)
+    else:
+        speakers = args.speakers.split() if args.speakers else readers.grid_speakers(root)
+        entries = readers.read_grid(root, speakers)
+        present = [s for s in speakers if any(e.speaker == s for e in entries)]
+        split = si_speakers(present, _words(args.si_dev_speakers), _words(args.si_test_speakers))
+        log.info("speaker-independent split: train %s | dev %s | test %s", *(" ".join(s) for s in split))
+        parts = {name: by_speakers(entries, spk) for name, spk in zip(("train", "dev", "test"), split)}
+    return {f"{name}_{args.protocol}": part for name, part in parts.items()}
+
+
+def prepare_voxceleb2(args: argparse.Namespace) -> dict[str, list[Entry]]:
+    root = Path(args.voxceleb2_root)
+    dev = readers.read_voxceleb2(root, "dev")
+    videos = sorted({e.utt.rsplit("_", 1)[0] for e in dev})
+    _, held, _ = split_shares(videos, (0.0, args.valid_share), np.random.default_rng(args.seed))
+    held_set = set(held)
+    sets = {
+        "voxceleb2_train": [e for e in dev if e.utt.rsplit("_", 1)[0] not in held_set],
+        "voxceleb2_valid": [e for e in dev if e.utt.rsplit("_", 1)[0] in held_set],
+    }
+    if (root / "test" / "mp4").is_dir():
+        sets["voxceleb2_test"] = readers.read_voxceleb2(root, "test")
+    return sets
+
+
+def prepare_tcd_timit(args: argparse.Namespace) -> dict[str, list[Entry]]:
+    root = Path(args.tcd_timit_root)
+    table = read_table(args.text) if args.text else None
+    if args.protocol == "sd":
+        entries = by_speakers(
+            readers.read_tcd_timit(root, "lipspeakers", table), ["Lipspkr1", "Lipspkr2", "Lipspkr3"]
+        )
+        parts = speaker_dependent(entries, (args.dev_share, args.test_share), args.seed)
+    else:
+        entries = readers.read_tcd_timit(root, "volunteers", table)
+        test_spk = set(_words(args.si_test_speakers) or TCD_TIMIT_SI_TEST)
+        train_pool = [e for e in entries if e.speaker not in test_spk]
+        by_utt = {e.utt: e for e in train_pool}
+        train, dev, _ = split_shares(sorted(by_utt), (args.dev_share, 0.0), np.random.default_rng(args.seed))
+        parts = {
+            "train": [by_utt[u] for u in train],
+            "dev": [by_utt[u] for u in dev],
+            "test": [e for e in entries if e.speaker in test_spk],
+        }
+    return {f"{name}_{args.protocol}": part for name, part in parts.items()}
+
+
+def prepare_cmlr(args: argparse.Namespace) -> dict[str, list[Entry]]:
+    root = Path(args.cmlr_root)
+    if args.protocol == "sd":
+        parts = {}
+        for name, list_file in (("train", "train.csv"), ("dev", "val.csv"), ("test", "test.csv")):
+            path = root / list_file
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: CMLR split list missing")
+            names = [line.strip().split(",")[0] for line in path.read_text(encoding="utf-8").splitlines()]
+            parts[name] = readers.read_cmlr(root, [n for n in names if n])
+    else:
+        entries = readers.read_cmlr(root)
+        test_spk = set(_words(args.si_test_speakers) or CMLR_SI_TEST)
+        pool = {e.utt: e for e in entries if e.speaker not in test_spk}
+        train, dev, _ = split_shares(sorted(pool), (args.dev_share, 0.0), np.random.default_rng(args.seed))
+        parts = {
+            "train": [pool[u] for u in train],
+            "dev": [pool[u] for u in dev],
+            "test": [e for e in entries if e.speaker in test_spk],
+        }
+    return {f"{name}_{args.protocol}": part for name, part in parts.items()}
+
+
+def _words(value: str | None) -> list[str] | None:
+    return value.split() if value else None
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="corpus", required=True)
+
+    def common(p: argparse.ArgumentParser, protocols: bool = True) -> None:
+        p.add_argument("--datadir", type=Path, default=Path("data"), help="where the sets are written")
+        p.add_argument("--seed", type=int, default=0, help="seed of the random splits")
+        if protocols:
+            p.add_argument(
+                "--protocol",
+                choices=["sd", "si"],
+                default="sd",
+                help="speaker-dependent or speaker-independent split",
+            )
+            p.add_argument("--dev_share", type=float, default=0.05, help="share of utterances for dev")
+            p.add_argument("--test_share", type=float, default=0.05, help="share of utterances for test (sd)")
+            p.add_argument("--si_test_speakers", default=None, help="space separated test speakers (si)")
+
+    grid = sub.add_parser("grid", help="GRID (either release layout)")
+    grid.add_argument("--grid_root", required=True, help="GRID root folder")
+    grid.add_argument("--speakers", default=None, help="speakers to use (sd default: s1 s2 s3 s4; si: all)")
+    grid.add_argument("--si_dev_speakers", default=None, help="space separated dev speakers (si)")
+    common(grid)
+    vox = sub.add_parser("voxceleb2", help="VoxCeleb2 (dev/mp4, test/mp4)")
+    vox.add_argument("--voxceleb2_root", required=True)
+    vox.add_argument("--valid_share", type=float, default=0.05, help="share of dev videos held out")
+    common(vox, protocols=False)
+    tcd = sub.add_parser("tcd_timit", help="TCD-TIMIT (lipspeakers/, volunteers/)")
+    tcd.add_argument("--tcd_timit_root", required=True)
+    tcd.add_argument(
+        "--text", default=None, help="table '<speaker>-<utt> words' or '<utt> words' (TIMIT ids)"
+    )
+    common(tcd)
+    cmlr = sub.add_parser("cmlr", help="CMLR (video/, text/, audio/, train.csv/val.csv/test.csv)")
+    cmlr.add_argument("--cmlr_root", required=True)
+    common(cmlr)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s prepare_corpus: %(message)s")
+    prepare = {
+        "grid": prepare_grid,
+        "voxceleb2": prepare_voxceleb2,
+        "tcd_timit": prepare_tcd_timit,
+        "cmlr": prepare_cmlr,
+    }[args.corpus]
+    try:
+        sets = prepare(args)
+        empty = [name for name, entries in sets.items() if not entries]
+        if empty:
+            raise ValueError(f"no utterances for {' '.join(empty)}")
+        _write_sets(args.datadir, sets)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
