@@ -137,7 +137,20 @@ not_implemented() {
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: data preparation"
-  not_implemented 0
+  if is_done "${datadir}" data_prep; then
+    log "data preparation already done (${datadir}/.done.data_prep)"
+  else
+    # shellcheck disable=SC2086  # local_data_opts holds several options
+    local/data.sh --datadir "${datadir}" ${local_data_opts}
+    mark_done "${datadir}" data_prep
+  fi
+  for dset in ${all_sets}; do
+    [ -d "${datadir}/${dset}" ] || { log "local/data.sh made no set '${dset}' in ${datadir}"; exit 1; }
+    vopts=(--no-feats)
+    [ -f "${datadir}/${dset}/wav.scp" ] || vopts+=(--no-wav)
+    [ -f "${datadir}/${dset}/text" ] || vopts+=(--no-text)
+    utils/validate_data_dir.sh "${vopts[@]}" "${datadir}/${dset}"
+  done
 fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
