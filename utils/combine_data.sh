@@ -45,7 +45,8 @@ trap 'rm -rf "${tmp}"' EXIT
 for ((i = 0; i < ${#srcs[@]}; i++)); do
   awk -v i="${i}" 'NF > 0 { print $1, i }' "${srcs[i]}/utt2spk"
 done | sort -s -k1,1 | awk '
-  ($1 "") == prev { print $1, prev_src, $2; found = 1; exit }
+  found { next }
+  ($1 "") == prev { print $1, prev_src, $2; found = 1 }
   { prev = $1 ""; prev_src = $2 }
 ' >"${tmp}/.dup"
 if [ -s "${tmp}/.dup" ]; then

@@ -56,7 +56,7 @@ case "${select}" in
       last) tail -n "${arg}" "${src}/utt2spk" >"${list}" ;;
       random)
         awk -v seed="${seed}" 'BEGIN { srand(seed) } { printf "%.12f %s\n", rand(), $1 }' "${src}/utt2spk" |
-          sort -k1,1 -k2,2 | head -n "${arg}" | awk '{ print $2 }' | sort >"${list}"
+          sort -k1,1 -k2,2 | awk -v n="${arg}" 'NR <= n { print $2 }' | sort >"${list}"
         ;;
     esac
     ;;

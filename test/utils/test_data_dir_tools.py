@@ -307,3 +307,17 @@ def test_shellcheck_clean(utils_dir):
     scripts = sorted(str(p) for p in utils_dir.glob("*.sh"))
     out = subprocess.run([exe, "-x", *scripts], capture_output=True, text=True, cwd=utils_dir.parent)
     assert out.returncode == 0, out.stdout
+
+
+def test_large_inputs_do_not_die_on_early_closed_pipes(tool, tmp_path):
+    """Regression: with pipefail, a reader that stops early (head, awk exit) killed the tools
+    silently once the data outgrew a pipe buffer."""
+    data = tmp_path / "big"
+    data.mkdir()
+    write(data / "utt2spk", [f"spk{i // 20:04d}_{i:06d} spk{i // 20:04d}" for i in range(30000)])
+    out = tool("subset_data_dir.sh", "--random", "5", data, tmp_path / "few")
+    assert out.returncode == 0, out.stderr
+    assert len(rows(tmp_path / "few" / "utt2spk")) == 5
+    out = tool("combine_data.sh", tmp_path / "both", data, data)
+    assert out.returncode == 1
+    assert "utterance spk0000_000000 is in both" in out.stderr
