@@ -1,0 +1,158 @@
+"""The cascaded lip reader's steps around ESPnet's ASR binaries (recipe stage 7).
+
+Subcommands:
+  data      an ESPnet data dir (wav.scp, text, speech_shape) from audio and transcripts
+  tokens    token list (char, or sentencepiece bpe) from training transcripts
+  ngram     n-gram ARPA LM over the ASR model's tokens
+  train     espnet2.bin.asr_train from scratch (real audio)
+  finetune  espnet2.bin.asr_train initialised from a pre-trained model, lr x --lr_factor
+  decode    espnet2.bin.asr_inference beam search over --nj jobs, optional n-gram LM
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from lipsound2.asr import espnet_asr
+from lipsound2.fileio.atomic import atomic_open
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("data", help="ESPnet data dir")
+    s.add_argument("--wav_scp", required=True)
+    s.add_argument("--text", required=True)
+    s.add_argument("--outdir", required=True)
+
+    s = sub.add_parser("tokens", help="token list")
+    s.add_argument("--text", required=True)
+    s.add_argument("--outdir", required=True)
+    s.add_argument("--token_type", choices=("char", "bpe"), default="char")
+    s.add_argument("--nbpe", type=int, default=100)
+
+    s = sub.add_parser("ngram", help="n-gram LM (ARPA)")
+    s.add_argument("--text", required=True)
+    s.add_argument("--asr_train_config", required=True, help="config.yaml of the ASR model (its token units)")
+    s.add_argument("--arpa", required=True)
+    s.add_argument("--order", type=int, default=3)
+
+    for name in ("train", "finetune"):
+        s = sub.add_parser(name, help=f"ASR {name}")
+        s.add_argument("--train_dir", type=Path, required=True)
+        s.add_argument("--valid_dir", type=Path, required=True)
+        s.add_argument("--outdir", type=Path, required=True)
+        s.add_argument("--cmd", default="run.pl", help="job runner, e.g. run.pl or 'slurm.pl --mem 8G'")
+        s.add_argument("--seed", type=int, default=0)
+        if name == "train":
+            s.add_argument("--config", required=True)
+            s.add_argument("--token_list", type=Path, required=True)
+            s.add_argument("--token_type", choices=("char", "bpe"), default="char")
+            s.add_argument("--bpemodel", type=Path, default=None)
+        else:
+            s.add_argument(
+                "--pretrained_model", required=True, help="model .pth (config.yaml beside it) or zoo tag"
+            )
+            s.add_argument(
+                "--config", required=True, help="fine-tuning schedule (max_epoch, batch size, ...)"
+            )
+            s.add_argument("--lr_factor", type=float, default=0.1, help="fine-tuning lr / pre-trained lr")
+
+    s = sub.add_parser("decode", help="beam-search decoding")
+    s.add_argument("--asr_exp", type=Path, required=True, help="ASR experiment dir (config.yaml + model)")
+    s.add_argument("--wav_scp", type=Path, required=True)
+    s.add_argument("--outdir", type=Path, required=True)
+    s.add_argument("--nj", type=int, default=1)
+    s.add_argument("--cmd", default="run.pl")
+    s.add_argument("--inference_config", type=Path, default=None)
+    s.add_argument("--ngram_file", type=Path, default=None)
+    return p
+
+
+def _shapes(train_dir: Path, valid_dir: Path, config: dict) -> None:
+    token_list = config["token_list"]
+    if not isinstance(token_list, list):
+        token_list = Path(token_list).read_text(encoding="utf-8").split()
+    for d in (train_dir, valid_dir):
+        espnet_asr.write_text_shape(
+            d, config.get("token_type", "char"), config.get("bpemodel"), len(token_list)
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.command == "data":
+        n = espnet_asr.prepare_data(args.wav_scp, args.text, args.outdir)
+        logging.info("%s: %d utterances", args.outdir, n)
+    elif args.command == "tokens":
+        tokens, _ = espnet_asr.make_token_list(args.text, args.outdir, args.token_type, args.nbpe)
+        logging.info("%s: %d tokens", tokens, len(tokens.read_text(encoding="utf-8").split()))
+    elif args.command == "ngram":
+        config = espnet_asr.load_yaml(args.asr_train_config)
+        espnet_asr.train_ngram(
+            args.text, args.arpa, args.order, config.get("token_type", "char"), config.get("bpemodel")
+        )
+    elif args.command == "train":
+        config = {
+            "token_list": str(args.token_list),
+            "token_type": args.token_type,
+            "bpemodel": str(args.bpemodel) if args.bpemodel else None,
+        }
+        _shapes(args.train_dir, args.valid_dir, config)
+        model = espnet_asr.train(
+            args.config,
+            args.train_dir,
+            args.valid_dir,
+            args.outdir,
+            args.cmd,
+            args.token_list,
+            args.token_type,
+            args.bpemodel,
+            seed=args.seed,
+        )
+        logging.info("model: %s", model)
+    elif args.command == "finetune":
+        model_file, pretrained_config = espnet_asr.resolve_pretrained(args.pretrained_model)
+        config = espnet_asr.finetune_config(
+            pretrained_config, espnet_asr.load_yaml(args.config), args.lr_factor
+        )
+        args.outdir.mkdir(parents=True, exist_ok=True)
+        ft_config = args.outdir / "finetune_config.yaml"
+        with atomic_open(ft_config, "w", encoding="utf-8") as f:
+            yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
+        _shapes(args.train_dir, args.valid_dir, config)
+        logging.info("fine-tuning %s with lr %g", model_file, config["optim_conf"]["lr"])
+        model = espnet_asr.train(
+            ft_config,
+            args.train_dir,
+            args.valid_dir,
+            args.outdir,
+            args.cmd,
+            init_param=model_file,
+            seed=args.seed,
+        )
+        logging.info("model: %s", model)
+    elif args.command == "decode":
+        text = espnet_asr.decode(
+            espnet_asr.find_model_file(args.asr_exp),
+            args.asr_exp / "config.yaml",
+            args.wav_scp,
+            args.outdir,
+            args.nj,
+            args.cmd,
+            args.inference_config,
+            args.ngram_file,
+        )
+        logging.info("hypotheses: %s", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
