@@ -1,0 +1,116 @@
+"""The front-end configuration (recipe ``conf/frontend.yaml``), one section per step."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+import yaml
+
+from lipsound2.frontend.crop import CropConfig
+from lipsound2.frontend.mel import MelConfig
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """``fps`` output rate; ``resample`` puts other rates on that grid by timestamp (False: reject
+    them); ``min_size`` smallest frame side accepted, in pixels."""
+
+    fps: float = 25.0
+    resample: bool = True
+    min_size: int = 48
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """``max_av_diff`` largest audio/video duration difference accepted, in seconds; within it
+    ``match_video`` trims or zero-pads the audio to exactly the video's duration."""
+
+    sample_rate: int = 16000
+    resample_quality: str = "HQ"
+    max_av_diff: float = 0.2
+    match_video: bool = True
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """``every`` detect on every k-th frame; ``refine_motion`` landmark motion between key frames,
+    in eye-to-mouth distances, above which the frames in between are detected too."""
+
+    name: str = "retinaface"
+    max_side: int = 192
+    score_threshold: float = 0.8
+    every: int = 5
+    refine_motion: float = 0.1
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """``smooth_window`` frames of the moving average over landmarks; ``max_lost_share`` and
+    ``max_gap`` (frames) bound how much of the face may be missing before a clip is rejected."""
+
+    smooth_window: int = 5
+    max_lost_share: float = 0.2
+    max_gap: int = 25
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``format`` mp4 (H.264 files, default) or ark (raw uint8); ``crf``/``preset`` for mp4."""
+
+    format: str = "mp4"
+    crf: int = 14
+    preset: str = "veryfast"
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """All front-end settings; ``mel_tolerance`` is how many mel frames the feature count may
+    differ from ``2.5 x`` video frames (beyond the one frame a centred STFT adds)."""
+
+    video: VideoConfig = field(default_factory=VideoConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+    crop: CropConfig = field(default_factory=CropConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    mel: MelConfig = field(default_factory=MelConfig)
+    mel_tolerance: float = 3.0
+
+
+def _build(cls: type, values: object, where: str):
+    if not dataclasses.is_dataclass(cls):
+        return values
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = (
+            fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
+        )
+        sub = type(default()) if default else None
+        kwargs[name] = (
+            _build(sub, value, f"{where}.{name}") if sub and dataclasses.is_dataclass(sub) else value
+        )
+    return cls(**kwargs)
+
+
+def load_config(path: str | os.PathLike | None = None) -> FrontendConfig:
+    """Read a front-end YAML file (``yaml.safe_load``); missing keys keep their defaults."""
+    if path is None:
+        return FrontendConfig()
+    with open(path, encoding="utf-8") as f:
+        values = yaml.safe_load(f) or {}
+    return _build(FrontendConfig, values, str(path))
+
+
+def config_to_dict(config: FrontendConfig) -> dict:
+    """Plain nested dict (for logs and for writing the config used next to the outputs)."""
+    return dataclasses.asdict(config)
