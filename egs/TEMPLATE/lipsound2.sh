@@ -155,12 +155,64 @@ fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: face tracks and 16 kHz audio"
-  not_implemented 1
+  for dset in ${all_sets}; do
+    src=${datadir}/${dset}
+    dst=${dumpdir}/${dset}
+    if is_done "${dst}" stage1; then
+      log "Stage 1: ${dset} already done (${dst}/.done.stage1)"
+      continue
+    fi
+    logdir=${dst}/logs/stage1
+    mkdir -p "${logdir}"
+    _nj=$(min "${nj}" "$(wc -l <"${src}/video.scp")")
+    split_scps=()
+    for n in $(seq "${_nj}"); do split_scps+=("${logdir}/video.${n}.scp"); done
+    utils/split_scp.sh "${src}/video.scp" "${split_scps[@]}"
+    # Without wav.scp the audio comes from the video files themselves.
+    wav_opts=()
+    [ ! -f "${src}/wav.scp" ] || wav_opts=(--wav_scp "${src}/wav.scp")
+    log "Stage 1: ${dset}: ${_nj} jobs, logs in ${logdir}/prepare_av.*.log"
+    ${train_cmd} JOB=1:"${_nj}" "${logdir}/prepare_av.JOB.log" \
+      "${python}" -m lipsound2.bin.prepare_av --config "${frontend_config}" \
+      --video_scp "${logdir}/video.JOB.scp" "${wav_opts[@]}" \
+      --media_dir "${dst}/data" --out_dir "${logdir}/output.JOB" --job_tag JOB
+    outputs=()
+    for n in $(seq "${_nj}"); do outputs+=("${logdir}/output.${n}"); done
+    rm -f "${dst}/rejects"
+    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${dset}" --src_dir "${src}" --dst_dir "${dst}" \
+      --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${outputs[@]}"
+    utils/validate_data_dir.sh --no-feats "${dst}"
+    mark_done "${dst}" stage1
+  done
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "Stage 2: log-mel features"
-  not_implemented 2
+  for dset in ${all_sets}; do
+    dst=${dumpdir}/${dset}
+    if is_done "${dst}" stage2; then
+      log "Stage 2: ${dset} already done (${dst}/.done.stage2)"
+      continue
+    fi
+    is_done "${dst}" stage1 || { log "Stage 2: ${dst} has no finished stage 1"; exit 1; }
+    logdir=${dst}/logs/stage2
+    mkdir -p "${logdir}"
+    _nj=$(min "${nj}" "$(wc -l <"${dst}/wav.scp")")
+    split_scps=()
+    for n in $(seq "${_nj}"); do split_scps+=("${logdir}/wav.${n}.scp"); done
+    utils/split_scp.sh "${dst}/wav.scp" "${split_scps[@]}"
+    log "Stage 2: ${dset}: ${_nj} jobs, logs in ${logdir}/extract_mel.*.log"
+    ${train_cmd} JOB=1:"${_nj}" "${logdir}/extract_mel.JOB.log" \
+      "${python}" -m lipsound2.bin.extract_mel --config "${frontend_config}" \
+      --wav_scp "${logdir}/wav.JOB.scp" --utt2num_vframes "${dst}/utt2num_vframes" \
+      --ark "${dst}/data/feats.JOB.ark" --out_dir "${logdir}/output.JOB"
+    outputs=()
+    for n in $(seq "${_nj}"); do outputs+=("${logdir}/output.${n}"); done
+    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${dst}" --dst_dir "${dst}" \
+      --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${outputs[@]}"
+    utils/validate_data_dir.sh "${dst}"
+    mark_done "${dst}" stage2
+  done
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
