@@ -96,8 +96,11 @@ def prepare_voxceleb2(args: argparse.Namespace) -> dict[str, list[Entry]]:
     root = Path(args.voxceleb2_root)
     dev = readers.read_voxceleb2(root, "dev")
     videos = sorted({e.utt.rsplit("_", 1)[0] for e in dev})
-    _, held, _ = split_shares(videos, (0.0, args.valid_share), np.random.default_rng(args.seed))
-    held_set = set(held)
+    if len(videos) < 2:
+        raise ValueError(f"{root}/dev: {len(videos)} video(s); need 2+ to hold one out for validation")
+    n_held = max(1, round(len(videos) * args.valid_share))
+    order = np.random.default_rng(args.seed).permutation(len(videos))
+    held_set = {videos[i] for i in order[:n_held]}
     sets = {
         "voxceleb2_train": [e for e in dev if e.utt.rsplit("_", 1)[0] not in held_set],
         "voxceleb2_valid": [e for e in dev if e.utt.rsplit("_", 1)[0] in held_set],

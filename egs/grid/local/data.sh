@@ -23,6 +23,7 @@ help_message="Usage: $0 [--grid_root DIR] [--protocol sd|si] [--speakers 's1 s2 
 . ./path.sh
 # shellcheck disable=SC1091
 . ./db.sh
+# shellcheck disable=SC1091
 . utils/parse_options.sh || exit 1
 [ $# -eq 0 ] || { echo "${help_message}" >&2; exit 1; }
 [ -n "${grid_root}" ] || grid_root=${GRID}
