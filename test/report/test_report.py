@@ -1,0 +1,142 @@
+"""Scoring several experiments on real GRID audio into RESULTS.md and an HTML page that
+headless Chromium renders with its tables, players and no broken links."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pytest
+
+from lipsound2.bin import make_report, score
+from lipsound2.fileio.ark import ArkWriter
+from lipsound2.fileio.table import write_table
+from lipsound2.frontend.decode import decode_audio
+from lipsound2.frontend.mel import log_mel
+from lipsound2.metrics.scoring import read_speech_tsv
+from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
+from lipsound2.vocoders.wavio import write_wav
+
+SENTENCES = {
+    "bbaf2n": "BIN BLUE AT F TWO NOW",
+    "lbax4n": "LAY BLUE AT X FOUR NOW",
+    "pwij3p": "PLACE WHITE IN J THREE PLEASE",
+}
+CHROMIUM = "/usr/bin/chromium"
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.tags: dict[str, int] = {}
+
+    def handle_starttag(self, tag, attrs):
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        self.links += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+@pytest.fixture(scope="module")
+def recipe(realdata, tmp_path_factory):
+    """A recipe-shaped tree: dump/test, an oracle dir, two experiments, a real-audio ASR dir."""
+    work = tmp_path_factory.mktemp("recipe dir")
+    ref = work / "dump" / "test"
+    wavs, texts, mels = {}, {}, {}
+    for utt, sent in SENTENCES.items():
+        wav = decode_audio(str(realdata / "GRID_rizkiarm_LipNet" / f"{utt}.mpg"))
+        write_wav(ref / "wav" / f"{utt}.wav", wav)
+        wavs[utt], texts[utt], mels[utt] = str(ref / "wav" / f"{utt}.wav"), sent, log_mel(wav)
+    write_table(ref / "wav.scp", wavs)
+    write_table(ref / "text", texts)
+    gl = GriffinLimVocoder(n_iter=16)
+    rng = np.random.default_rng(0)
+    exps = {
+        "oracle_test": 0.0,  # vocoded ground truth
+        "exp_a/decode_test": 0.8,  # a fairly good "generated" mel
+        "exp_b/decode_test": 3.0,  # a poor one
+    }
+    for name, noise in exps.items():
+        d = work / name
+        out = {}
+        with ArkWriter(d / "feats.ark", d / "feats.scp") as writer:
+            for utt, mel in mels.items():
+                gen = (mel + rng.normal(0, noise, mel.shape)).astype(np.float32)
+                writer[utt] = gen
+                write_wav(d / "wav" / f"{utt}.wav", gl(gen))
+                out[utt] = str(d / "wav" / f"{utt}.wav")
+        write_table(d / "wav.scp", out)
+    (work / "exp_a" / "decode_test" / "plots").mkdir()
+    one_deletion = {**SENTENCES, "lbax4n": "LAY BLUE AT X FOUR"}
+    one_substitution = {**SENTENCES, "pwij3p": "PLACE WHITE IN G THREE PLEASE"}
+    hyp = {
+        "exp_a/decode_test/hyp/asr.txt": one_deletion,
+        "exp_a/decode_test/hyp/asr_lm.txt": SENTENCES,
+        "real_test/hyp/asr.txt": one_substitution,
+        "real_test/hyp/judge.txt": {**SENTENCES, "bbaf2n": "Bin blue at F2 now."},
+    }
+    for rel, table in hyp.items():
+        write_table(work / rel, table)
+    return work
+
+
+@pytest.mark.slow
+def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
+    monkeypatch.chdir(recipe)
+    for d in ("oracle_test", "exp_a/decode_test", "exp_b/decode_test"):
+        for job in (1, 2):
+            out = f"{d}/scores/speech.{job}.tsv"
+            args = ["--ref_wav_scp", "dump/test/wav.scp", "--hyp_wav_scp", f"{d}/wav.scp", "--out", out]
+            assert score.main([*args, "--job_id", str(job), "--num_jobs", "2"]) == 0
+        rows = {**read_speech_tsv(f"{d}/scores/speech.1.tsv"), **read_speech_tsv(f"{d}/scores/speech.2.tsv")}
+        assert sorted(rows) == sorted(SENTENCES)
+        lines = ["utt\tpesq_nb\tpesq_wb\tstoi\testoi"] + [
+            f"{k}\t{v['pesq_nb']}\t{v['pesq_wb']}\t{v['stoi']}\t{v['estoi']}" for k, v in rows.items()
+        ]
+        Path(f"{d}/scores/speech.tsv").write_text("\n".join(lines) + "\n")
+    assert make_report.main(
+        ["--test_set", "test=dump/test", "--exp", "Audio gold standard=real_{set}",
+         "--exp", "Oracle (vocoded ground truth)=oracle_{set}",
+         "--exp", "LipSound2 (pre-trained + fine-tuned)=exp_a/decode_{set}",
+         "--exp", "LipSound2 (blank video)=exp_b/decode_{set}", "--results", "RESULTS.md",
+         "--html", "exp_a/report/index.html", "--title", "exp_a"]
+    ) == 0  # fmt: skip
+    md = (recipe / "RESULTS.md").read_text()
+    assert "## Environment" in md and "git hash" in md and "espnet version" in md
+    table = re.search(r"## Speech reconstruction[^\n]*\n\n((?:\|[^\n]*\n)+)", md).group(1)
+    estoi = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in table.splitlines()[2:]}
+    assert (
+        estoi["Oracle (vocoded ground truth)"]
+        > estoi["LipSound2 (pre-trained + fine-tuned)"]
+        > estoi["LipSound2 (blank video)"]
+    )
+    assert "Audio gold standard" not in estoi  # no speech of its own
+    assert "| Audio gold standard | 5.56 |" in md  # 1 error in 18 words
+    assert (
+        "| LipSound2 (pre-trained + fine-tuned) | 5.56 |" in md
+        and "| LipSound2 (pre-trained + fine-tuned) + LM | 0.00 |" in md
+    )
+    assert (recipe / "exp_a/decode_test/scores/asr_wer.tsv").read_text().count("\n") == 4
+
+    page = recipe / "exp_a" / "report" / "index.html"
+    parser = Links()
+    parser.feed(page.read_text())
+    assert parser.links, "no links at all"
+    for link in parser.links:
+        assert not re.match(r"^[a-z]+:", link) and not link.startswith("/"), f"not relative: {link}"
+        assert (page.parent / unquote(link)).is_file(), f"broken link {link}"
+    assert parser.tags["audio"] == 3 * 4  # original, oracle and two experiments for 3 utterances
+
+    profile = tmp_path / "chromium profile"
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+         "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert dom.count("<table") >= 4
+    assert "Speech reconstruction" in dom and "Cascaded lip reading" in dom and "Independent judge" in dom
+    assert dom.count("<audio") == 12 and dom.count("<img") == 3
