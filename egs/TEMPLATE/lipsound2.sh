@@ -215,19 +215,112 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   done
 fi
 
+# Stages 3-4: train LipSound2 with ESPnet's trainer through its launcher (local, Slurm,
+# multi-GPU, multi-node). Usage: train_lipsound2 EXP CONFIG TRAIN_SET VALID_SET [trainer args]
+# A finished run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
+train_lipsound2() {
+  local exp=$1 config=$2 tset=$3 vset=$4
+  shift 4
+  if is_done "${exp}" train; then
+    log "${exp} is already trained; skipping"
+    return 0
+  fi
+  local dset f
+  for dset in "${tset}" "${vset}"; do
+    for f in video.scp feats.scp utt2num_vframes utt2num_frames; do
+      [ -f "${dumpdir}/${dset}/${f}" ] || { log "missing ${dumpdir}/${dset}/${f}: run stages 1-2 first"; exit 1; }
+    done
+    # ESPnet's length-bucketed batch samplers read these shape files.
+    mkdir -p "${exp}/shapes/${dset}"
+    awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
+    awk '{print $1 " " $2 ",80"}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
+  done
+  log "Training ${exp} (config ${config}); log: ${exp}/train.log"
+  # shellcheck disable=SC2086
+  ${python} -m espnet2.bin.launch \
+    --cmd "${cuda_cmd}" \
+    --log "${exp}/train.log" \
+    --ngpu "${ngpu}" \
+    --num_nodes "${num_nodes}" \
+    --init_file_prefix "${exp}/.dist_init_" \
+    --multiprocessing_distributed true -- \
+    ${python} -m lipsound2.bin.train \
+    --config "${config}" \
+    --output_dir "${exp}" \
+    --seed "${seed}" \
+    --resume true \
+    --train_data_path_and_name_and_type "${dumpdir}/${tset}/video.scp,video,face_track" \
+    --train_data_path_and_name_and_type "${dumpdir}/${tset}/feats.scp,feats,kaldi_ark" \
+    --train_shape_file "${exp}/shapes/${tset}/video_shape" \
+    --train_shape_file "${exp}/shapes/${tset}/feats_shape" \
+    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/video.scp,video,face_track" \
+    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/feats.scp,feats,kaldi_ark" \
+    --valid_shape_file "${exp}/shapes/${vset}/video_shape" \
+    --valid_shape_file "${exp}/shapes/${vset}/feats_shape" \
+    "$@"
+  mark_done "${exp}" train
+}
+
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: pre-training"
-  not_implemented 3
+  if [ "${skip_pretrain}" = true ] || [ -z "${pretrain_train_set}" ] || [ -n "${pretrain_model}" ]; then
+    log "No pre-training here (skip_pretrain=${skip_pretrain}, pretrain_train_set='${pretrain_train_set}', pretrain_model='${pretrain_model}')"
+  else
+    [ -n "${pretrain_valid_set}" ] || { log "--pretrain_valid_set is required with --pretrain_train_set"; exit 1; }
+    train_lipsound2 "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}"
+  fi
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
-  not_implemented 4
+  init_args=()
+  if [ -n "${pretrain_model}" ]; then
+    [ -f "${pretrain_model}" ] || { log "--pretrain_model ${pretrain_model} does not exist"; exit 1; }
+    init_args=(--init_param "${pretrain_model}")
+  elif [ "${init_from_pretrain}" = true ] && [ -f "${pretrain_exp}/valid.loss.best.pth" ]; then
+    init_args=(--init_param "${pretrain_exp}/valid.loss.best.pth")
+  fi
+  log "Initialisation: ${init_args[*]:-from scratch}"
+  # shellcheck disable=SC2086
+  train_lipsound2 "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${init_args[@]}" ${train_args}
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: inference"
-  not_implemented 5
+  [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
+  decode_sets=""
+  for dset in ${test_sets} ${valid_set}; do
+    case " ${decode_sets} " in *" ${dset} "*) ;; *) decode_sets="${decode_sets} ${dset}" ;; esac
+  done
+  for dset in ${decode_sets}; do
+    ddir=${train_exp}/decode_${dset}
+    if is_done "${ddir}" infer; then
+      log "${ddir} is done; skipping"
+      continue
+    fi
+    logdir=${ddir}/log
+    mkdir -p "${logdir}"
+    _nj=$(min "${inference_nj}" "$(wc -l <"${dumpdir}/${dset}/video.scp")")
+    key_files=()
+    for n in $(seq "${_nj}"); do key_files+=("${logdir}/keys.${n}.scp"); done
+    utils/split_scp.sh "${dumpdir}/${dset}/video.scp" "${key_files[@]}"
+    log "Inference on ${dset} (${_nj} jobs); logs: ${logdir}/infer.*.log"
+    ${decode_cmd} JOB=1:"${_nj}" "${logdir}/infer.JOB.log" \
+      ${python} -m lipsound2.bin.infer \
+      --train_config "${train_exp}/config.yaml" \
+      --model_file "${train_exp}/${inference_model}" \
+      --config "${inference_config}" \
+      --data_path "${dumpdir}/${dset}/video.scp" \
+      --key_file "${logdir}/keys.JOB.scp" \
+      --output_dir "${logdir}/output.JOB"
+    for f in feats.scp att_ws.scp utt2num_frames; do
+      for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/${f}"; done | sort >"${ddir}/.${f}.tmp"
+      mv "${ddir}/.${f}.tmp" "${ddir}/${f}"
+    done
+    ${python} -m lipsound2.bin.plot_alignment --decode_dir "${ddir}" \
+      --ref_feats "${dumpdir}/${dset}/feats.scp" --num_plots "${num_plots}"
+    mark_done "${ddir}" infer
+  done
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
