@@ -70,9 +70,14 @@ asr_token_type=char                   # char or bpe.
 nbpe=100                              # sentencepiece vocabulary size when asr_token_type=bpe.
 ngram_order=3                         # n-gram LM order (the paper: 6-gram on large text).
 use_lm=true                           # Also decode with the n-gram LM.
+asr_inference_config=conf/decode_asr.yaml  # Beam search settings (espnet2.bin.asr_inference).
+asr_lr_factor=0.1                     # Fine-tuning lr = pre-trained lr x this (the paper: 10x smaller).
 
 # Scoring (stage 8)
 judge_model=""                        # Off-the-shelf judge ASR (faster-whisper dir); empty: installed one.
+score_label=LipSound2                 # Row label of this experiment in RESULTS.md.
+score_extra_exps=""                   # More rows, ';'-separated "LABEL=DIR" (DIR may hold {set}), e.g.
+                                      # "LipSound2 (from scratch)=exp/lipsound2_scratch/decode_{set}".
 
 help_message=$(cat <<HELP
 Usage: $0 --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
@@ -97,7 +102,11 @@ Options (defaults in brackets):
   --vocoder_type / --vocoder_config / --vocoder_file
   --asr_config / --asr_finetune_config / --asr_pretrained_model
   --asr_token_type / --nbpe / --ngram_order / --use_lm
+  --asr_inference_config      ASR beam search settings [${asr_inference_config}]
+  --asr_lr_factor             fine-tuning lr / pre-trained lr [${asr_lr_factor}]
   --judge_model               off-the-shelf judge ASR for intelligibility
+  --score_label               this experiment's row label [${score_label}]
+  --score_extra_exps          more rows: ';'-separated "LABEL=DIR" ({set} = test set name)
 HELP
 )
 
@@ -324,18 +333,211 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-  log "Stage 6: vocoding"
-  not_implemented 6
+  log "Stage 6: vocoding (${vocoder_type})"
+  if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ]; then
+    vocoder_exp=${expdir}/vocoder_$(config_tag "${vocoder_config}")
+    if ! is_done "${vocoder_exp}" train; then
+      log "Training HiFi-GAN on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
+      ${train_cmd} "${vocoder_exp}/train.log" \
+        ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" \
+        --wav_scp "${dumpdir}/${train_set}/wav.scp" --outdir "${vocoder_exp}"
+      mark_done "${vocoder_exp}" train
+    fi
+    vocoder_file=${vocoder_exp}/vocoder.pth
+  fi
+  # vocode_dir FEATS_SCP OUT_DIR: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and OUT_DIR/wav.scp
+  vocode_dir() {
+    local feats=$1 out=$2 _nj n
+    if is_done "${out}" "vocode_${vocoder_type}"; then
+      log "${out} is vocoded; skipping"
+      return 0
+    fi
+    mkdir -p "${out}/log"
+    _nj=$(min "${inference_nj}" "$(wc -l <"${feats}")")
+    log "Vocoding ${feats} -> ${out} (${_nj} jobs)"
+    ${decode_cmd} JOB=1:"${_nj}" "${out}/log/vocode.JOB.log" \
+      ${python} -m lipsound2.bin.vocode --feats_scp "${feats}" --outdir "${out}" \
+      --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" \
+      --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_file:+--vocoder_file "${vocoder_file}"}
+    for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp"; done | sort >"${out}/.wav.scp.tmp"
+    mv "${out}/.wav.scp.tmp" "${out}/wav.scp"
+    for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp.failed"; done >"${out}/log/failed"
+    if [ -s "${out}/log/failed" ]; then
+      log "WARNING: $(wc -l <"${out}/log/failed") utterances failed, see ${out}/log/failed"
+    fi
+    mark_done "${out}" "vocode_${vocoder_type}"
+  }
+  for dset in ${test_sets} ${valid_set} ${train_set}; do
+    # generated speech for every set stage 5 inferred (the train set feeds ASR fine-tuning)
+    if [ -f "${train_exp}/decode_${dset}/feats.scp" ]; then
+      vocode_dir "${train_exp}/decode_${dset}/feats.scp" "${train_exp}/decode_${dset}"
+    fi
+  done
+  for dset in ${test_sets}; do
+    # the oracle: vocoded ground-truth mel, the ceiling of every table
+    vocode_dir "${dumpdir}/${dset}/feats.scp" "${train_exp}/oracle_${dset}"
+  done
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-  log "Stage 7: cascaded lip reading"
-  not_implemented 7
+  log "Stage 7: cascaded lip reading (ESPnet ASR)"
+  asr_cascade() { ${python} -m lipsound2.bin.asr_cascade "$@"; }
+  asr_data=${expdir}/asr_data
+  gen_data=${train_exp}/asr_data
+  # ESPnet data dirs: real audio (shared by all experiments) and this experiment's generated audio
+  for pair in "real_train:${train_set}" "real_valid:${valid_set}"; do
+    name=${pair%%:*}
+    dset=${pair#*:}
+    is_done "${asr_data}/${name}" data || {
+      asr_cascade data --wav_scp "${dumpdir}/${dset}/wav.scp" --text "${dumpdir}/${dset}/text" \
+        --outdir "${asr_data}/${name}"
+      mark_done "${asr_data}/${name}" data
+    }
+  done
+  for pair in "gen_train:${train_set}" "gen_valid:${valid_set}"; do
+    name=${pair%%:*}
+    dset=${pair#*:}
+    gen_wav=${train_exp}/decode_${dset}/wav.scp
+    [ -f "${gen_wav}" ] || {
+      log "no generated speech ${gen_wav}: stages 5 and 6 must also run on ${dset} for ASR fine-tuning"
+      exit 1
+    }
+    is_done "${gen_data}/${name}" data || {
+      asr_cascade data --wav_scp "${gen_wav}" --text "${dumpdir}/${dset}/text" --outdir "${gen_data}/${name}"
+      mark_done "${gen_data}/${name}" data
+    }
+  done
+
+  if [ -z "${asr_pretrained_model}" ]; then
+    # No pre-trained ASR: train one from scratch on the corpus' real training audio.
+    base_asr=${expdir}/asr_scratch_$(config_tag "${asr_config}")_${asr_token_type}
+    if ! is_done "${base_asr}" train; then
+      asr_cascade tokens --text "${asr_data}/real_train/text" --outdir "${base_asr}/tokens" \
+        --token_type "${asr_token_type}" --nbpe "${nbpe}"
+      log "Training the ASR from scratch on real audio; log: ${base_asr}/train.log"
+      bpe_args=()
+      [ "${asr_token_type}" = bpe ] && bpe_args=(--bpemodel "${base_asr}/tokens/bpe.model")
+      asr_cascade train --config "${asr_config}" --train_dir "${asr_data}/real_train" \
+        --valid_dir "${asr_data}/real_valid" --outdir "${base_asr}" --cmd "${cuda_cmd}" --seed "${seed}" \
+        --token_list "${base_asr}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}"
+      mark_done "${base_asr}" train
+    fi
+    base_model=${base_asr}
+    base_config=${base_asr}/config.yaml
+  else
+    base_asr=""
+    base_model=${asr_pretrained_model}
+    base_config=$(${python} -c 'import sys; from lipsound2.asr.espnet_asr import resolve_pretrained as r; print(r(sys.argv[1])[1])' "${asr_pretrained_model}")
+    # "+ fine-tuning": the pre-trained ASR fine-tuned on the corpus' real training audio
+    ft_real=${expdir}/asr_finetune_real_$(config_tag "${asr_finetune_config}")
+    if ! is_done "${ft_real}" train; then
+      asr_cascade finetune --pretrained_model "${asr_pretrained_model}" --config "${asr_finetune_config}" \
+        --lr_factor "${asr_lr_factor}" --train_dir "${asr_data}/real_train" --valid_dir "${asr_data}/real_valid" \
+        --outdir "${ft_real}" --cmd "${cuda_cmd}" --seed "${seed}"
+      mark_done "${ft_real}" train
+    fi
+  fi
+
+  # LipSound2: the ASR fine-tuned on this experiment's generated training speech (lr x asr_lr_factor)
+  ft_gen=${train_exp}/asr_finetune_generated
+  if ! is_done "${ft_gen}" train; then
+    log "Fine-tuning the ASR on generated speech; log: ${ft_gen}/train.log"
+    asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
+      --lr_factor "${asr_lr_factor}" --train_dir "${gen_data}/gen_train" --valid_dir "${gen_data}/gen_valid" \
+      --outdir "${ft_gen}" --cmd "${cuda_cmd}" --seed "${seed}"
+    mark_done "${ft_gen}" train
+  fi
+
+  lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
+  if "${use_lm}" && [ ! -f "${lm}" ]; then
+    asr_cascade ngram --text "${asr_data}/real_train/text" --asr_train_config "${base_config}" \
+      --arpa "${lm}" --order "${ngram_order}"
+  fi
+
+  # asr_decode MODEL WAV_SCP WORKDIR HYP_FILE [LM]: beam search, hypotheses copied to HYP_FILE
+  asr_decode() {
+    local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-}
+    if [ -f "${hyp}" ]; then
+      log "${hyp} exists; skipping"
+      return 0
+    fi
+    asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
+      --cmd "${decode_cmd}" --inference_config "${asr_inference_config}" ${ngram:+--ngram_file "${ngram}"}
+    mkdir -p "$(dirname "${hyp}")"
+    cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
+  }
+  for dset in ${test_sets}; do
+    real_dir=${expdir}/real_${dset}
+    asr_decode "${base_model}" "${dumpdir}/${dset}/wav.scp" "${expdir}/asr_decode/gold_${dset}" "${real_dir}/hyp/asr.txt"
+    if [ -n "${asr_pretrained_model}" ]; then
+      asr_decode "${ft_real}" "${dumpdir}/${dset}/wav.scp" "${ft_real}/decode_real_${dset}" "${real_dir}/hyp/asr_ft.txt"
+    fi
+    gen_dir=${train_exp}/decode_${dset}
+    asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
+    if "${use_lm}"; then
+      asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}_lm" "${gen_dir}/hyp/asr_lm.txt" "${lm}"
+    fi
+  done
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-  log "Stage 8: scoring"
-  not_implemented 8
+  log "Stage 8: scoring, RESULTS.md and the HTML report"
+  judge_language=${lang}
+  [ "${lang}" = zh ] && log "the judge (Whisper tiny.en) is English only: no judge rows for zh"
+  # judge_dir WAV_SCP EVAL_DIR: the independent ASR's hypotheses into EVAL_DIR/hyp/judge.txt
+  judge_dir() {
+    local wav=$1 dir=$2 _nj n
+    [ "${judge_language}" = en ] || return 0
+    [ -f "${dir}/hyp/judge.txt" ] && return 0
+    mkdir -p "${dir}/log" "${dir}/hyp"
+    _nj=$(min "${nj}" "$(wc -l <"${wav}")")
+    ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge.JOB.log" \
+      ${python} -m lipsound2.bin.judge --wav_scp "${wav}" --out "${dir}/log/judge.JOB.txt" \
+      ${judge_model:+--model_dir "${judge_model}"} --job_id JOB --num_jobs "${_nj}"
+    for n in $(seq "${_nj}"); do cat "${dir}/log/judge.${n}.txt"; done | sort >"${dir}/hyp/.judge.txt.tmp"
+    mv "${dir}/hyp/.judge.txt.tmp" "${dir}/hyp/judge.txt"
+  }
+  # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI per utterance into EVAL_DIR/scores/speech.tsv
+  score_dir() {
+    local ref=$1 dir=$2 _nj n
+    [ -f "${dir}/scores/speech.tsv" ] && return 0
+    mkdir -p "${dir}/log" "${dir}/scores"
+    _nj=$(min "${nj}" "$(wc -l <"${dir}/wav.scp")")
+    ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/score.JOB.log" \
+      ${python} -m lipsound2.bin.score --ref_wav_scp "${ref}" --hyp_wav_scp "${dir}/wav.scp" \
+      --out "${dir}/log/speech.JOB.tsv" --job_id JOB --num_jobs "${_nj}"
+    {
+      head -n 1 "${dir}/log/speech.1.tsv"
+      for n in $(seq "${_nj}"); do tail -n +2 "${dir}/log/speech.${n}.tsv"; done | sort
+    } >"${dir}/scores/.speech.tsv.tmp"
+    mv "${dir}/scores/.speech.tsv.tmp" "${dir}/scores/speech.tsv"
+  }
+  rows=("Audio gold standard=${expdir}/real_{set}"
+    "Oracle (vocoded ground truth, ${vocoder_type})=${train_exp}/oracle_{set}"
+    "${score_label}=${train_exp}/decode_{set}")
+  IFS=';' read -r -a extra_rows <<<"${score_extra_exps}"
+  for row in "${extra_rows[@]}"; do [ -n "${row// /}" ] && rows+=("${row}"); done
+  test_args=()
+  for dset in ${test_sets}; do
+    test_args+=(--test_set "${dset}=${dumpdir}/${dset}")
+    judge_dir "${dumpdir}/${dset}/wav.scp" "${expdir}/real_${dset}"
+    for row in "${rows[@]}"; do
+      dir=${row#*=}
+      dir=${dir//\{set\}/${dset}}
+      if [ -f "${dir}/wav.scp" ]; then
+        score_dir "${dumpdir}/${dset}/wav.scp" "${dir}"
+        judge_dir "${dir}/wav.scp" "${dir}"
+      fi
+    done
+  done
+  exp_args=()
+  for row in "${rows[@]}"; do exp_args+=(--exp "${row}"); done
+  ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
+    --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
+    --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
+    --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
+    --num_samples "${num_plots}"
+  log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
 fi
 
 log "Finished in ${SECONDS} s"

@@ -65,7 +65,9 @@ def get_parser() -> argparse.ArgumentParser:
             s.add_argument("--lr_factor", type=float, default=0.1, help="fine-tuning lr / pre-trained lr")
 
     s = sub.add_parser("decode", help="beam-search decoding")
-    s.add_argument("--asr_exp", type=Path, required=True, help="ASR experiment dir (config.yaml + model)")
+    s.add_argument(
+        "--asr_model", required=True, help="ASR experiment dir, model .pth beside config.yaml, or zoo tag"
+    )
     s.add_argument("--wav_scp", type=Path, required=True)
     s.add_argument("--outdir", type=Path, required=True)
     s.add_argument("--nj", type=int, default=1)
@@ -140,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         logging.info("model: %s", model)
     elif args.command == "decode":
+        model_file, train_config = espnet_asr.resolve_pretrained(args.asr_model)
         text = espnet_asr.decode(
-            espnet_asr.find_model_file(args.asr_exp),
-            args.asr_exp / "config.yaml",
+            model_file,
+            train_config,
             args.wav_scp,
             args.outdir,
             args.nj,

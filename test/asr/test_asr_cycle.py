@@ -99,7 +99,7 @@ def espnet_dirs(espeak_corpus, tmp_path_factory, root):
           str(exp / "asr scratch" / "config.yaml"), "--arpa", str(lm), "--order", "3"])  # fmt: skip
     decode_conf = root / "egs" / "TEMPLATE" / "conf" / "decode_asr.yaml"
     for name, nj, extra in (("decode_nolm", 1, []), ("decode_lm", 2, ["--ngram_file", str(lm)])):
-        main(["decode", "--asr_exp", str(exp / "asr finetune"), "--wav_scp", str(data / "test" / "wav.scp"),
+        main(["decode", "--asr_model", str(exp / "asr finetune"), "--wav_scp", str(data / "test" / "wav.scp"),
               "--outdir", str(exp / "asr finetune" / name), "--nj", str(nj),
               "--inference_config", str(decode_conf), *extra])  # fmt: skip
     return {"exp": exp, "data": data, "lm": lm}
