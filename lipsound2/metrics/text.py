@@ -33,10 +33,51 @@ class ErrorCounts:
         return 100.0 * self.errors / max(self.ref_length, 1)
 
 
+_ONES = [
+    "ZERO",
+    "ONE",
+    "TWO",
+    "THREE",
+    "FOUR",
+    "FIVE",
+    "SIX",
+    "SEVEN",
+    "EIGHT",
+    "NINE",
+    "TEN",
+    "ELEVEN",
+    "TWELVE",
+    "THIRTEEN",
+    "FOURTEEN",
+    "FIFTEEN",
+    "SIXTEEN",
+    "SEVENTEEN",
+    "EIGHTEEN",
+    "NINETEEN",
+]
+_TENS = ["_", "_", "TWENTY", "THIRTY", "FORTY", "FIFTY", "SIXTY", "SEVENTY", "EIGHTY", "NINETY"]
+
+
+def _spell(number: str) -> str:
+    """Integers below 100 in words; longer digit strings digit by digit."""
+    n = int(number)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    return " ".join(_ONES[int(d)] for d in number)
+
+
 def normalize(text: str) -> str:
-    """Upper case, punctuation removed (apostrophes kept), whitespace collapsed."""
+    """Upper case, punctuation removed (apostrophes kept), digits spelled out, spaces collapsed.
+
+    Spelling digits matters for off-the-shelf recognisers, which write "X4" where a
+    transcript says "X FOUR" (GRID's letter-digit pairs).
+    """
     text = unicodedata.normalize("NFKC", text).upper()
     text = "".join(c if c == "'" or not unicodedata.category(c).startswith("P") else " " for c in text)
+    text = re.sub(r"(?<=[A-Z])(?=[0-9])|(?<=[0-9])(?=[A-Z])", " ", text)
+    text = re.sub(r"\b[0-9]+\b", lambda m: _spell(m.group()), text)
     return re.sub(r"\s+", " ", text).strip()
 
 

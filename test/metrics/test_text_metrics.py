@@ -20,6 +20,13 @@ def test_normalisation_ignores_case_and_punctuation():
     assert error_counts("I HAVE LONG BEEN", "i have, long been.").errors == 0
 
 
+def test_digits_are_spelled_out():
+    assert normalize("Lay blue at X4 now, 10 15 minutes 2026") == (
+        "LAY BLUE AT X FOUR NOW TEN FIFTEEN MINUTES TWO ZERO TWO SIX"
+    )
+    assert error_counts("PLACE WHITE IN J THREE PLEASE", "Place white in J3 please.").errors == 0
+
+
 def test_cer_for_chinese_ignores_spaces():
     assert metric_for_lang("zh") == "cer" and metric_for_lang("en") == "wer"
     c = error_counts("今天 天气 很好", "今天天气不好", metric="cer")
