@@ -39,7 +39,7 @@ class DetectorConfig:
     in eye-to-mouth distances, above which the frames in between are detected too."""
 
     name: str = "retinaface"
-    max_side: int = 192
+    max_side: int = 640
     score_threshold: float = 0.8
     every: int = 5
     refine_motion: float = 0.1

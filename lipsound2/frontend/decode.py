@@ -22,7 +22,8 @@ class MediaError(ValueError):
 
 @dataclass
 class Video:
-    """Frames ``uint8 (T, H, W, 3)`` RGB at ``fps``; ``source_fps`` is the stream's nominal rate."""
+    """Frames ``uint8 (T, H, W, 3)`` RGB at ``fps``; ``source_fps`` is the stream's nominal rate;
+    ``resampled`` tells that the source had another rate or irregular timestamps."""
 
     frames: np.ndarray
     fps: float
@@ -90,7 +91,8 @@ def _to_constant_rate(frames: list[np.ndarray], times: np.ndarray, fps: float, s
     pick = np.searchsorted(slots, np.arange(total), side="right") - 1
     pick = np.clip(pick, 0, len(frames) - 1)
     identity = total == len(frames) and np.array_equal(pick, np.arange(total))
-    return Video(np.stack([frames[order[i]] for i in pick]), fps, source_fps, resampled=not identity)
+    resampled = not identity or abs(source_fps - fps) > 0.01 * fps
+    return Video(np.stack([frames[order[i]] for i in pick]), fps, source_fps, resampled)
 
 
 def _resample_mono(chunks: list[np.ndarray], rate: int, sample_rate: int, quality: str) -> np.ndarray:

@@ -60,8 +60,13 @@ def prepare(
     else:
         wav = load_audio(audio_spec, config.audio.sample_rate, config.audio.resample_quality)
     wav = match_length(wav, len(video.frames), config)
-    if not np.any(wav):
+    peak = float(np.abs(wav).max())
+    if peak == 0:
         raise MediaError("silent audio (all samples zero)")
+    if peak > 1.0:
+        # Resampling can overshoot full scale; scale down rather than clip in the 16-bit wav
+        # (the mel features divide by the peak anyway).
+        wav = wav / peak
     d, t = config.detector, config.track
     track = track_face(
         video.frames,
