@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 
 from lipsound2.fileio.facetrack import FaceTrackWriter, read_face_track
+from lipsound2.frontend.config import FrontendConfig
 from lipsound2.frontend.crop import CropConfig, apply_transform, crop_frames, crop_transforms
 from lipsound2.frontend.decode import decode_video
-from lipsound2.frontend.detect import build_detector
+from lipsound2.frontend.pipeline import make_detector
 from lipsound2.frontend.track import track_face
 
 VOXCELEB2_FRAMES = 220e6
@@ -67,14 +68,14 @@ def main() -> None:
     )
     parser.add_argument("clips", nargs="*", type=Path)
     parser.add_argument("--crf", type=int, nargs="+", default=[18, 20, 23, 26])
-    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--gray", action="store_true")
     args = parser.parse_args()
     clips = args.clips or sorted(
         (Path(os.environ["LIPSOUND2_REALDATA"]) / "GRID_rizkiarm_LipNet").glob("*.mpg")
     )
     config = CropConfig(gray=args.gray)
-    detector = build_detector(max_side=192)
+    detector = make_detector(FrontendConfig())
     tracks = []
     for clip in clips:
         video = decode_video(str(clip))
