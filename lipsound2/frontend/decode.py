@@ -58,7 +58,7 @@ def decode_video(path: str, fps: float = 25.0, resample: bool = True, tolerance:
         if not container.streams.video:
             raise MediaError("no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = 1  # one thread per job: parallelism comes from --nj
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         source_fps = float(rate) if rate else 0.0
         if not resample and abs(source_fps - fps) > tolerance * fps:

@@ -86,6 +86,10 @@ def bad_media(
     ffmpeg("-i", str(grid_clip), "-c:v", "copy", "-af", "atrim=0:2", "-c:a", "pcm_s16le", str(short_audio))
     media["av_mismatch"] = (short_audio, "differ by more than")
 
+    silent = d / "silent.mkv"
+    ffmpeg("-i", str(grid_clip), "-c:v", "copy", "-af", "volume=0", "-c:a", "pcm_s16le", str(silent))
+    media["silent"] = (silent, "silent audio")
+
     fps30 = d / "fps30.mkv"
     ffmpeg("-i", str(grid_clip), "-r", "30", "-c:v", "mpeg4", "-q:v", "2", "-c:a", "copy", str(fps30))
     media["fps30"] = (fps30, None)
