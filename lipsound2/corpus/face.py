@@ -278,7 +278,7 @@ class FaceRenderer:
         under = cv2.GaussianBlur(under, (0, 0), 2 * u).astype(np.float32)[..., None] / 255.0
         rgb *= 1 - 0.25 * under
 
-        # chin shadow, cheek blush
+        # shadow under the chin
         chin = np.zeros((h, w), np.uint8)
         cv2.ellipse(chin, P(0, 0.98), (int(fw * 0.5), int(fh * 0.08)), 0, 0, 360, 255, -1)
         rgb *= 1 - 0.15 * cv2.GaussianBlur(chin, (0, 0), 4 * u).astype(np.float32)[..., None] / 255.0
