@@ -146,12 +146,15 @@ not_implemented() {
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: data preparation"
-  if is_done "${datadir}" data_prep; then
-    log "data preparation already done (${datadir}/.done.data_prep)"
+  # One done marker per set of local/data.sh options: other options (another protocol, seed)
+  # prepare again; the same ones do nothing.
+  data_prep_tag=data_prep_$(printf '%s' "${local_data_opts}" | md5sum | cut -c1-8)
+  if is_done "${datadir}" "${data_prep_tag}"; then
+    log "data preparation already done (${datadir}/.done.${data_prep_tag})"
   else
     # shellcheck disable=SC2086  # local_data_opts holds several options
     local/data.sh --datadir "${datadir}" ${local_data_opts}
-    mark_done "${datadir}" data_prep
+    mark_done "${datadir}" "${data_prep_tag}"
   fi
   for dset in ${all_sets}; do
     [ -d "${datadir}/${dset}" ] || { log "local/data.sh made no set '${dset}' in ${datadir}"; exit 1; }

@@ -215,7 +215,7 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     if not all(festival_available(v) for v in FESTIVAL_VOICES):
         pytest.skip("festival voices not installed")
     opts = (
-        f"--corpus_dir {tmp_path}/corpus --speakers 3 --utts 2 --pretrain_speakers 2 --pretrain_videos 1 "
+        f"--corpus_dir {tmp_path}/corpus --speakers 3 --utts 3 --pretrain_speakers 2 --pretrain_videos 1 "
         "--pretrain_clips 2 --protocols si"
     )
     cmd = [
@@ -239,3 +239,9 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     assert _speakers(tmp_path / "data", "test_si") == {"s3"}
     again = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)
     assert again.returncode == 0 and "data preparation already done" in again.stderr
+    # other options (here the other protocol) prepare again, reusing the generated corpus
+    cmd[2], cmd[-1] = "sd", opts.replace("--protocols si", "--protocols sd")
+    other = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "already generated with these settings" in other.stderr
+    assert _speakers(tmp_path / "data", "test_sd") == {"s1", "s2", "s3"}
