@@ -46,6 +46,14 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _generate(args: argparse.Namespace) -> int:
+    if args.kind == "grid":
+        return generate_grid(args.root, args.speakers, args.utts, args.seed, args.layout, args.nproc)
+    return generate_voxceleb(
+        args.root, args.dev_speakers, args.test_speakers, args.videos, args.clips, args.seed, args.nproc
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s generate_corpus: %(message)s")
@@ -54,12 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.error("festival or its voices are missing: %s (run tools/install.sh)", " ".join(missing))
         return 1
     start = time.time()
-    if args.kind == "grid":
-        count = generate_grid(args.root, args.speakers, args.utts, args.seed, args.layout, args.nproc)
-    else:
-        count = generate_voxceleb(
-            args.root, args.dev_speakers, args.test_speakers, args.videos, args.clips, args.seed, args.nproc
-        )
+    try:
+        count = _generate(args)
+    except ValueError as err:
+        logging.error("%s", err)
+        return 1
     if count == 0:
         logging.info("%s already generated with these settings; nothing to do", args.root)
     else:

@@ -177,6 +177,8 @@ def generate_grid(
     """
     if layout not in ("a", "b"):
         raise ValueError(f"unknown GRID layout {layout!r} (a or b)")
+    if speakers < 1 or utts < 1:
+        raise ValueError(f"need at least one speaker and one utterance, got {speakers} x {utts}")
     params = {"kind": "grid", "speakers": speakers, "utts": utts, "seed": seed, "layout": layout}
     if _done(root, params):
         return 0
