@@ -66,10 +66,9 @@ def main() -> None:
         postnet_filts=5,
     )
     print(f"threads={args.threads} batch={b} N={n} L={length}")
-    print(
-        f"params: ours decoder+postnet {sum(q.numel() for m in (ours.decoder, ours.postnet) for q in m.parameters()):,}"
-        f"  espnet decoder {sum(q.numel() for q in espnet.parameters()):,}"
-    )
+    ours_params = sum(q.numel() for m in (ours.decoder, ours.postnet) for q in m.parameters())
+    espnet_params = sum(q.numel() for q in espnet.parameters())
+    print(f"params: ours decoder+postnet {ours_params:,}  espnet decoder {espnet_params:,}")
 
     def ours_train() -> None:
         pad = ~sequence_mask(lengths, n)
@@ -111,7 +110,8 @@ def main() -> None:
         )
         seconds = length / FPS_MEL
         print(
-            f"batch-1 inference ({length} frames = {seconds:.1f} s): ours {i_ours:.2f} s (RTF {i_ours / seconds:.3f}), "
+            f"batch-1 inference ({length} frames = {seconds:.1f} s): "
+            f"ours {i_ours:.2f} s (RTF {i_ours / seconds:.3f}), "
             f"espnet {i_esp:.2f} s (RTF {i_esp / seconds:.3f}), speed-up {i_esp / i_ours:.2f}x; "
             f"ours int8 {i_q:.2f} s (RTF {i_q / seconds:.3f}, {i_esp / i_q:.2f}x)"
         )
