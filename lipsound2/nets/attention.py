@@ -42,9 +42,22 @@ class LocationSensitiveAttention(torch.nn.Module):
         pad_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: context ``(B, D)`` and weights ``(B, N)``; ``pad_mask`` is True on padding."""
+        query = self.query_fc(query)
+        return self.attend(query, memory, processed_memory, prev_weights, cum_weights, pad_mask)
+
+    def attend(
+        self,
+        processed_query: torch.Tensor,
+        memory: torch.Tensor,
+        processed_memory: torch.Tensor,
+        prev_weights: torch.Tensor,
+        cum_weights: torch.Tensor,
+        pad_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` given ``Q x`` (``(B, A)``), for callers that project the query themselves."""
         location = self.location_conv(torch.stack([prev_weights, cum_weights], dim=1))  # (B, F, N)
         location = self.location_fc(location.transpose(1, 2))  # (B, N, A)
-        energies = torch.tanh(processed_memory + self.query_fc(query).unsqueeze(1) + location)
+        energies = torch.tanh(processed_memory + processed_query.unsqueeze(1) + location)
         energies = self.weight_fc(energies).squeeze(2).masked_fill(pad_mask, float("-inf"))
         weights = torch.softmax(energies, dim=1)
         context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
