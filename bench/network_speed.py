@@ -1,19 +1,28 @@
 """LipSound2's decoder against ESPnet's Tacotron 2 decoder with the same sizes, one process.
 
 Both get the same encoder memory (B, N, 256) and targets (B, L, 80): attention LSTM /
-decoder LSTMs of 1024, PreNet to 256, location attention 128 with 32 filters of 31,
-PostNet 5 x 512. Reports training-step time (forward + backward), batch-1 free-running
-inference time and real-time factor (62.5 mel frames per second), the whole model's
-video-to-mel RTF (fp32 and dynamic int8) and the process' peak RSS after each part.
+decoder LSTMs of 1024, PreNet to 256, location attention 128 with 32 filters, PostNet
+5 x 512. Reports the training-step time (forward + backward, batch B), the batch-1
+free-running inference time and real-time factor (62.5 mel frames per second; ours with
+PostNet, as ESPnet's ``inference`` includes its PostNet), the whole model's video-to-mel RTF
+(fp32 and dynamic int8) at batch 1 and B, and the peak memory each part adds.
 
-    OMP_NUM_THREADS=2 python bench/network_speed.py --threads 2
+Ours and ESPnet's calls alternate within each round and the figures are medians over the
+rounds, so load from other processes hits both alike; compare the ratios, not the seconds.
+With ``--memory`` each call's peak memory is measured once more in a fresh child process.
+
+    OMP_NUM_THREADS=2 python bench/network_speed.py --threads 2 --memory
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import statistics
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 
 import torch
 from espnet.nets.pytorch_backend.rnn.attentions import AttLoc
@@ -23,35 +32,55 @@ from lipsound2.nets.encoder import sequence_mask
 from lipsound2.nets.lipsound2 import LipSound2
 
 FPS_MEL = 62.5
+FPS_VIDEO = 25.0
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+def peak_extra_mb(fn: Callable[[], object]) -> float:
+    """The most resident memory ``fn`` adds over what the process held before, sampled every 2 ms."""
+    base, peak, running = rss_mb(), [0.0], [True]
+
+    def sample() -> None:
+        while running[0]:
+            peak[0] = max(peak[0], rss_mb())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    finally:
+        running[0] = False
+        sampler.join()
+    return max(peak[0], rss_mb()) - base
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--video_frames", type=int, default=75, help="3 s of 25 fps video (a GRID sentence)")
-    p.add_argument("--repeats", type=int, default=2)
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+def rounds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, the functions alternating within each round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+Parts = dict[str, dict[str, Callable[[], object]]]
+
+
+def build(args: argparse.Namespace) -> Parts:
+    """The measured calls, by section: ``train``, ``decode`` (from encoder memory), ``video``."""
     torch.manual_seed(0)
     n, length, b = args.video_frames, int(args.video_frames * 2.5), args.batch
     memory = torch.randn(b, n, 256)
     targets = torch.randn(b, length, 80)
     lengths = torch.full((b,), n)
+    pad = ~sequence_mask(lengths, n)
     ours = LipSound2(stop_mode="known_length")
     espnet = EspnetDecoder(
         256,
@@ -65,65 +94,122 @@ def main() -> None:
         postnet_chans=512,
         postnet_filts=5,
     )
-    print(f"threads={args.threads} batch={b} N={n} L={length}")
-    ours_params = sum(q.numel() for m in (ours.decoder, ours.postnet) for q in m.parameters())
-    espnet_params = sum(q.numel() for q in espnet.parameters())
-    print(f"params: ours decoder+postnet {ours_params:,}  espnet decoder {espnet_params:,}")
-
-    def ours_train() -> None:
-        pad = ~sequence_mask(lengths, n)
-        dec, _ = ours.decoder(memory, pad, targets)
-        post = dec + ours.postnet(dec)
-        (((dec - targets) ** 2).mean() + ((post - targets) ** 2).mean()).backward()
-
-    def espnet_train() -> None:
-        after, before, _, _ = espnet(memory, lengths, targets)
-        (((before - targets) ** 2).mean() + ((after - targets) ** 2).mean()).backward()
-
-    ours.train()
-    espnet.train()
-    t_ours = timed(ours_train, args.repeats)
-    rss_ours = peak_rss_mb()
-    t_esp = timed(espnet_train, args.repeats)
-    rss_esp = peak_rss_mb()
-    print(
-        f"training step: ours {t_ours:.2f} s, espnet {t_esp:.2f} s, speed-up {t_esp / t_ours:.2f}x "
-        f"(peak RSS after ours {rss_ours:.0f} MB, after espnet {rss_esp:.0f} MB)"
-    )
-
-    ours.eval()
+    q_ours = torch.ao.quantization.quantize_dynamic(ours, {torch.nn.Linear}, dtype=torch.qint8)
+    ours.eval()  # the eval-mode calls switch nothing; the train section switches to train() itself
     espnet.eval()
-    one = memory[:1]
-    pad1 = ~sequence_mask(lengths[:1], n)
-    ratio = length / n
-    with torch.no_grad():
-        i_ours = timed(
-            lambda: ours.decoder.generate(one, pad1, None, torch.tensor([length]), length), args.repeats
-        )
-        i_esp = timed(
-            lambda: espnet.inference(one[0], threshold=2.0, minlenratio=ratio, maxlenratio=ratio),
-            args.repeats,
-        )
-        q_ours = torch.ao.quantization.quantize_dynamic(ours, {torch.nn.Linear}, dtype=torch.qint8)
-        i_q = timed(
-            lambda: q_ours.decoder.generate(one, pad1, None, torch.tensor([length]), length), args.repeats
-        )
-        seconds = length / FPS_MEL
+    q_ours.eval()
+
+    def train(model: torch.nn.Module, step: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
+        def run() -> None:
+            model.train()
+            after, before = step()
+            (((before - targets) ** 2).mean() + ((after - targets) ** 2).mean()).backward()
+            model.eval()
+
+        return run
+
+    def ours_step() -> tuple[torch.Tensor, torch.Tensor]:
+        dec, _ = ours.decoder(memory, pad, targets)
+        return dec + ours.postnet(dec), dec
+
+    def espnet_step() -> tuple[torch.Tensor, torch.Tensor]:
+        after, before, _, _ = espnet(memory, lengths, targets)
+        return after, before
+
+    def decode(model: LipSound2, batch: int) -> Callable[[], object]:
+        def run() -> torch.Tensor:
+            with torch.inference_mode():
+                frames, _, _ = model.decoder.generate(
+                    memory[:batch], pad[:batch], None, torch.full((batch,), length), length
+                )
+                return frames + model.postnet(frames)
+
+        return run
+
+    def espnet_decode() -> object:
+        with torch.inference_mode():
+            return espnet.inference(memory[0], threshold=2.0, minlenratio=length / n, maxlenratio=length / n)
+
+    video = torch.randint(0, 256, (b, n, 112, 112)).float()
+    vl = torch.full((b,), n)
+
+    def to_mel(model: LipSound2, batch: int) -> Callable[[], object]:
+        def run() -> object:
+            with torch.inference_mode():
+                return model.generate(video[:batch], vl[:batch])
+
+        return run
+
+    return {
+        "train": {"ours": train(ours, ours_step), "espnet": train(espnet, espnet_step)},
+        "decode": {
+            "espnet batch 1": espnet_decode,
+            "ours fp32 batch 1": decode(ours, 1),
+            "ours int8 batch 1": decode(q_ours, 1),
+            f"ours fp32 batch {b}": decode(ours, b),
+            f"ours int8 batch {b}": decode(q_ours, b),
+        },
+        "video": {
+            "fp32 batch 1": to_mel(ours, 1),
+            f"fp32 batch {b}": to_mel(ours, b),
+            "int8 batch 1": to_mel(q_ours, 1),
+            f"int8 batch {b}": to_mel(q_ours, b),
+        },
+    }
+
+
+def peak_in_child(args: argparse.Namespace, section: str, name: str) -> float:
+    """Peak extra memory of one call, measured in a fresh process so no freed memory is reused."""
+    cmd = [sys.executable, __file__, "--threads", str(args.threads), "--batch", str(args.batch)]
+    cmd += ["--video_frames", str(args.video_frames), "--memory_of", f"{section}:{name}"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--video_frames", type=int, default=75, help="3 s of 25 fps video (a GRID sentence)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--memory", action="store_true", help="also measure each call's peak memory (slower)")
+    p.add_argument("--memory_of", default=None, help=argparse.SUPPRESS)  # SECTION:NAME, in a child
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    parts = build(args)
+    if args.memory_of:
+        section, name = args.memory_of.split(":", 1)
+        print(peak_extra_mb(parts[section][name]))
+        return
+    n, length, b = args.video_frames, int(args.video_frames * 2.5), args.batch
+    print(f"threads={args.threads} batch={b} N={n} L={length} repeats={args.repeats}")
+
+    def memory(section: str, name: str) -> str:
+        return f", peak extra memory {peak_in_child(args, section, name):.0f} MB" if args.memory else ""
+
+    t = {}
+    for section, fns in parts.items():
+        for fn in fns.values():
+            fn()  # warm-up
+        t[section] = rounds(fns, args.repeats)
+    train = t["train"]
+    print(f"training step, batch {b}: speed-up {train['espnet'] / train['ours']:.2f}x")
+    for name, secs in train.items():
+        print(f"  {name}: {secs:.2f} s{memory('train', name)}")
+    decode = t["decode"]
+    seconds = length / FPS_MEL
+    print(f"free-running decoding from encoder memory, {length} frames = {seconds:.1f} s per utterance:")
+    for name, secs in decode.items():
+        utts = int(name.rsplit(" ", 1)[1])
+        speed = decode["espnet batch 1"] * utts / secs  # ESPnet's inference decodes one utterance a call
         print(
-            f"batch-1 inference ({length} frames = {seconds:.1f} s): "
-            f"ours {i_ours:.2f} s (RTF {i_ours / seconds:.3f}), "
-            f"espnet {i_esp:.2f} s (RTF {i_esp / seconds:.3f}), speed-up {i_esp / i_ours:.2f}x; "
-            f"ours int8 {i_q:.2f} s (RTF {i_q / seconds:.3f}, {i_esp / i_q:.2f}x)"
+            f"  {name}: {secs:.2f} s, RTF {secs / (utts * seconds):.4f}, "
+            f"{speed:.2f}x espnet{memory('decode', name)}"
         )
-        video = torch.randint(0, 256, (b, n, 112, 112)).float()
-        vl = torch.full((b,), n)
-        for name, model in (("fp32", ours), ("int8", q_ours)):
-            t1 = timed(lambda m=model: m.generate(video[:1], vl[:1]), 1)
-            tb = timed(lambda m=model: m.generate(video, vl), 1)
-            print(
-                f"video-to-mel {name}: batch 1 RTF {t1 / (n / 25):.3f}, batch {b} RTF {tb / (b * n / 25):.3f}"
-            )
-    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    print(f"whole model, video to mel, {n} frames = {n / FPS_VIDEO:.1f} s per utterance:")
+    for name, secs in t["video"].items():
+        utts = int(name.rsplit(" ", 1)[1])
+        print(f"  {name}: RTF {secs / (utts * n / FPS_VIDEO):.4f}{memory('video', name)}")
 
 
 if __name__ == "__main__":
