@@ -4,6 +4,7 @@
 #   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features
 #   3 pre-training            4 fine-tuning                  5 inference (video -> mel)
 #   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR)   8 scoring, RESULTS.md, report
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 log() {
@@ -31,6 +32,8 @@ expdir=exp           # Experiments.
 
 # Data
 local_data_opts=""   # Options passed to local/data.sh.
+protocol=""           # Split protocol (sd or si): passed to local/data.sh as --protocol, and names
+                     # the sets train_<protocol>, dev_<protocol>, test_<protocol> unless they are given.
 train_set=""         # Fine-tuning training set.
 valid_set=""         # Fine-tuning validation set.
 test_sets=""         # Sets to infer and score (space separated).
@@ -56,6 +59,7 @@ init_from_pretrain=true             # Initialise stage 4 from the pre-trained mo
 inference_config=conf/inference.yaml  # Decoding config (stop mode, max steps).
 inference_model=valid.loss.best.pth   # Model file in the experiment directory.
 num_plots=3                           # Utterances per set with attention / mel figures.
+infer_train=true                      # Also infer the train set (stage 7 fine-tunes the ASR on its speech).
 
 # Vocoder (stage 6)
 vocoder_type=griffin_lim              # griffin_lim or hifigan.
@@ -91,6 +95,7 @@ Options (defaults in brackets):
   --ngpu / --num_nodes        GPUs per job / nodes for training [${ngpu} / ${num_nodes}]
   --datadir / --dumpdir / --expdir   output directories [${datadir} / ${dumpdir} / ${expdir}]
   --local_data_opts           options for local/data.sh ["${local_data_opts}"]
+  --protocol                  split protocol, sd or si: sets train_/dev_/test_<protocol> ["${protocol}"]
   --train_set / --valid_set / --test_sets   fine-tuning and test sets
   --pretrain_train_set / --pretrain_valid_set   pre-training sets (stage 3)
   --lang                      en (WER) or zh (CER) [${lang}]
@@ -98,7 +103,7 @@ Options (defaults in brackets):
   --max_reject_share          fail a stage above this reject share [${max_reject_share}]
   --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
-  --inference_config / --inference_model / --num_plots
+  --inference_config / --inference_model / --num_plots / --infer_train
   --vocoder_type / --vocoder_config / --vocoder_file
   --asr_config / --asr_finetune_config / --asr_pretrained_model
   --asr_token_type / --nbpe / --ngram_order / --use_lm
@@ -116,7 +121,7 @@ run_args=$(printf '%q ' "$@")
 . utils/parse_options.sh || exit 1
 # shellcheck disable=SC1091
 . ./path.sh
-# shellcheck disable=SC1091
+# shellcheck source=cmd.sh
 . ./cmd.sh
 
 [ $# -eq 0 ] || { log "unexpected arguments: $*"; log "${help_message}"; exit 1; }
@@ -125,8 +130,15 @@ run_args=$(printf '%q ' "$@")
 is_done() { [ -f "$1/.done.$2" ]; }
 mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
 
+if [ -n "${protocol}" ]; then
+  [ -n "${train_set}" ] || train_set=train_${protocol}
+  [ -n "${valid_set}" ] || valid_set=dev_${protocol}
+  [ -n "${test_sets}" ] || test_sets=test_${protocol}
+  local_data_opts="--protocol ${protocol} ${local_data_opts}"
+fi
+
 config_tag() { basename "$1" .yaml; }
-[ -n "${pretrain_tag}" ] || pretrain_tag=pretrain_$(config_tag "${pretrain_config}")
+[ -n "${pretrain_tag}" ] || pretrain_tag=lipsound2_$(config_tag "${pretrain_config}")
 [ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
 pretrain_exp=${expdir}/${pretrain_tag}
 train_exp=${expdir}/${train_tag}
@@ -301,7 +313,9 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: inference"
   [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
   decode_sets=""
-  for dset in ${test_sets} ${valid_set}; do
+  infer_sets="${test_sets} ${valid_set}"
+  [ "${infer_train}" = false ] || infer_sets="${infer_sets} ${train_set}"
+  for dset in ${infer_sets}; do
     case " ${decode_sets} " in *" ${dset} "*) ;; *) decode_sets="${decode_sets} ${dset}" ;; esac
   done
   for dset in ${decode_sets}; do
@@ -535,11 +549,18 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   done
   exp_args=()
   for row in "${rows[@]}"; do exp_args+=(--exp "${row}"); done
-  ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
-    --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
-    --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
-    --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
-    --num_samples "${num_plots}"
+  # Scoring the same rows on the same sets again does nothing; other rows score anew.
+  score_key=score_$(printf '%s\n' "${test_sets}" "${rows[@]}" | sha256sum | cut -c1-12)
+  if is_done "${train_exp}" "${score_key}"; then
+    log "Stage 8: these rows are already scored (${train_exp}/.done.${score_key}): ${train_exp}/RESULTS.md"
+  else
+    ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
+      --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
+      --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
+      --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
+      --num_samples "${num_plots}"
+    mark_done "${train_exp}" "${score_key}"
+  fi
   log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
 fi
 

@@ -1,24 +1,105 @@
 #!/usr/bin/env bash
 # mini_grid: every stage on a generated GRID-layout corpus, on a CPU (see README.md).
-#   ./run.sh                       speaker-dependent protocol, stages 0-8
-#   ./run.sh --protocol si         speaker-independent protocol
-#   ./run.sh --stage 2 --stop_stage 4 ...   any option of lipsound2.sh
+#   ./run.sh                          speaker-dependent protocol, stages 0-8
+#   ./run.sh --protocol si            speaker-independent protocol
+#   ./run.sh --stage 4 --stop_stage 6 any option of lipsound2.sh is passed on
+#
+# Besides the main experiment (pre-trained on the generated VoxCeleb2-layout set, then
+# fine-tuned), it trains two comparisons that RESULTS.md reports beside it and the oracle:
+# the same model fine-tuned from scratch (the paper's central claim: pre-training helps),
+# and the same model trained and tested on blank video (what the decoder learns with no
+# visual information). --baselines false runs the main experiment only.
+# Each training uses one thread, so two of them run side by side on a 2-core machine.
 set -euo pipefail
 
-protocol=sd  # sd or si (must come first on the command line)
-if [ "${1:-}" = --protocol ]; then
-  protocol=$2
-  shift 2
-fi
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (run.sh) $*" >&2; }
 
-./lipsound2.sh \
-  --nj 2 \
-  --inference_nj 2 \
-  --lang en \
-  --local_data_opts "--protocols ${protocol}" \
-  --pretrain_train_set voxceleb2_train \
-  --pretrain_valid_set voxceleb2_valid \
-  --train_set "train_${protocol}" \
-  --valid_set "dev_${protocol}" \
-  --test_sets "test_${protocol}" \
-  "$@"
+stage=0
+stop_stage=8
+baselines=true
+expdir=exp
+opts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2 ;;
+    --stop_stage) stop_stage=$2 ;;
+    --baselines) baselines=$2 ;;
+    --expdir) expdir=$2 ;;
+    *)
+      [ $# -ge 2 ] || { log "option '$1' needs a value"; exit 1; }
+      opts+=("$1" "$2")
+      ;;
+  esac
+  shift 2
+done
+
+common=(
+  --nj 2
+  --inference_nj 2
+  --lang en
+  --protocol sd
+  --expdir "${expdir}"
+  --pretrain_train_set voxceleb2_train
+  --pretrain_valid_set voxceleb2_valid
+)
+main_tag=lipsound2_pretrained
+scratch_tag=lipsound2_scratch
+blank_tag=lipsound2_blank_video
+
+# stages FIRST LAST ARGS...: run lipsound2.sh on the part of FIRST..LAST that --stage and
+# --stop_stage ask for (nothing when they do not overlap).
+stages() {
+  local first=$1 last=$2
+  shift 2
+  [ "${stage}" -gt "${first}" ] && first=${stage}
+  [ "${stop_stage}" -lt "${last}" ] && last=${stop_stage}
+  [ "${first}" -le "${last}" ] || return 0
+  ./lipsound2.sh "${common[@]}" --stage "${first}" --stop_stage "${last}" "$@" "${opts[@]}"
+}
+
+# side_by_side NAME -- ARGS...: run `stages ARGS` in the background, output in ${expdir}/NAME.log.
+pids=()
+names=()
+side_by_side() {
+  local name=$1
+  shift
+  mkdir -p "${expdir}"
+  log "${name}: running in the background, log ${expdir}/${name}.log"
+  stages "$@" >"${expdir}/${name}.log" 2>&1 &
+  pids+=($!)
+  names+=("${name}")
+}
+wait_all() {
+  local i failed=0
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      log "${names[$i]} failed; see ${expdir}/${names[$i]}.log"
+      failed=1
+    fi
+  done
+  pids=()
+  names=()
+  return "${failed}"
+}
+
+scratch=(--train_tag "${scratch_tag}" --skip_pretrain true --init_from_pretrain false --infer_train false)
+blank=(--train_tag "${blank_tag}" --train_args "--blank_video true" --infer_train false)
+
+# Data, face tracks and features, shared by every experiment.
+stages 0 2
+# Pre-training beside the from-scratch comparison.
+if [ "${baselines}" = true ]; then side_by_side "${scratch_tag}" 4 6 "${scratch[@]}"; fi
+stages 3 3 --train_tag "${main_tag}"
+wait_all
+# Fine-tuning (then inference, vocoding, lip reading) beside the blank-video comparison.
+if [ "${baselines}" = true ]; then side_by_side "${blank_tag}" 4 6 "${blank[@]}"; fi
+stages 4 7 --train_tag "${main_tag}"
+wait_all
+# One scoring pass over every experiment: RESULTS.md and the HTML report of the main one.
+extra=""
+if [ "${baselines}" = true ]; then
+  extra="LipSound2 fine-tuned from scratch=${expdir}/${scratch_tag}/decode_{set}"
+  extra+=";Blank video (no visual information)=${expdir}/${blank_tag}/decode_{set}"
+fi
+stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
+  --score_extra_exps "${extra}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mini_grid data preparation: generates the synthetic corpora when absent (a GRID-layout set
 # and a VoxCeleb2-layout pre-training set, see README.md), then prepares them with the real
-# recipes' scripts, unchanged: ../grid/local/data.sh (both protocols) and
+# recipes' scripts, unchanged: ../grid/local/data.sh (the chosen protocol) and
 # ../voxceleb2/local/data.sh.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ layout=a             # GRID release layout to write: a (alignments/, audio_25k/)
 pretrain_speakers=10 # Pre-training (VoxCeleb2-layout) dev speakers; 2 more go to its test part.
 pretrain_videos=3    # Videos per pre-training speaker.
 pretrain_clips=4     # Clips per video.
-protocols="sd si"    # GRID protocols to prepare.
+protocol=sd          # GRID protocol to prepare: sd or si.
 dev_share=0.1        # Per-speaker dev share (sd); the paper's 5% leaves one utterance here.
 test_share=0.1       # Per-speaker test share (sd).
 seed=0               # Seed of the generated corpora and of the splits.
@@ -22,7 +22,7 @@ nproc=2              # Processes generating the corpora.
 datadir=data         # Output folder of the sets.
 
 help_message="Usage: $0 [--corpus_dir DIR] [--speakers 4] [--utts 25] [--layout a|b] [--pretrain_speakers 10]
-  [--pretrain_videos 3] [--pretrain_clips 4] [--protocols 'sd si'] [--dev_share 0.1] [--test_share 0.1]
+  [--pretrain_videos 3] [--pretrain_clips 4] [--protocol sd|si] [--dev_share 0.1] [--test_share 0.1]
   [--seed 0] [--nproc 2] [--datadir data]"
 
 # shellcheck disable=SC1091
@@ -43,11 +43,9 @@ python -m lipsound2.bin.generate_corpus --kind voxceleb2 --dev_speakers "${pretr
 
 # The paper's speaker-dependent protocol uses s1-s4.
 spk_list=$(seq -f 's%g' -s ' ' 1 $((speakers < 4 ? speakers : 4)))
-for protocol in ${protocols}; do
-  speaker_opts=()
-  [ "${protocol}" != sd ] || speaker_opts=(--speakers "${spk_list}")
-  ../grid/local/data.sh --grid_root "${grid_dir}" --protocol "${protocol}" --seed "${seed}" \
-    --dev_share "${dev_share}" --test_share "${test_share}" --datadir "${datadir}" "${speaker_opts[@]}"
-done
+speaker_opts=()
+[ "${protocol}" != sd ] || speaker_opts=(--speakers "${spk_list}")
+../grid/local/data.sh --grid_root "${grid_dir}" --protocol "${protocol}" --seed "${seed}" \
+  --dev_share "${dev_share}" --test_share "${test_share}" --datadir "${datadir}" "${speaker_opts[@]}"
 ../voxceleb2/local/data.sh --voxceleb2_root "${vox_dir}" --seed "${seed}" --datadir "${datadir}"
 log "done"

@@ -1,0 +1,160 @@
+"""The mini_grid recipe end to end with tiny settings: stages 0-8, every stage's outputs checked.
+
+One module-scoped run (a few minutes on 2 cores) feeds all the checks below; a second run
+over the finished experiment must do nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from lipsound2.fileio.ark import load_array
+from lipsound2.fileio.facetrack import read_face_track
+from lipsound2.fileio.table import read_table
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SETS = ("train_sd", "dev_sd", "test_sd")
+PRETRAIN_SETS = ("voxceleb2_train", "voxceleb2_valid")
+EXPS = ("lipsound2_pretrained", "lipsound2_scratch", "lipsound2_blank_video")
+
+
+def _tiny_conf(root: Path, name: str, out: Path, **overrides) -> Path:
+    conf = yaml.safe_load((root / "egs" / "TEMPLATE" / "conf" / name).read_text())
+    conf.update(overrides)
+    out.write_text(yaml.safe_dump(conf))
+    return out
+
+
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory, root):
+    work = tmp_path_factory.mktemp("mini_grid")
+    conf = work / "conf"
+    conf.mkdir()
+    train = dict(max_epoch=1, num_iters_per_epoch=2, batch_size=4, keep_nbest_models=1)
+    opts = [
+        "--datadir", str(work / "data"),
+        "--dumpdir", str(work / "dump"),
+        "--expdir", str(work / "exp"),
+        "--local_data_opts",
+        f"--corpus_dir {work}/corpus --speakers 2 --utts 6 --pretrain_speakers 2 "
+        "--pretrain_videos 1 --pretrain_clips 3",
+        "--pretrain_config", str(_tiny_conf(root, "train_cpu.yaml", conf / "pretrain.yaml", **train)),
+        "--train_config", str(_tiny_conf(root, "train_cpu.yaml", conf / "train.yaml", **train)),
+        "--asr_config", str(_tiny_conf(root, "asr_cpu.yaml", conf / "asr.yaml", max_epoch=1)),
+        "--asr_finetune_config",
+        str(_tiny_conf(root, "asr_finetune_cpu.yaml", conf / "asr_finetune.yaml", max_epoch=1)),
+        "--num_plots", "1",
+    ]  # fmt: skip
+    recipe = root / "egs" / "mini_grid"
+    first = subprocess.run(["./run.sh", *opts], cwd=recipe, capture_output=True, text=True, timeout=900)
+    log = first.stdout + first.stderr
+    assert first.returncode == 0, log[-6000:]
+    again = subprocess.run(["./run.sh", *opts], cwd=recipe, capture_output=True, text=True, timeout=300)
+    return work, log, again
+
+
+def test_stage0_data_dirs_are_valid(recipe_run, root):
+    work, _, _ = recipe_run
+    for dset in SETS + PRETRAIN_SETS:
+        res = subprocess.run(
+            [
+                str(root / "utils" / "validate_data_dir.sh"),
+                "--no-feats",
+                "--no-wav",
+                str(work / "data" / dset),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert res.returncode == 0, res.stderr
+    train_spk = set(read_table(work / "data" / "train_sd" / "utt2spk").values())
+    assert train_spk == {"s1", "s2"}
+
+
+def test_stages1_2_face_tracks_audio_and_mel(recipe_run):
+    work, _, _ = recipe_run
+    for dset in SETS + PRETRAIN_SETS:
+        dump = work / "dump" / dset
+        tracks = read_table(dump / "video.scp")
+        nvframes = {k: int(v) for k, v in read_table(dump / "utt2num_vframes").items()}
+        feats = read_table(dump / "feats.scp")
+        assert tracks.keys() == feats.keys() == nvframes.keys() and tracks
+        key = next(iter(tracks))
+        video = read_face_track(tracks[key])
+        assert video.dtype == np.uint8 and video.shape[1:3] == (112, 112)
+        assert len(video) == nvframes[key]
+        mel = load_array(feats[key])
+        assert mel.shape[1] == 80 and abs(mel.shape[0] - 2.5 * nvframes[key]) <= 3
+
+
+def test_stages3_4_checkpoints_load_safely(recipe_run):
+    work, _, _ = recipe_run
+    for exp in ("lipsound2_pretrain",) + EXPS:
+        state = torch.load(work / "exp" / exp / "valid.loss.best.pth", map_location="cpu", weights_only=True)
+        assert any(k.startswith("encoder") or ".encoder." in k for k in state)
+    config = yaml.safe_load((work / "exp" / "lipsound2_blank_video" / "config.yaml").read_text())
+    assert config["blank_video"] is True
+
+
+def test_stage5_mels_and_figures(recipe_run):
+    work, _, _ = recipe_run
+    for exp in EXPS:
+        decode = work / "exp" / exp / "decode_test_sd"
+        mels = read_table(decode / "feats.scp")
+        assert mels.keys() == read_table(work / "dump" / "test_sd" / "feats.scp").keys()
+        assert all(load_array(spec).shape[1] == 80 for spec in mels.values())
+    plots = list((work / "exp" / "lipsound2_pretrained" / "decode_test_sd" / "plots").glob("*.png"))
+    assert plots
+
+
+def test_stage6_generated_and_oracle_speech(recipe_run):
+    work, _, _ = recipe_run
+    exp = work / "exp" / "lipsound2_pretrained"
+    for sub in ("decode_test_sd", "oracle_test_sd", "decode_train_sd"):
+        wavs = read_table(exp / sub / "wav.scp")
+        assert wavs
+        with wave.open(next(iter(wavs.values()))) as w:
+            assert w.getframerate() == 16000 and w.getnframes() > 16000 // 2
+
+
+def test_stage7_lip_reading_hypotheses(recipe_run):
+    work, _, _ = recipe_run
+    hyp_dir = work / "exp" / "lipsound2_pretrained" / "decode_test_sd" / "hyp"
+    refs = read_table(work / "dump" / "test_sd" / "text")
+    for name in ("asr.txt", "asr_lm.txt"):
+        hyps = read_table(hyp_dir / name)
+        assert hyps.keys() == refs.keys()
+
+
+def test_stage8_results_and_report(recipe_run):
+    work, _, _ = recipe_run
+    exp = work / "exp" / "lipsound2_pretrained"
+    results = (exp / "RESULTS.md").read_text()
+    for row in (
+        "Audio gold standard",
+        "Oracle",
+        "LipSound2 pre-trained + fine-tuned",
+        "LipSound2 fine-tuned from scratch",
+        "Blank video (no visual information)",
+    ):
+        assert row in results
+    for column in ("ESTOI", "PESQ", "WER"):
+        assert column in results
+    html = (exp / "report" / "index.html").read_text()
+    assert "<table" in html and "<audio" in html
+
+
+def test_rerun_does_nothing(recipe_run):
+    work, _, again = recipe_run
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "Training" not in again.stderr
+    assert "Vocoding" not in again.stderr
+    assert "already" in again.stderr
