@@ -10,7 +10,6 @@ is rejected with both counts.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -20,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lipsound2.bin.job import start_job, write_job_outputs
 from lipsound2.fileio.ark import ArkWriter
-from lipsound2.fileio.atomic import atomic_path
-from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.table import read_table
 from lipsound2.frontend.config import FrontendConfig, load_config
 from lipsound2.frontend.decode import load_audio
 from lipsound2.frontend.mel import LogMel
@@ -89,8 +88,6 @@ def run(args: argparse.Namespace) -> dict:
             num_frames[utt] = str(len(feats))
             audio_s += len(wav) / config.mel.sample_rate
     elapsed = time.perf_counter() - start
-    write_table(args.out_dir / "rejects", rejects)
-    write_table(args.out_dir / "utt2num_frames", num_frames)
     summary = {
         "job": args.ark.stem,
         "utterances": len(wavs),
@@ -100,15 +97,12 @@ def run(args: argparse.Namespace) -> dict:
         "seconds": round(elapsed, 3),
         "real_time_factor": round(audio_s / elapsed, 1) if elapsed > 0 else 0.0,
     }
-    with atomic_path(args.out_dir / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    write_job_outputs(args.out_dir, {"rejects": rejects, "utt2num_frames": num_frames}, summary)
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = get_parser().parse_args(argv)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    args = start_job(get_parser(), argv)
     torch.set_num_threads(1)
     summary = run(args)
     log.info(

@@ -14,6 +14,7 @@ import sys
 from tqdm import tqdm
 
 from lipsound2.asr.judge import WhisperJudge
+from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.vocoders.wavio import read_wav
 
@@ -26,8 +27,7 @@ def get_parser() -> argparse.ArgumentParser:
         "--model_dir", default=None, help="CTranslate2 Whisper dir (default: the installed tiny.en)"
     )
     p.add_argument("--language", default="en")
-    p.add_argument("--job_id", type=int, default=1)
-    p.add_argument("--num_jobs", type=int, default=1)
+    add_job_arguments(p)
     return p
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     wavs = read_table(args.wav_scp)
-    keys = list(wavs)[args.job_id - 1 :: args.num_jobs]
+    keys = job_share(wavs, args)
     judge = WhisperJudge(args.model_dir or None)
     hyps: dict[str, str] = {}
     for key in tqdm(keys, desc=f"judge {args.job_id}/{args.num_jobs}", mininterval=10):

@@ -21,9 +21,10 @@ import av
 import soundfile
 from tqdm import tqdm
 
+from lipsound2.bin.job import start_job, write_job_outputs
 from lipsound2.fileio.atomic import atomic_path
 from lipsound2.fileio.facetrack import FaceTrackWriter
-from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.table import read_table
 from lipsound2.frontend.config import config_to_dict, load_config
 from lipsound2.frontend.pipeline import make_detector, prepare
 
@@ -112,10 +113,6 @@ def run(args: argparse.Namespace) -> dict:
         writer.abort()
         raise
     elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    write_table(args.out_dir / "rejects", rejects)
-    write_table(args.out_dir / "utt2num_vframes", num_vframes)
-    write_table(args.out_dir / "wav.scp", wav_scp)
-    write_table(args.out_dir / "video.scp", specs)
     summary = {
         "job": args.job_tag,
         "utterances": len(videos),
@@ -128,15 +125,13 @@ def run(args: argparse.Namespace) -> dict:
         "frames_per_second": round(frames_done / elapsed, 1) if elapsed > 0 else 0.0,
         "frames_per_cpu_second": round(frames_done / cpu, 1) if cpu > 0 else 0.0,
     }
-    with atomic_path(args.out_dir / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    tables = {"rejects": rejects, "utt2num_vframes": num_vframes, "wav.scp": wav_scp, "video.scp": specs}
+    write_job_outputs(args.out_dir, tables, summary)
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = get_parser().parse_args(argv)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    args = start_job(get_parser(), argv)
     log.info("config: %s", json.dumps(config_to_dict(load_config(args.config))))
     summary = run(args)
     log.info(

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 
+from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.table import read_table
 from lipsound2.metrics.scoring import score_speech, write_speech_tsv
 
@@ -19,15 +20,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref_wav_scp", required=True, help="real 16 kHz audio")
     p.add_argument("--hyp_wav_scp", required=True, help="generated 16 kHz audio")
     p.add_argument("--out", required=True, help="per-utterance TSV of this job")
-    p.add_argument("--job_id", type=int, default=1)
-    p.add_argument("--num_jobs", type=int, default=1)
+    add_job_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    keys = list(read_table(args.hyp_wav_scp))[args.job_id - 1 :: args.num_jobs]
+    keys = job_share(read_table(args.hyp_wav_scp), args)
     result = score_speech(args.ref_wav_scp, args.hyp_wav_scp, keys)
     for key, err in result["errors"].items():
         logging.error("%s: %s", key, err)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
@@ -29,18 +30,15 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
     p.add_argument("--vocoder_config", default=None, help="vocoder YAML (griffin_lim settings)")
     p.add_argument("--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth)")
-    p.add_argument("--job_id", type=int, default=1, help="this job's number, 1-based")
-    p.add_argument("--num_jobs", type=int, default=1)
+    add_job_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if not 1 <= args.job_id <= args.num_jobs:
-        raise SystemExit(f"--job_id {args.job_id} outside 1..{args.num_jobs}")
     feats = read_table(args.feats_scp)
-    keys = list(feats)[args.job_id - 1 :: args.num_jobs]
+    keys = job_share(feats, args)
     vocoder = build_vocoder(args.vocoder_type, load_config(args.vocoder_config), args.vocoder_file)
     wav_dir = Path(args.outdir) / "wav"
     written: dict[str, str] = {}
