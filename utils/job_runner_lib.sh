@@ -11,6 +11,18 @@
 #  - Each job's stdout and stderr go to its log, between a header and a footer line
 #    "# finished: DATE; elapsed N s; exit code RC". The footer is the job's status record.
 
+# The options every runner takes, with their defaults; a runner sources this file before it
+# declares its own options and sources parse_options.sh, then calls runner_check_options.
+# Read through runner_check_ints (indirect expansion).
+# shellcheck disable=SC2034
+{
+  mem=""
+  gpu=0
+  num_threads=1
+  num_nodes=1
+  max_jobs_run=0
+}
+
 # Parsed from the positional arguments by runner_setup.
 job_var=""        # name replaced by the job number ("" for the single-job form)
 job_first=1
@@ -70,6 +82,12 @@ runner_check_ints() {
 
 runner_check_mem() {
   [ -z "$1" ] || [[ $1 =~ ^[0-9]+[KkMmGgTt]?$ ]] || runner_die "--mem takes a size like 4G, not '$1'"
+}
+
+# Checks the values of the options every runner takes.
+runner_check_options() {
+  runner_check_ints gpu num_threads num_nodes max_jobs_run
+  runner_check_mem "${mem}"
 }
 
 # The log path and command line of job J.

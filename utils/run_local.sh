@@ -3,15 +3,8 @@
 set -euo pipefail
 export LC_ALL=C
 
-# Read through runner_check_ints (indirect expansion).
-# shellcheck disable=SC2034
-{
-  mem=""
-  gpu=0
-  num_threads=1
-  num_nodes=1
-  max_jobs_run=0
-}
+# shellcheck source=utils/job_runner_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
 
 help_message="Usage: $(basename "$0") [options] [JOB=A:B] LOG command [args...]
 Runs jobs A..B on this machine; JOB in LOG and in every argument becomes the job number.
@@ -26,11 +19,8 @@ Example: $(basename "$0") --max-jobs-run 4 JOB=1:8 exp/log/feats.JOB.log prog da
 
 # shellcheck source=utils/parse_options.sh
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
-# shellcheck source=utils/job_runner_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
 
-runner_check_ints gpu num_threads num_nodes max_jobs_run
-runner_check_mem "${mem}"
+runner_check_options
 runner_setup "$@"
 runner_clear_logs
 

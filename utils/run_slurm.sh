@@ -4,15 +4,13 @@
 set -euo pipefail
 export LC_ALL=C
 
-# Options; conf/slurm.conf (shell assignments of these names), when present, sets defaults.
-# Read through runner_check_ints and parse_options (indirect expansion).
+# shellcheck source=utils/job_runner_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
+
+# Options besides the common ones; conf/slurm.conf (shell assignments of these names), when
+# present, sets defaults. Read through parse_options (indirect expansion).
 # shellcheck disable=SC2034
 {
-  mem=""
-  gpu=0
-  num_threads=1
-  num_nodes=1
-  max_jobs_run=0
   partition=""     # partition for CPU jobs
   gpu_partition="" # partition for jobs with --gpu > 0 (default: partition)
   time=""          # --time limit, e.g. 2-00:00:00
@@ -41,11 +39,8 @@ if [ -f conf/slurm.conf ]; then
 fi
 # shellcheck source=utils/parse_options.sh
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
-# shellcheck source=utils/job_runner_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
 
-runner_check_ints gpu num_threads num_nodes max_jobs_run
-runner_check_mem "${mem}"
+runner_check_options
 [ "${num_threads}" -ge 1 ] || runner_die "--num-threads must be at least 1"
 [ "${num_nodes}" -ge 1 ] || runner_die "--num-nodes must be at least 1"
 runner_setup "$@"

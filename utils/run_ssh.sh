@@ -6,16 +6,10 @@
 set -euo pipefail
 export LC_ALL=C
 
-# Read through runner_check_ints and parse_options (indirect expansion).
-# shellcheck disable=SC2034
-{
-  mem=""
-  gpu=0
-  num_threads=1
-  num_nodes=1
-  max_jobs_run=0
-  hosts="" # hosts separated by commas or spaces; default: conf/hosts, one per line
-}
+# shellcheck source=utils/job_runner_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
+
+hosts="" # hosts separated by commas or spaces; default: conf/hosts, one per line
 
 help_message="Usage: $(basename "$0") [options] [JOB=A:B] LOG command [args...]
 Runs jobs A..B through 'ssh HOST', hosts taken round robin from --hosts or conf/hosts (one
@@ -28,11 +22,8 @@ Underscore spellings (--max_jobs_run, --num_threads, --num_nodes) work too."
 
 # shellcheck source=utils/parse_options.sh
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
-# shellcheck source=utils/job_runner_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/job_runner_lib.sh"
 
-runner_check_ints gpu num_threads num_nodes max_jobs_run
-runner_check_mem "${mem}"
+runner_check_options
 runner_setup "$@"
 
 if [ -z "${hosts}" ]; then
