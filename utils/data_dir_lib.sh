@@ -73,6 +73,23 @@ dd_spk2utt_to_utt2spk() {
   awk '{ for (i = 2; i <= NF; i++) print $i, $1 }' "${1:--}" | sort -s -k1,1
 }
 
+# dd_convert_main FUNC USAGE ARGS...: the command line of a table converter, [IN|- [OUT]]: FUNC
+# reads IN (default stdin) and its output goes to OUT, atomically, or to stdout.
+dd_convert_main() {
+  local func=$1 usage=$2 in
+  shift 2
+  case "${1:-}" in -h | --help) echo "${usage}" && exit 0 ;; -?*) echo "${usage}" >&2 && exit 1 ;; esac
+  [ $# -le 2 ] || { echo "${usage}" >&2; exit 1; }
+  in=${1:--}
+  [ "${in}" = - ] || [ -f "${in}" ] || dd_die "'${in}' not found"
+  if [ $# -eq 2 ]; then
+    "${func}" "${in}" >"$2.tmp.$$"
+    mv -f -- "$2.tmp.$$" "$2"
+  else
+    "${func}" "${in}"
+  fi
+}
+
 # dd_assign_parts N MODE SCP [UTT2SPK]: "KEY PART" for each line of SCP (PART in 1..N).
 # MODE utt: contiguous blocks whose sizes differ by at most one.
 # MODE spk: whole speakers, largest first into the least loaded part (ties: lowest part).
