@@ -119,16 +119,8 @@ def prepare_tcd_timit(args: argparse.Namespace) -> dict[str, list[Entry]]:
         )
         parts = speaker_dependent(entries, (args.dev_share, args.test_share), args.seed)
     else:
-        entries = readers.read_tcd_timit(root, "volunteers", table)
-        test_spk = set(_words(args.si_test_speakers) or TCD_TIMIT_SI_TEST)
-        train_pool = [e for e in entries if e.speaker not in test_spk]
-        by_utt = {e.utt: e for e in train_pool}
-        train, dev, _ = split_shares(sorted(by_utt), (args.dev_share, 0.0), np.random.default_rng(args.seed))
-        parts = {
-            "train": [by_utt[u] for u in train],
-            "dev": [by_utt[u] for u in dev],
-            "test": [e for e in entries if e.speaker in test_spk],
-        }
+        volunteers = readers.read_tcd_timit(root, "volunteers", table)
+        parts = _held_out_speakers(volunteers, set(_words(args.si_test_speakers) or TCD_TIMIT_SI_TEST), args)
     return {f"{name}_{args.protocol}": part for name, part in parts.items()}
 
 
@@ -143,16 +135,23 @@ def prepare_cmlr(args: argparse.Namespace) -> dict[str, list[Entry]]:
             names = [line.strip().split(",")[0] for line in path.read_text(encoding="utf-8").splitlines()]
             parts[name] = readers.read_cmlr(root, [n for n in names if n])
     else:
-        entries = readers.read_cmlr(root)
-        test_spk = set(_words(args.si_test_speakers) or CMLR_SI_TEST)
-        pool = {e.utt: e for e in entries if e.speaker not in test_spk}
-        train, dev, _ = split_shares(sorted(pool), (args.dev_share, 0.0), np.random.default_rng(args.seed))
-        parts = {
-            "train": [pool[u] for u in train],
-            "dev": [pool[u] for u in dev],
-            "test": [e for e in entries if e.speaker in test_spk],
-        }
+        parts = _held_out_speakers(
+            readers.read_cmlr(root), set(_words(args.si_test_speakers) or CMLR_SI_TEST), args
+        )
     return {f"{name}_{args.protocol}": part for name, part in parts.items()}
+
+
+def _held_out_speakers(
+    entries: list[Entry], test_speakers: set[str], args: argparse.Namespace
+) -> dict[str, list[Entry]]:
+    """si sets: the test speakers' utterances are the test set; dev is a random share of the rest."""
+    pool = {e.utt: e for e in entries if e.speaker not in test_speakers}
+    train, dev, _ = split_shares(sorted(pool), (args.dev_share, 0.0), np.random.default_rng(args.seed))
+    return {
+        "train": [pool[u] for u in train],
+        "dev": [pool[u] for u in dev],
+        "test": [e for e in entries if e.speaker in test_speakers],
+    }
 
 
 def _words(value: str | None) -> list[str] | None:
