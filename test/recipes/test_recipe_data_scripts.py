@@ -11,46 +11,24 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lipsound2.corpus.video import write_clip
 from lipsound2.fileio.table import read_table
 
 GRID_CODES = ["bbaf2n", "lwbsza", "pwij3p", "sbia1a", "swwp2s"]
 
 
-def _ffmpeg(out: Path, codec: list[str], rate: int) -> Path:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
-    cmd = [
-        "ffmpeg",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:sample_rate={rate}",
-        "-t",
-        "0.2",
-        *codec,
-        str(out),
-    ]
-    subprocess.run(cmd, check=True)
-    return out
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
+    """A 0.2 s clip in GRID's (mpg) and VoxCeleb2's (mp4) container settings."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
     d = tmp_path_factory.mktemp("media")
-    return {
-        "mpg": _ffmpeg(d / "x.mpg", ["-c:v", "mpeg1video", "-c:a", "mp2", "-ar", "44100"], 44100),
-        "mp4": _ffmpeg(
-            d / "x.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "16000"], 16000
-        ),
-    }
+    rng = np.random.default_rng(0)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(3200) / 16000)).astype(np.float32)
+    for kind in ("mpg", "mp4"):
+        video = (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(5))
+        write_clip(d / f"x.{kind}", video, (64, 48), tone, 16000)
+    return {kind: d / f"x.{kind}" for kind in ("mpg", "mp4")}
 
 
 def _run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
