@@ -116,6 +116,18 @@ runner_run_logged() {
   return "${rc}"
 }
 
+# runner_start ARGV...: runs ARGV in the background; while --max-jobs-run jobs started this way
+# are running (0: no limit), first waits for one of them to end.
+runner_running=0
+runner_start() {
+  if [ "${max_jobs_run}" -gt 0 ] && [ "${runner_running}" -ge "${max_jobs_run}" ]; then
+    wait -n || true
+    runner_running=$((runner_running - 1))
+  fi
+  "$@" &
+  runner_running=$((runner_running + 1))
+}
+
 # Prints the exit code recorded in LOG's footer, or nothing when the job did not finish.
 runner_log_status() {
   local last

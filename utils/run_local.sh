@@ -24,15 +24,9 @@ runner_check_options
 runner_setup "$@"
 runner_clear_logs
 
-running=0
 for ((job = job_first; job <= job_last; job++)); do
-  if [ "${max_jobs_run}" -gt 0 ] && [ "${running}" -ge "${max_jobs_run}" ]; then
-    wait -n || true
-    running=$((running - 1))
-  fi
   cmd=$(runner_job_cmd "${job}")
-  runner_run_logged "$(runner_job_log "${job}")" "${cmd}" bash -c "set -o pipefail; ${cmd}" &
-  running=$((running + 1))
+  runner_start runner_run_logged "$(runner_job_log "${job}")" "${cmd}" bash -c "set -o pipefail; ${cmd}"
 done
 wait || true
 

@@ -34,18 +34,12 @@ read -r -a host_list <<<"${hosts//,/ }"
 [ "${#host_list[@]}" -gt 0 ] || runner_die "the host list is empty"
 runner_clear_logs
 
-running=0
 for ((job = job_first; job <= job_last; job++)); do
-  if [ "${max_jobs_run}" -gt 0 ] && [ "${running}" -ge "${max_jobs_run}" ]; then
-    wait -n || true
-    running=$((running - 1))
-  fi
   host=${host_list[$(((job - job_first) % ${#host_list[@]}))]}
   cmd=$(runner_job_cmd "${job}")
   remote=$(printf 'cd %q && { [ ! -f ./path.sh ] || . ./path.sh; } && set -o pipefail && %s' "${PWD}" "${cmd}")
-  runner_run_logged "$(runner_job_log "${job}")" "${cmd} (on ${host})" \
-    ssh -n -o BatchMode=yes "${host}" "bash -c $(printf '%q' "${remote}")" &
-  running=$((running + 1))
+  runner_start runner_run_logged "$(runner_job_log "${job}")" "${cmd} (on ${host})" \
+    ssh -n -o BatchMode=yes "${host}" "bash -c $(printf '%q' "${remote}")"
 done
 wait || true
 
