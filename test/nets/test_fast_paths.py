@@ -1,10 +1,10 @@
-"""The fast decoder computes what a plain step-by-step Tacotron 2 style loop computes.
+"""The fast decoder and encoder paths compute what a plain layer-by-layer model computes.
 
-The reference below reads the same parameters but runs every layer per step with ordinary
-autograd (PreNet per frame, one ``Linear`` per use, no gradient deferral), so a regression in
-the batched PreNet, the deferred weight gradients or the stop logic shows up as a difference
-in outputs, losses or gradients.
-"""
+The decoder reference below reads the same parameters but runs every layer per step with
+ordinary autograd (PreNet per frame, one ``Linear`` per use, no gradient deferral), so a
+regression in the batched PreNet, the deferred weight gradients or the stop logic shows up as
+a difference in outputs, losses or gradients. The encoder block is checked against its layers
+applied in the paper's order (conv, BatchNorm, ReLU, pool)."""
 
 from __future__ import annotations
 
