@@ -5,8 +5,10 @@ Step ``t``: ``x = LSTM_att([prenet(o_{t-1}), v_{t-1}])`` (Eq. 2), attention on `
 
 Written for speed rather than with ``torch.nn.LSTMCell``: each LSTM is one ``Linear`` over
 the concatenated inputs, the attention LSTM's PreNet part is computed for all teacher-forced
-steps in one matrix product, and the projection runs once after the loop. The ``Linear``
-layers also make ``torch.ao.quantization.quantize_dynamic`` apply to the whole recurrence.
+steps in one matrix product, and the projection runs once after the loop. In training, the
+per-step layers go through :class:`StepLinear`, so their weight gradients are one product
+over all steps instead of one per step. The ``Linear`` layers also make
+``torch.ao.quantization.quantize_dynamic`` apply to the whole recurrence.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from lipsound2.nets.attention import LocationSensitiveAttention
 from lipsound2.nets.prenet import Prenet
+from lipsound2.nets.step_linear import StepLinear
 
 
 def lstm_update(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,6 +78,10 @@ class AttentionDecoder(torch.nn.Module):
             "cum_w": zeros(b, n),
         }
 
+    def _step_layers(self) -> tuple[StepLinear, StepLinear, StepLinear]:
+        """The layers every step applies, for one forward pass: attention LSTM, query, decoder LSTM."""
+        return StepLinear(self.att_recurrent), StepLinear(self.attention.query_fc), StepLinear(self.dec_lstm)
+
     def _step(
         self,
         prenet_gates: torch.Tensor,
@@ -82,13 +89,17 @@ class AttentionDecoder(torch.nn.Module):
         memory: torch.Tensor,
         processed: torch.Tensor,
         pad_mask: torch.Tensor,
+        layers: tuple[StepLinear, StepLinear, StepLinear],
     ) -> torch.Tensor:
         """Advance ``state`` in place by one frame; returns the attention weights."""
-        gates = prenet_gates + self.att_recurrent(torch.cat([state["context"], state["att_h"]], dim=1))
+        att_recurrent, query_fc, dec_lstm = layers
+        gates = prenet_gates + att_recurrent(torch.cat([state["context"], state["att_h"]], dim=1))
         att_h, state["att_c"] = lstm_update(gates, state["att_c"])
         att_h = torch.nn.functional.dropout(att_h, self.lstm_dropout, self.training)
-        context, weights = self.attention(att_h, memory, processed, state["prev_w"], state["cum_w"], pad_mask)
-        gates = self.dec_lstm(torch.cat([att_h, context, state["dec_h"]], dim=1))
+        context, weights = self.attention.attend(
+            query_fc(att_h), memory, processed, state["prev_w"], state["cum_w"], pad_mask
+        )
+        gates = dec_lstm(torch.cat([att_h, context, state["dec_h"]], dim=1))
         dec_h, state["dec_c"] = lstm_update(gates, state["dec_c"])
         state["dec_h"] = torch.nn.functional.dropout(dec_h, self.lstm_dropout, self.training)
         state["att_h"], state["context"] = att_h, context
@@ -108,21 +119,27 @@ class AttentionDecoder(torch.nn.Module):
         previous = torch.cat([targets.new_zeros(b, 1, self.n_mels), targets[:, :-1]], dim=1)
         processed = self.attention.process_memory(memory)
         state = self._initial_state(memory)
+        layers = self._step_layers()
         hidden, weights = [], []
         if sampling_prob <= 0.0:
-            prenet_gates = self.att_input(self.prenet(previous))  # all steps in one product
+            # all steps in one product; unbound once, since indexing per step would make
+            # backward zero-fill a full-size gradient at every step
+            prenet_gates = self.att_input(self.prenet(previous)).unbind(1)
             for t in range(length):
-                weights.append(self._step(prenet_gates[:, t], state, memory, processed, pad_mask))
+                weights.append(self._step(prenet_gates[t], state, memory, processed, pad_mask, layers))
                 hidden.append(state["dec_h"])
             return self.projection(torch.stack(hidden, dim=1)), torch.stack(weights, dim=1)
+        att_input, projection = StepLinear(self.att_input), StepLinear(self.projection)
+        previous = previous.unbind(1)
         frames = []
         for t in range(length):
-            frame = previous[:, t]
+            frame = previous[t]
             if t > 0:
                 use_own = torch.rand(b, 1, device=targets.device) < sampling_prob
                 frame = torch.where(use_own, frames[-1].detach(), frame)
-            weights.append(self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask))
-            frames.append(self.projection(state["dec_h"]))
+            gates = att_input(self.prenet(frame))
+            weights.append(self._step(gates, state, memory, processed, pad_mask, layers))
+            frames.append(projection(state["dec_h"]))
         return torch.stack(frames, dim=1), torch.stack(weights, dim=1)
 
     @torch.no_grad()
@@ -151,9 +168,10 @@ class AttentionDecoder(torch.nn.Module):
             out_len = lengths.clamp(1, max_steps)
             max_steps = int(out_len.max())
         done = torch.zeros(b, dtype=torch.bool, device=memory.device)
+        layers = self._step_layers()
         frames, weights = [], []
         for t in range(max_steps):
-            w = self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask)
+            w = self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask, layers)
             if stop_index is not None:
                 reached = (w.argmax(dim=1) == stop_index) & ~done
                 if t > 0 and bool(reached.any()):
