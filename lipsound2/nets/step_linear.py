@@ -8,13 +8,15 @@ the weight gradient ``sum_t g_t^T x_t`` is then one matrix product over all step
 cuDNN's LSTM does). A scalar token that every step depends on carries the ordering: autograd
 runs the token's backward after every step's backward, and that is where the product is formed.
 
-Only single backward passes are supported (no ``create_graph``); without autograd, or for a
-layer that is not a plain ``Linear`` (e.g. dynamically quantised), calls go to the layer itself.
+Gradients of gradients (``create_graph``) are not supported and raise; without autograd, or
+for a layer that is not a plain ``Linear`` (e.g. dynamically quantised), calls go to the
+layer itself.
 """
 
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 class _Steps:
@@ -33,6 +35,7 @@ class _Token(torch.autograd.Function):
         return weight.new_zeros(())
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, _: torch.Tensor) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
         steps: _Steps = ctx.steps
         used = [t for t, g in enumerate(steps.grads) if g is not None]
@@ -40,7 +43,6 @@ class _Token(torch.autograd.Function):
             return None, None, None
         grads = torch.cat([steps.grads[t] for t in used])
         inputs = torch.cat([steps.inputs[t] for t in used]).to(grads.dtype)
-        steps.inputs, steps.grads = [], []  # free them as soon as possible
         return None, grads.t() @ inputs, grads.sum(0) if ctx.has_bias else None
 
 
@@ -62,6 +64,7 @@ class _Step(torch.autograd.Function):
         return torch.nn.functional.linear(x, weight, bias)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None, None]:
         (weight,) = ctx.saved_tensors
         grad = grad.to(weight.dtype)

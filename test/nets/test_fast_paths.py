@@ -13,6 +13,7 @@ import torch
 
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import ConvBlock3d, sequence_mask
+from lipsound2.nets.step_linear import StepLinear
 
 SIZES = {
     "prenet_sizes": (48, 24),
@@ -150,3 +151,23 @@ def test_encoder_block_eval_folding_matches_layer_by_layer():
     torch.manual_seed(6)
     expected = block.dropout(block.pool(torch.relu(block.norm(block.conv(x)))))
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
+
+
+def test_step_linear_weight_gradient_with_retained_graph_and_unused_steps():
+    torch.manual_seed(7)
+    layer = torch.nn.Linear(5, 3)
+    xs = [torch.randn(2, 5, requires_grad=True) for _ in range(4)]
+    proj = StepLinear(layer)
+    ys = [proj(x) for x in xs]
+    loss = sum((y * (t + 1)).sum() for t, y in enumerate(ys[:3]))  # the last step is unused
+    loss.backward(retain_graph=True)
+    weight_grad = layer.weight.grad.clone()
+    expected = sum((t + 1) * torch.ones(2, 3).t() @ x.detach() for t, x in enumerate(xs[:3]))
+    torch.testing.assert_close(weight_grad, expected)
+    torch.testing.assert_close(layer.bias.grad, torch.full((3,), 2.0 * (1 + 2 + 3)))
+    torch.testing.assert_close(xs[1].grad, 2 * torch.ones(2, 3) @ layer.weight.detach())
+    assert xs[3].grad is None
+    loss.backward()  # a second pass over the retained graph accumulates the same again
+    torch.testing.assert_close(layer.weight.grad, 2 * weight_grad)
+    with torch.no_grad():
+        assert not StepLinear(layer).deferred
