@@ -138,6 +138,24 @@ if [ -n "${protocol}" ]; then
 fi
 
 config_tag() { basename "$1" .yaml; }
+
+# split_for_jobs MAX_JOBS SCP PREFIX: split SCP into PREFIX.1.scp .. PREFIX.N.scp with
+# N = min(MAX_JOBS, lines of SCP), and set _nj to N.
+split_for_jobs() {
+  local n parts=()
+  _nj=$(min "$1" "$(wc -l <"$2")")
+  for n in $(seq "${_nj}"); do parts+=("$3.${n}.scp"); done
+  utils/split_scp.sh "$2" "${parts[@]}"
+}
+
+# merge_job_tables PATTERN OUT: the _nj job tables PATTERN (JOB standing for 1.._nj), sorted,
+# into OUT through a temporary name.
+merge_job_tables() {
+  local n tmp
+  tmp=$(dirname "$2")/.$(basename "$2").tmp
+  for n in $(seq "${_nj}"); do cat "${1//JOB/${n}}"; done | sort >"${tmp}"
+  mv "${tmp}" "$2"
+}
 [ -n "${pretrain_tag}" ] || pretrain_tag=lipsound2_$(config_tag "${pretrain_config}")
 [ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
 pretrain_exp=${expdir}/${pretrain_tag}
@@ -188,10 +206,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     fi
     logdir=${dst}/logs/stage1
     mkdir -p "${logdir}"
-    _nj=$(min "${nj}" "$(wc -l <"${src}/video.scp")")
-    split_scps=()
-    for n in $(seq "${_nj}"); do split_scps+=("${logdir}/video.${n}.scp"); done
-    utils/split_scp.sh "${src}/video.scp" "${split_scps[@]}"
+    split_for_jobs "${nj}" "${src}/video.scp" "${logdir}/video"
     # Without wav.scp the audio comes from the video files themselves.
     wav_opts=()
     [ ! -f "${src}/wav.scp" ] || wav_opts=(--wav_scp "${src}/wav.scp")
@@ -221,10 +236,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     is_done "${dst}" stage1 || { log "Stage 2: ${dst} has no finished stage 1"; exit 1; }
     logdir=${dst}/logs/stage2
     mkdir -p "${logdir}"
-    _nj=$(min "${nj}" "$(wc -l <"${dst}/wav.scp")")
-    split_scps=()
-    for n in $(seq "${_nj}"); do split_scps+=("${logdir}/wav.${n}.scp"); done
-    utils/split_scp.sh "${dst}/wav.scp" "${split_scps[@]}"
+    split_for_jobs "${nj}" "${dst}/wav.scp" "${logdir}/wav"
     log "Stage 2: ${dset}: ${_nj} jobs, logs in ${logdir}/extract_mel.*.log"
     ${train_cmd} JOB=1:"${_nj}" "${logdir}/extract_mel.JOB.log" \
       "${python}" -m lipsound2.bin.extract_mel --config "${frontend_config}" \
@@ -326,10 +338,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     fi
     logdir=${ddir}/log
     mkdir -p "${logdir}"
-    _nj=$(min "${inference_nj}" "$(wc -l <"${dumpdir}/${dset}/video.scp")")
-    key_files=()
-    for n in $(seq "${_nj}"); do key_files+=("${logdir}/keys.${n}.scp"); done
-    utils/split_scp.sh "${dumpdir}/${dset}/video.scp" "${key_files[@]}"
+    split_for_jobs "${inference_nj}" "${dumpdir}/${dset}/video.scp" "${logdir}/keys"
     log "Inference on ${dset} (${_nj} jobs); logs: ${logdir}/infer.*.log"
     ${decode_cmd} JOB=1:"${_nj}" "${logdir}/infer.JOB.log" \
       ${python} -m lipsound2.bin.infer \
@@ -340,8 +349,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
       --key_file "${logdir}/keys.JOB.scp" \
       --output_dir "${logdir}/output.JOB"
     for f in feats.scp att_ws.scp utt2num_frames; do
-      for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/${f}"; done | sort >"${ddir}/.${f}.tmp"
-      mv "${ddir}/.${f}.tmp" "${ddir}/${f}"
+      merge_job_tables "${logdir}/output.JOB/${f}" "${ddir}/${f}"
     done
     ${python} -m lipsound2.bin.plot_alignment --decode_dir "${ddir}" \
       --ref_feats "${dumpdir}/${dset}/feats.scp" --num_plots "${num_plots}"
@@ -376,8 +384,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
       ${python} -m lipsound2.bin.vocode --feats_scp "${feats}" --outdir "${out}" \
       --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" \
       --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_file:+--vocoder_file "${vocoder_file}"}
-    for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp"; done | sort >"${out}/.wav.scp.tmp"
-    mv "${out}/.wav.scp.tmp" "${out}/wav.scp"
+    merge_job_tables "${out}/log/wav.JOB.scp" "${out}/wav.scp"
     for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp.failed"; done >"${out}/log/failed"
     if [ -s "${out}/log/failed" ]; then
       log "WARNING: $(wc -l <"${out}/log/failed") utterances failed, see ${out}/log/failed"
@@ -511,8 +518,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge.JOB.log" \
       ${python} -m lipsound2.bin.judge --wav_scp "${wav}" --out "${dir}/log/judge.JOB.txt" \
       ${judge_model:+--model_dir "${judge_model}"} --job_id JOB --num_jobs "${_nj}"
-    for n in $(seq "${_nj}"); do cat "${dir}/log/judge.${n}.txt"; done | sort >"${dir}/hyp/.judge.txt.tmp"
-    mv "${dir}/hyp/.judge.txt.tmp" "${dir}/hyp/judge.txt"
+    merge_job_tables "${dir}/log/judge.JOB.txt" "${dir}/hyp/judge.txt"
   }
   # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI per utterance into EVAL_DIR/scores/speech.tsv
   score_dir() {
