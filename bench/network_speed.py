@@ -172,6 +172,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--video_frames", type=int, default=75, help="3 s of 25 fps video (a GRID sentence)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--sections", default="train,decode,video", help="comma-separated subset to run")
     p.add_argument("--memory", action="store_true", help="also measure each call's peak memory (slower)")
     p.add_argument("--memory_of", default=None, help=argparse.SUPPRESS)  # SECTION:NAME, in a child
     args = p.parse_args()
@@ -188,28 +189,32 @@ def main() -> None:
         return f", peak extra memory {peak_in_child(args, section, name):.0f} MB" if args.memory else ""
 
     t = {}
-    for section, fns in parts.items():
+    for section in args.sections.split(","):
+        fns = parts[section]
         for fn in fns.values():
             fn()  # warm-up
         t[section] = rounds(fns, args.repeats)
-    train = t["train"]
-    print(f"training step, batch {b}: speed-up {train['espnet'] / train['ours']:.2f}x")
-    for name, secs in train.items():
-        print(f"  {name}: {secs:.2f} s{memory('train', name)}")
-    decode = t["decode"]
-    seconds = length / FPS_MEL
-    print(f"free-running decoding from encoder memory, {length} frames = {seconds:.1f} s per utterance:")
-    for name, secs in decode.items():
-        utts = int(name.rsplit(" ", 1)[1])
-        speed = decode["espnet batch 1"] * utts / secs  # ESPnet's inference decodes one utterance a call
-        print(
-            f"  {name}: {secs:.2f} s, RTF {secs / (utts * seconds):.4f}, "
-            f"{speed:.2f}x espnet{memory('decode', name)}"
-        )
-    print(f"whole model, video to mel, {n} frames = {n / FPS_VIDEO:.1f} s per utterance:")
-    for name, secs in t["video"].items():
-        utts = int(name.rsplit(" ", 1)[1])
-        print(f"  {name}: RTF {secs / (utts * n / FPS_VIDEO):.4f}{memory('video', name)}")
+    if "train" in t:
+        train = t["train"]
+        print(f"training step, batch {b}: speed-up {train['espnet'] / train['ours']:.2f}x")
+        for name, secs in train.items():
+            print(f"  {name}: {secs:.2f} s{memory('train', name)}")
+    if "decode" in t:
+        decode = t["decode"]
+        seconds = length / FPS_MEL
+        print(f"free-running decoding from encoder memory, {length} frames = {seconds:.1f} s per utterance:")
+        for name, secs in decode.items():
+            utts = int(name.rsplit(" ", 1)[1])
+            speed = decode["espnet batch 1"] * utts / secs  # ESPnet's inference decodes one utterance a call
+            print(
+                f"  {name}: {secs:.2f} s, RTF {secs / (utts * seconds):.4f}, "
+                f"{speed:.2f}x espnet{memory('decode', name)}"
+            )
+    if "video" in t:
+        print(f"whole model, video to mel, {n} frames = {n / FPS_VIDEO:.1f} s per utterance:")
+        for name, secs in t["video"].items():
+            utts = int(name.rsplit(" ", 1)[1])
+            print(f"  {name}: RTF {secs / (utts * n / FPS_VIDEO):.4f}{memory('video', name)}")
 
 
 if __name__ == "__main__":
