@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lipsound2.metrics.scoring import hyp_files, mean_scores, read_speech_tsv, score_text
 from lipsound2.metrics.text import metric_for_lang
+from lipsound2.report.training import SHOWN, best_validation, experiment_of
 
 # hypothesis file -> row label suffix, in table order
 ASR_HYPS = {"asr": "", "asr_ft": " + fine-tuning", "asr_lm": " + LM"}
@@ -37,6 +38,7 @@ class Results:
     dirs: dict[str, dict[str, Path]]
     cells: dict[str, dict[str, Cell]]
     metric: str  # wer or cer
+    training: dict[str, dict[str, float]] = field(default_factory=dict)  # label -> best valid stats
 
 
 def parse_pair(spec: str) -> tuple[str, str]:
@@ -70,7 +72,12 @@ def collect(test_sets: dict[str, Path], rows: list[tuple[str, str]], lang: str =
                 out.parent.mkdir(parents=True, exist_ok=True)
                 cell.text[name] = score_text(ref_dir / "text", path, metric, out)
             cells[label][set_name] = cell
-    return Results(list(test_sets), [label for label, _ in rows], dirs, cells, metric)
+    training = {}
+    for label in dirs:
+        exps = {experiment_of(d) for d in dirs[label].values()} - {None}
+        if len(exps) == 1 and (stats := best_validation(exps.pop() / "train.log")):
+            training[label] = stats
+    return Results(list(test_sets), [label for label, _ in rows], dirs, cells, metric, training)
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -138,6 +145,13 @@ def tables(res: Results) -> list[tuple[str, list[str], list[list[str]]]]:
                 judge_rows,
             )
         )
+    if res.training:
+        header = ["Model", "best epoch", *(f"valid {k}" for k in SHOWN)]
+        rows = [
+            [lb, str(int(st["epoch"])), *(_fmt(st.get(k), 3) for k in SHOWN)]
+            for lb, st in res.training.items()
+        ]
+        out.append(("Training: teacher-forced validation loss (Eq. 5) at the best epoch", header, rows))
     return out
 
 

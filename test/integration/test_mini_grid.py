@@ -148,6 +148,9 @@ def test_stage8_results_and_report(recipe_run):
         assert row in results
     for column in ("ESTOI", "PESQ", "WER"):
         assert column in results
+    training = results.split("teacher-forced validation loss")[1]
+    for row in ("LipSound2 pre-trained + fine-tuned", "from scratch", "Blank video"):
+        assert row in training
     html = (exp / "report" / "index.html").read_text()
     assert "<table" in html and "<audio" in html
 
