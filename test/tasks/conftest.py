@@ -1,77 +1,12 @@
-"""A tiny generated audio-visual corpus where each mel frame follows its video frame.
-
-Every video frame shows a bright 'mouth' whose height encodes one of ``visemes`` states;
-the mel frames synchronous with it (2.5 per video frame) are that state's template plus
-noise. A model that learns the mapping must attend along the diagonal.
-"""
+"""Fixtures of the task tests: the tiny corpus and model config of ``tiny_lipsound2``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from lipsound2.fileio.ark import ArkWriter
-from lipsound2.fileio.table import write_table
-
-MEL_PER_FRAME = 2.5
-
-
-def make_utterance(rng: np.random.Generator, frames: int, size: int = 112, visemes: int = 4):
-    states = rng.integers(0, visemes, frames)
-    video = np.full((frames, size, size), 40, dtype=np.uint8)
-    for t, s in enumerate(states):
-        height = 6 + 10 * int(s)
-        top = size // 2 - height // 2
-        video[t, top : top + height, size // 4 : 3 * size // 4] = 220
-    templates = np.linspace(-8.0, -1.0, visemes)[:, None] + np.sin(
-        np.arange(80)[None, :] * (1 + np.arange(visemes))[:, None] / 9.0
-    )
-    n_mel = int(np.floor(frames * MEL_PER_FRAME))
-    index = np.minimum((np.arange(n_mel) / MEL_PER_FRAME).astype(int), frames - 1)
-    mel = templates[states[index]] + 0.05 * rng.standard_normal((n_mel, 80))
-    return video, mel.astype(np.float32)
-
-
-def write_corpus(out: Path, n_utts: int, min_frames: int = 6, max_frames: int = 10, seed: int = 0) -> Path:
-    """Write ``video.scp`` (ark), ``feats.scp``, ``utt2num_vframes``, ``utt2num_frames`` and
-    ESPnet shape files ``video_shape``/``feats_shape`` under ``out``."""
-    rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    vframes, mframes = {}, {}
-    with (
-        ArkWriter(out / "video.ark", out / "video.scp") as vw,
-        ArkWriter(out / "feats.ark", out / "feats.scp") as fw,
-    ):
-        for i in range(n_utts):
-            key = f"utt{i:03d}"
-            video, mel = make_utterance(rng, int(rng.integers(min_frames, max_frames + 1)))
-            vw[key] = video
-            fw[key] = mel
-            vframes[key], mframes[key] = str(len(video)), str(len(mel))
-    write_table(out / "utt2num_vframes", vframes)
-    write_table(out / "utt2num_frames", mframes)
-    write_table(out / "video_shape", {k: f"{v},112,112" for k, v in vframes.items()})
-    write_table(out / "feats_shape", {k: f"{v},80" for k, v in mframes.items()})
-    return out
-
-
-TINY_MODEL_CONF = {
-    "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
-    "decoder_conf": {
-        "prenet_sizes": [32, 16],
-        "prenet_dropout": 0.5,
-        "attention_lstm_units": 64,
-        "decoder_lstm_units": 64,
-        "attention_size": 16,
-        "location_filters": 4,
-        "location_kernel": 5,
-        "lstm_dropout": 0.0,
-    },
-    "postnet_conf": {"channels": 16, "dropout": 0.0},
-}
+from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import TINY_MODEL_CONF
+from tiny_lipsound2 import TINY_MODEL_CONF
 
 from lipsound2.bin import train
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model

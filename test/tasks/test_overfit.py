@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL_CONF, make_utterance
+from tiny_lipsound2 import TINY_MODEL_CONF, make_utterance
 
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.lipsound2 import LipSound2
