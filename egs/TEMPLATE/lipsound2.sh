@@ -65,6 +65,7 @@ infer_train=true                      # Also infer the train set (stage 7 fine-t
 vocoder_type=griffin_lim              # griffin_lim or hifigan.
 vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training config).
 vocoder_file=""                       # A vocoder checkpoint the user brings (skips training).
+vocode_oracle=true                    # Also vocode the test sets' ground-truth mel (the oracle rows).
 
 # Cascaded lip reading (stage 7)
 asr_config=conf/asr.yaml              # ASR training config (from scratch on real audio).
@@ -104,7 +105,7 @@ Options (defaults in brackets):
   --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
   --inference_config / --inference_model / --num_plots / --infer_train
-  --vocoder_type / --vocoder_config / --vocoder_file
+  --vocoder_type / --vocoder_config / --vocoder_file / --vocode_oracle
   --asr_config / --asr_finetune_config / --asr_pretrained_model
   --asr_token_type / --nbpe / --ngram_order / --use_lm
   --asr_inference_config      ASR beam search settings [${asr_inference_config}]
@@ -397,10 +398,12 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
       vocode_dir "${train_exp}/decode_${dset}/feats.scp" "${train_exp}/decode_${dset}"
     fi
   done
-  for dset in ${test_sets}; do
-    # the oracle: vocoded ground-truth mel, the ceiling of every table
-    vocode_dir "${dumpdir}/${dset}/feats.scp" "${train_exp}/oracle_${dset}"
-  done
+  if [ "${vocode_oracle}" = true ]; then
+    for dset in ${test_sets}; do
+      # the oracle: vocoded ground-truth mel, the ceiling of every table
+      vocode_dir "${dumpdir}/${dset}/feats.scp" "${train_exp}/oracle_${dset}"
+    done
+  fi
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then

@@ -82,8 +82,11 @@ wait_all() {
   return "${failed}"
 }
 
-scratch=(--train_tag "${scratch_tag}" --skip_pretrain true --init_from_pretrain false --infer_train false)
-blank=(--train_tag "${blank_tag}" --train_args "--blank_video true" --infer_train false)
+# The comparisons need neither the train set's generated speech (only the main experiment's
+# ASR is fine-tuned) nor an oracle of their own (stage 8 shows the main experiment's).
+only_test=(--infer_train false --vocode_oracle false)
+scratch=(--train_tag "${scratch_tag}" --skip_pretrain true --init_from_pretrain false "${only_test[@]}")
+blank=(--train_tag "${blank_tag}" --train_args "--blank_video true" "${only_test[@]}")
 
 # Data, face tracks and features, shared by every experiment.
 stages 0 2

@@ -123,6 +123,10 @@ def test_stage6_generated_and_oracle_speech(recipe_run):
         assert wavs
         with wave.open(next(iter(wavs.values()))) as w:
             assert w.getframerate() == 16000 and w.getnframes() > 16000 // 2
+    # the comparisons reuse the main experiment's oracle instead of vocoding their own
+    for other in ("lipsound2_scratch", "lipsound2_blank_video"):
+        assert (work / "exp" / other / "decode_test_sd" / "wav.scp").is_file()
+        assert not (work / "exp" / other / "oracle_test_sd").exists()
 
 
 def test_stage7_lip_reading_hypotheses(recipe_run):
