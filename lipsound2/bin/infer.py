@@ -109,8 +109,9 @@ def main(cmd: list[str] | None = None) -> int:
             result = model.generate(video, lengths, options["stop_mode"], options["max_decode_steps"])
             for j, key in enumerate(batch_keys):
                 n_out, n_in = int(result["mel_lengths"][j]), int(result["attention_lengths"][j])
+                n_steps = int(result["attention_steps"][j])
                 mel_w[key] = result["mel"][j, :n_out].numpy().astype(np.float32)
-                att_w[key] = result["attention"][j, :n_out, :n_in].numpy().astype(np.float32)
+                att_w[key] = result["attention"][j, :n_steps, :n_in].numpy().astype(np.float32)
                 num_frames[key] = str(n_out)
             video_seconds += float(lengths.sum()) / 25.0
     write_table(out / "utt2num_frames", num_frames)

@@ -31,7 +31,7 @@ def plot_utterance(key: str, mel, att, ref, path: Path) -> None:
     rows = 3 if ref is not None else 2
     fig, axes = plt.subplots(rows, 1, figsize=(8, 2.6 * rows), constrained_layout=True)
     axes[0].imshow(att.T, aspect="auto", origin="lower", interpolation="none")
-    axes[0].set(title=f"{key}: attention alignment", xlabel="decoder step (mel frame)", ylabel="video frame")
+    axes[0].set(title=f"{key}: attention alignment", xlabel="decoder step", ylabel="video frame")
     axes[1].imshow(mel.T, aspect="auto", origin="lower", interpolation="none")
     axes[1].set(title="generated log-mel", ylabel="mel band")
     if ref is not None:

@@ -2,6 +2,9 @@
 
 Step ``t``: ``x = LSTM_att([prenet(o_{t-1}), v_{t-1}])`` (Eq. 2), attention on ``x`` gives
 ``v_t`` (Eq. 1, 3, 4), ``LSTM_dec([x, v_t])`` and a linear projection give frame ``o_t``.
+The paper emits one frame per step. ``reduction_factor`` r > 1 emits r frames per step and
+feeds back the last of them, as in Tacotron (Wang et al. 2017): r times fewer steps, and a
+decoder that must take more from the attention context than from its previous frame.
 
 Written for speed rather than with ``torch.nn.LSTMCell``: each LSTM is one ``Linear`` over
 the concatenated inputs, the attention LSTM's PreNet part is computed for all teacher-forced
@@ -43,9 +46,13 @@ class AttentionDecoder(torch.nn.Module):
         location_filters: int = 32,
         location_kernel: int = 31,
         lstm_dropout: float = 0.1,
+        reduction_factor: int = 1,
     ) -> None:
         super().__init__()
+        if reduction_factor < 1:
+            raise ValueError(f"reduction_factor must be at least 1, got {reduction_factor}")
         self.n_mels = n_mels
+        self.reduction_factor = reduction_factor
         self.att_units = attention_lstm_units
         self.dec_units = decoder_lstm_units
         self.memory_size = memory_size
@@ -62,7 +69,7 @@ class AttentionDecoder(torch.nn.Module):
         self.dec_lstm = torch.nn.Linear(
             attention_lstm_units + memory_size + decoder_lstm_units, 4 * decoder_lstm_units
         )
-        self.projection = torch.nn.Linear(decoder_lstm_units, n_mels)
+        self.projection = torch.nn.Linear(decoder_lstm_units, n_mels * reduction_factor)
         self.lstm_dropout = lstm_dropout
 
     def _initial_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -106,6 +113,14 @@ class AttentionDecoder(torch.nn.Module):
         state["prev_w"], state["cum_w"] = weights, state["cum_w"] + weights
         return weights
 
+    def num_steps(self, frames: torch.Tensor) -> torch.Tensor:
+        """Decoder steps that produce ``frames`` output frames (elementwise)."""
+        return torch.div(frames + self.reduction_factor - 1, self.reduction_factor, rounding_mode="floor")
+
+    def _unfold(self, projected: torch.Tensor) -> torch.Tensor:
+        """``(B, S, r * n_mels)`` step outputs -> ``(B, S * r, n_mels)`` frames."""
+        return projected.reshape(projected.size(0), -1, self.n_mels)
+
     def forward(
         self, memory: torch.Tensor, pad_mask: torch.Tensor, targets: torch.Tensor, sampling_prob: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,10 +128,14 @@ class AttentionDecoder(torch.nn.Module):
 
         With ``sampling_prob > 0`` each utterance feeds, at each step, its own previous
         prediction instead of the ground truth with that probability (scheduled sampling,
-        Bengio et al. 2015). Returns frames ``(B, L, n_mels)`` and weights ``(B, L, N)``.
+        Bengio et al. 2015). Returns frames ``(B, L, n_mels)`` and weights ``(B, S, N)``,
+        ``S = ceil(L / reduction_factor)`` steps.
         """
         b, length, _ = targets.shape
-        previous = torch.cat([targets.new_zeros(b, 1, self.n_mels), targets[:, :-1]], dim=1)
+        r = self.reduction_factor
+        steps = -(-length // r)
+        # step s feeds the last frame of step s - 1 (zeros at s = 0)
+        previous = torch.cat([targets.new_zeros(b, 1, self.n_mels), targets[:, r - 1 :: r]], dim=1)[:, :steps]
         processed = self.attention.process_memory(memory)
         state = self._initial_state(memory)
         layers = self._step_layers()
@@ -125,22 +144,23 @@ class AttentionDecoder(torch.nn.Module):
             # all steps in one product; unbound once, since indexing per step would make
             # backward zero-fill a full-size gradient at every step
             prenet_gates = self.att_input(self.prenet(previous)).unbind(1)
-            for t in range(length):
+            for t in range(steps):
                 weights.append(self._step(prenet_gates[t], state, memory, processed, pad_mask, layers))
                 hidden.append(state["dec_h"])
-            return self.projection(torch.stack(hidden, dim=1)), torch.stack(weights, dim=1)
+            frames = self._unfold(self.projection(torch.stack(hidden, dim=1)))
+            return frames[:, :length], torch.stack(weights, dim=1)
         att_input, projection = StepLinear(self.att_input), StepLinear(self.projection)
         previous = previous.unbind(1)
-        frames = []
-        for t in range(length):
+        outputs = []
+        for t in range(steps):
             frame = previous[t]
             if t > 0:
                 use_own = torch.rand(b, 1, device=targets.device) < sampling_prob
-                frame = torch.where(use_own, frames[-1].detach(), frame)
+                frame = torch.where(use_own, outputs[-1][:, -self.n_mels :].detach(), frame)
             gates = att_input(self.prenet(frame))
             weights.append(self._step(gates, state, memory, processed, pad_mask, layers))
-            frames.append(projection(state["dec_h"]))
-        return torch.stack(frames, dim=1), torch.stack(weights, dim=1)
+            outputs.append(projection(state["dec_h"]))
+        return self._unfold(torch.stack(outputs, dim=1))[:, :length], torch.stack(weights, dim=1)
 
     @torch.no_grad()
     def generate(
@@ -154,36 +174,41 @@ class AttentionDecoder(torch.nn.Module):
         """Free-running decoding of a batch.
 
         ``stop_index`` (visual-period mode): an utterance stops at the first step whose
-        attention peaks on that encoder frame, which produces no output frame.
+        attention peaks on that encoder frame, which produces no output.
         ``lengths`` (known-length mode): an utterance stops after that many frames.
-        Decoding never exceeds ``max_steps``. Returns frames ``(B, L, n_mels)``, output
-        lengths ``(B,)`` and attention weights ``(B, L, N)``.
+        Decoding never exceeds ``max_steps`` steps. Returns frames ``(B, L, n_mels)``, output
+        lengths in frames ``(B,)`` and attention weights ``(B, S, N)``, one row per step.
         """
-        b = memory.size(0)
+        b, r = memory.size(0), self.reduction_factor
         processed = self.attention.process_memory(memory)
         state = self._initial_state(memory)
         frame = memory.new_zeros(b, self.n_mels)
-        out_len = torch.full((b,), max_steps, dtype=torch.long, device=memory.device)
+        out_steps = torch.full((b,), max_steps, dtype=torch.long, device=memory.device)
         if lengths is not None:
-            out_len = lengths.clamp(1, max_steps)
-            max_steps = int(out_len.max())
+            out_steps = self.num_steps(lengths).clamp(1, max_steps)
+            max_steps = int(out_steps.max())
         done = torch.zeros(b, dtype=torch.bool, device=memory.device)
         layers = self._step_layers()
-        frames, weights = [], []
+        outputs, weights = [], []
         for t in range(max_steps):
             w = self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask, layers)
             if stop_index is not None:
                 reached = (w.argmax(dim=1) == stop_index) & ~done
                 if t > 0 and bool(reached.any()):
-                    out_len = torch.where(reached, torch.full_like(out_len, t), out_len)
+                    out_steps = torch.where(reached, torch.full_like(out_steps, t), out_steps)
                     done |= reached
                     if bool(done.all()):
                         break
             else:
-                done = out_len <= t + 1
-            frame = self.projection(state["dec_h"])
-            frames.append(frame)
+                done = out_steps <= t + 1
+            output = self.projection(state["dec_h"])
+            frame = output[:, -self.n_mels :]
+            outputs.append(output)
             weights.append(w)
             if stop_index is None and bool(done.all()):
                 break
-        return torch.stack(frames, dim=1), out_len, torch.stack(weights, dim=1)
+        frames = self._unfold(torch.stack(outputs, dim=1))
+        out_len = out_steps * r
+        if lengths is not None:
+            out_len = torch.minimum(out_len, lengths)
+        return frames[:, : int(out_len.max())], out_len, torch.stack(weights, dim=1)
