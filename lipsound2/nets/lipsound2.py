@@ -10,6 +10,7 @@ import math
 
 import torch
 from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import GuidedAttentionLoss
+from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
 from lipsound2.nets.alignment import diagonal_share
@@ -44,7 +45,14 @@ class LipSound2(AbsESPnetModel):
             feeding the model's own previous frame rises linearly from 0 at ``ss_start_step``
             to ``ss_max_prob`` at ``ss_end_step`` (counted in training forward passes).
         guided_attention_weight, guided_attention_sigma: optional diagonal attention loss
-            (Tachibana et al. 2018); 0 disables it.
+            (Tachibana et al. 2018); 0 disables it. ESPnet's loss averages over every
+            (output step, video frame) cell, so a weight near the number of video frames
+            makes it a per-step penalty of about one for attention off the diagonal.
+        encoder_mel_weight: optional loss on a linear read-out of each encoder frame against
+            the mel frames it spans. It gives the encoder a direct gradient from the start,
+            instead of only through an attention that has not aligned yet; 0 disables it.
+        normalize: optional feature normalisation (ESPnet's ``GlobalMVN``). The network then
+            learns normalised mel frames and :meth:`generate` returns them de-normalised.
     """
 
     def __init__(
@@ -63,8 +71,11 @@ class LipSound2(AbsESPnetModel):
         ss_end_step: int = 1,
         guided_attention_weight: float = 0.0,
         guided_attention_sigma: float = 0.4,
+        encoder_mel_weight: float = 0.0,
+        normalize: AbsNormalize | None = None,
     ) -> None:
         super().__init__()
+        self.normalize = normalize
         if stop_mode not in STOP_MODES:
             raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
         self.n_mels = n_mels
@@ -80,6 +91,9 @@ class LipSound2(AbsESPnetModel):
         self.postnet = Postnet(n_mels, **(postnet_conf or {}))
         self.guided_attention_weight = guided_attention_weight
         self.guided_attention = GuidedAttentionLoss(sigma=guided_attention_sigma, alpha=1.0)
+        self.encoder_mel_weight = encoder_mel_weight
+        if encoder_mel_weight > 0:
+            self.encoder_mel = torch.nn.Linear(self.encoder.output_size, n_mels)
         # training forward passes so far: drives scheduled sampling, saved with the model
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._initialize()
@@ -124,6 +138,8 @@ class LipSound2(AbsESPnetModel):
         **kwargs,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         feats = feats[:, : int(feats_lengths.max())]
+        if self.normalize is not None:
+            feats, _ = self.normalize(feats, feats_lengths)
         memory, in_lengths = self.encode(video, video_lengths)
         pad_mask = ~sequence_mask(in_lengths, memory.size(1))
         prob = self.sampling_prob() if self.training else 0.0
@@ -135,17 +151,32 @@ class LipSound2(AbsESPnetModel):
         post_loss = masked_mse(post_out, feats, out_mask)
         loss = dec_loss + post_loss
         stats = {"dec_loss": dec_loss.detach(), "post_loss": post_loss.detach()}
+        att_lengths = self.decoder.num_steps(feats_lengths)
         if self.guided_attention_weight > 0:
-            attn_loss = self.guided_attention(att_ws, in_lengths, feats_lengths)
+            attn_loss = self.guided_attention(att_ws, in_lengths, att_lengths)
             loss = loss + self.guided_attention_weight * attn_loss
             stats["guided_attn_loss"] = attn_loss.detach()
+        if self.encoder_mel_weight > 0:
+            enc_loss = self._encoder_mel_loss(memory, video_lengths, feats, out_mask)
+            loss = loss + self.encoder_mel_weight * enc_loss
+            stats["encoder_mel_loss"] = enc_loss.detach()
         video_frames = video_lengths  # the diagonal ends at the last real frame, not the period
-        stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, feats_lengths).mean()
+        stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, att_lengths).mean()
         stats["ss_prob"] = torch.tensor(prob)
         stats["loss"] = loss.detach()
         if self.training:
             self.num_updates += 1
         return loss, stats, torch.tensor(feats.size(0), device=loss.device)
+
+    def _encoder_mel_loss(
+        self, memory: torch.Tensor, video_lengths: torch.Tensor, feats: torch.Tensor, out_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """MSE of a linear read-out of each encoder frame against the mel frames it spans."""
+        t = torch.arange(feats.size(1), device=feats.device)
+        index = (t.to(torch.float32) / self.mel_per_video_frame).long()
+        index = torch.minimum(index[None, :], (video_lengths - 1)[:, None])  # (B, L)
+        spanned = torch.gather(memory, 1, index.unsqueeze(2).expand(-1, -1, memory.size(2)))
+        return masked_mse(self.encoder_mel(spanned), feats, out_mask)
 
     def collect_feats(self, video, video_lengths, feats, feats_lengths, **kwargs) -> dict[str, torch.Tensor]:
         return {"feats": feats, "feats_lengths": feats_lengths}
@@ -166,7 +197,8 @@ class LipSound2(AbsESPnetModel):
         max_decode_steps: int | None = None,
     ) -> dict[str, torch.Tensor]:
         """Free-running decoding of a batch: ``mel`` (PostNet output), ``mel_lengths``,
-        ``attention`` ``(B, L, N)`` and ``attention_lengths`` (encoder frames)."""
+        ``attention`` ``(B, S, N)`` (one row per decoder step), ``attention_steps`` ``(B,)``
+        and ``attention_lengths`` (encoder frames)."""
         stop_mode = stop_mode or self.stop_mode
         if stop_mode not in STOP_MODES:
             raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
@@ -183,4 +215,12 @@ class LipSound2(AbsESPnetModel):
         out_mask = sequence_mask(out_len, frames.size(1))
         frames = frames * out_mask.unsqueeze(2)
         mel = (frames + self.postnet(frames, out_mask)) * out_mask.unsqueeze(2)
-        return {"mel": mel, "mel_lengths": out_len, "attention": att_ws, "attention_lengths": in_lengths}
+        if self.normalize is not None:
+            mel, _ = self.normalize.inverse(mel, out_len)
+        return {
+            "mel": mel,
+            "mel_lengths": out_len,
+            "attention": att_ws,
+            "attention_steps": self.decoder.num_steps(out_len),
+            "attention_lengths": in_lengths,
+        }

@@ -1,6 +1,9 @@
 """The LipSound2 training task on ESPnet's ``AbsTask``: the config, data, trainer, DDP,
 resume, ``--init_param``, AMP, tensorboard and n-best averaging all come from ESPnet.
 
+Mel targets can be normalised as in ESPnet's TTS task: ``--normalize global_mvn
+--normalize_conf stats_file=feats_stats.npz`` (written by ``lipsound2.bin.feats_stats``).
+
 Data: ``video`` (face tracks, loader type ``face_track``) and ``feats`` (log-mel,
 ``kaldi_ark``), e.g.::
 
@@ -13,7 +16,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from espnet2.layers.abs_normalize import AbsNormalize
+from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.tasks.abs_task import AbsTask
+from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
 from espnet2.utils.get_default_kwargs import get_default_kwargs
@@ -26,10 +32,14 @@ from lipsound2.tasks.preprocess import FaceTrackPreprocessor
 
 face_track_type.register()
 
+normalize_choices = ClassChoices(
+    "normalize", classes=dict(global_mvn=GlobalMVN), type_check=AbsNormalize, default=None, optional=True
+)
+
 
 class LipSound2Task(AbsTask):
     num_optimizers: int = 1
-    class_choices_list = []
+    class_choices_list = [normalize_choices]
     trainer = Trainer
 
     @classmethod
@@ -55,6 +65,9 @@ class LipSound2Task(AbsTask):
             help="Replace every frame by --blank_value (the no-visual-information baseline).",
         )
         group.add_argument("--blank_value", type=float, default=128.0, help="Pixel value of blanked frames.")
+        for class_choices in cls.class_choices_list:
+            # --normalize and --normalize_conf
+            class_choices.add_arguments(group)
 
     @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable:
@@ -82,4 +95,7 @@ class LipSound2Task(AbsTask):
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> LipSound2:
-        return LipSound2(**args.model_conf)
+        normalize = None
+        if getattr(args, "normalize", None) is not None:
+            normalize = normalize_choices.get_class(args.normalize)(**args.normalize_conf)
+        return LipSound2(**args.model_conf, normalize=normalize)

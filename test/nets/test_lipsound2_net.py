@@ -148,3 +148,102 @@ def test_preprocessor_casts_flips_and_blanks():
     assert blank.shape == (3, 112, 112, 1) and np.all(blank == 128)
     with pytest.raises(ValueError, match="utterance bad"):
         FaceTrackPreprocessor(train=False)("bad", {"video": np.zeros((3, 4), np.uint8)})
+
+
+def test_reduction_factor_emits_several_frames_per_step():
+    torch.manual_seed(0)
+    conf = {**TINY, "decoder_conf": {**TINY["decoder_conf"], "reduction_factor": 3}}
+    model = LipSound2(stop_mode="known_length", guided_attention_weight=1.0, **conf)
+    video, vl, feats, fl = _batch([9, 6], [22, 15])
+    loss, stats, _ = model(video, vl, feats, fl)
+    loss.backward()  # the teacher-forced path: 8 steps for 22 frames
+    model.eval()
+    both = model.generate(video, vl)
+    alone = model.generate(video[1:, :6], vl[1:])
+    assert both["mel_lengths"].tolist() == [22, 15] and both["mel"].shape[1] == 22
+    assert both["attention"].shape[1] == 8 and both["attention_steps"].tolist() == [8, 5]
+    torch.testing.assert_close(both["mel"][1, :15], alone["mel"][0], atol=1e-5, rtol=1e-4)
+    assert torch.all(both["mel"][1, 15:] == 0)
+    # teacher forcing with scheduled sampling feeds back the last frame of each step too
+    model.train()
+    model.ss_max_prob, model.ss_end_step = 1.0, 1
+    loss, _, _ = model(video, vl, feats, fl)
+    assert torch.isfinite(loss)
+
+
+def test_encoder_mel_readout_spans_video_frames():
+    model = LipSound2(stop_mode="known_length", encoder_mel_weight=1.0, **TINY)
+    with torch.no_grad():
+        model.encoder_mel.weight.zero_()
+        model.encoder_mel.weight[:, 0] = 1.0
+        model.encoder_mel.bias.zero_()
+    memory = torch.arange(6.0).view(1, 6, 1).repeat(2, 1, model.encoder.output_size)
+    vl = torch.tensor([6, 4])
+    t = torch.arange(16.0)
+    feats = torch.stack([torch.floor(t / 2.5), torch.clamp(torch.floor(t / 2.5), max=3)])
+    feats = feats.unsqueeze(2).repeat(1, 1, 80)
+    mask = torch.tensor([[True] * 15 + [False], [True] * 10 + [False] * 6])
+    feats[~mask] = 100.0  # padding must not count
+    assert float(model._encoder_mel_loss(memory, vl, feats, mask).detach()) == 0.0
+    feats[1, 9] = 5.0  # mel frame 9 belongs to video frame 3
+    assert float(model._encoder_mel_loss(memory, vl, feats, mask).detach()) > 0.0
+
+
+def test_normalized_model_fits_normalized_targets_and_returns_log_mel(tmp_path):
+    from espnet2.layers.global_mvn import GlobalMVN
+
+    from lipsound2.bin.feats_stats import feats_stats
+    from lipsound2.fileio.ark import ArkWriter
+
+    rng = np.random.default_rng(0)
+    mels = {f"u{i}": (rng.normal(size=(10 + i, 80)) * 2 - 6).astype(np.float32) for i in range(3)}
+    with ArkWriter(tmp_path / "feats.ark", tmp_path / "feats.scp") as writer:
+        for key, mel in mels.items():
+            writer[key] = mel
+    stats = feats_stats(tmp_path / "feats.scp")
+    frames = np.concatenate(list(mels.values()))
+    assert int(stats["count"]) == len(frames)
+    np.testing.assert_allclose(stats["sum"] / stats["count"], frames.mean(0), rtol=1e-5)
+    np.savez(tmp_path / "stats.npz", **stats)
+
+    torch.manual_seed(0)
+    normalized = LipSound2(
+        stop_mode="known_length", normalize=GlobalMVN(str(tmp_path / "stats.npz")), **TINY
+    ).eval()
+    plain = LipSound2(stop_mode="known_length", **TINY).eval()
+    plain.load_state_dict(normalized.state_dict(), strict=False)
+    video, vl, feats, fl = _batch([6, 4], [15, 10])
+    mean = torch.from_numpy(frames.mean(0))
+    std = torch.from_numpy(frames.std(0))
+    # the loss is taken on normalised targets...
+    loss, _, _ = normalized(video, vl, feats.clone(), fl)
+    target = (feats - mean) / std * (torch.arange(15)[None, :, None] < fl[:, None, None])
+    expected, _, _ = plain(video, vl, target, fl)
+    torch.testing.assert_close(loss, expected, atol=1e-4, rtol=1e-4)
+    # ...and generated frames come back on the log-mel scale
+    out, ref = normalized.generate(video, vl), plain.generate(video, vl)
+    torch.testing.assert_close(out["mel"][1, :10], ref["mel"][1, :10] * std + mean, atol=1e-4, rtol=1e-4)
+    assert torch.all(out["mel"][1, 10:] == 0)
+
+
+def test_training_step_under_autocast_matches_fp32():
+    """Mixed precision (the trainer's --use_amp): CPU bfloat16 autocast stands in for CUDA fp16 here;
+    the deferred weight gradients must come back in fp32 and close to the fp32 step's."""
+    torch.manual_seed(0)
+    conf = {**TINY, "decoder_conf": {**TINY["decoder_conf"], "reduction_factor": 2}}
+    model = LipSound2(stop_mode="known_length", guided_attention_weight=1.0, encoder_mel_weight=1.0, **conf)
+    video, vl, feats, fl = _batch([6, 4], [15, 10])
+    grads = []
+    for amp in (False, True):
+        model.zero_grad()
+        torch.manual_seed(1)  # the same dropout masks in both passes
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss, _, _ = model(video, vl, feats, fl)
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    fp32, amp = grads
+    assert fp32.keys() == amp.keys()
+    for name in ("decoder.dec_lstm.weight", "decoder.att_recurrent.weight", "encoder.blocks.0.conv.weight"):
+        assert amp[name].dtype == torch.float32
+        cosine = torch.nn.functional.cosine_similarity(fp32[name].flatten(), amp[name].flatten(), dim=0)
+        assert cosine > 0.95, (name, float(cosine))
