@@ -54,6 +54,7 @@ train_config=conf/train.yaml        # Training config for stage 4.
 train_tag=""                        # Name of the fine-tuning experiment (default: from config).
 train_args=""                       # Extra arguments for the stage 4 trainer.
 init_from_pretrain=true             # Initialise stage 4 from the pre-trained model.
+feats_normalize=global_mvn          # Mel target normalisation: global_mvn (ESPnet's GlobalMVN) or none.
 
 # Inference (stage 5)
 inference_config=conf/inference.yaml  # Decoding config (stop mode, max steps).
@@ -104,6 +105,8 @@ Options (defaults in brackets):
   --max_reject_share          fail a stage above this reject share [${max_reject_share}]
   --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
+  --feats_normalize           global_mvn or none [${feats_normalize}]; a fine-tuned model keeps
+                              the statistics of the model it starts from
   --inference_config / --inference_model / --num_plots / --infer_train
   --vocoder_type / --vocoder_config / --vocoder_file / --vocode_oracle
   --asr_config / --asr_finetune_config / --asr_pretrained_model
@@ -253,11 +256,12 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
 fi
 
 # Stages 3-4: train LipSound2 with ESPnet's trainer through its launcher (local, Slurm,
-# multi-GPU, multi-node). Usage: train_lipsound2 EXP CONFIG TRAIN_SET VALID_SET [trainer args]
-# A finished run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
+# multi-GPU, multi-node). Usage: train_lipsound2 EXP CONFIG TRAIN_SET VALID_SET STATS [trainer args]
+# STATS: mel statistics to normalise with (those of the model fine-tuned from); empty: the
+# training set's. A finished run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
 train_lipsound2() {
-  local exp=$1 config=$2 tset=$3 vset=$4
-  shift 4
+  local exp=$1 config=$2 tset=$3 vset=$4 stats=$5
+  shift 5
   if is_done "${exp}" train; then
     log "${exp} is already trained; skipping"
     return 0
@@ -272,6 +276,22 @@ train_lipsound2() {
     awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
     awk '{print $1 " " $2 ",80"}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
   done
+  local norm_args=()
+  case "${feats_normalize}" in
+    none) ;;
+    global_mvn)
+      if [ ! -f "${exp}/feats_stats.npz" ]; then
+        if [ -n "${stats}" ]; then
+          cp "${stats}" "${exp}/.feats_stats.npz.tmp" && mv "${exp}/.feats_stats.npz.tmp" "${exp}/feats_stats.npz"
+        else
+          log "Mel statistics of ${tset}: ${exp}/feats_stats.npz"
+          ${python} -m lipsound2.bin.feats_stats "${dumpdir}/${tset}/feats.scp" "${exp}/feats_stats.npz"
+        fi
+      fi
+      norm_args=(--normalize global_mvn --normalize_conf "stats_file=${exp}/feats_stats.npz")
+      ;;
+    *) log "--feats_normalize must be global_mvn or none, got '${feats_normalize}'"; exit 1 ;;
+  esac
   log "Training ${exp} (config ${config}); log: ${exp}/train.log"
   # shellcheck disable=SC2086
   ${python} -m espnet2.bin.launch \
@@ -294,7 +314,7 @@ train_lipsound2() {
     --valid_data_path_and_name_and_type "${dumpdir}/${vset}/feats.scp,feats,kaldi_ark" \
     --valid_shape_file "${exp}/shapes/${vset}/video_shape" \
     --valid_shape_file "${exp}/shapes/${vset}/feats_shape" \
-    "$@"
+    "${norm_args[@]}" "$@"
   mark_done "${exp}" train
 }
 
@@ -304,22 +324,29 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     log "No pre-training here (skip_pretrain=${skip_pretrain}, pretrain_train_set='${pretrain_train_set}', pretrain_model='${pretrain_model}')"
   else
     [ -n "${pretrain_valid_set}" ] || { log "--pretrain_valid_set is required with --pretrain_train_set"; exit 1; }
-    train_lipsound2 "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}"
+    train_lipsound2 "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" ""
   fi
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
   init_args=()
+  init_model=""
   if [ -n "${pretrain_model}" ]; then
     [ -f "${pretrain_model}" ] || { log "--pretrain_model ${pretrain_model} does not exist"; exit 1; }
-    init_args=(--init_param "${pretrain_model}")
+    init_model=${pretrain_model}
   elif [ "${init_from_pretrain}" = true ] && [ -f "${pretrain_exp}/valid.loss.best.pth" ]; then
-    init_args=(--init_param "${pretrain_exp}/valid.loss.best.pth")
+    init_model=${pretrain_exp}/valid.loss.best.pth
   fi
+  [ -z "${init_model}" ] || init_args=(--init_param "${init_model}")
+  # The pre-trained decoder predicts mel normalised with its own statistics: keep them.
+  init_stats=""
+  [ -z "${init_model}" ] || [ ! -f "$(dirname "${init_model}")/feats_stats.npz" ] ||
+    init_stats=$(dirname "${init_model}")/feats_stats.npz
   log "Initialisation: ${init_args[*]:-from scratch}"
   # shellcheck disable=SC2086
-  train_lipsound2 "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${init_args[@]}" ${train_args}
+  train_lipsound2 "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${init_stats}" \
+    "${init_args[@]}" ${train_args}
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then

@@ -102,6 +102,13 @@ def test_stages3_4_checkpoints_load_safely(recipe_run):
         assert any(k.startswith("encoder") or ".encoder." in k for k in state)
     config = yaml.safe_load((work / "exp" / "lipsound2_blank_video" / "config.yaml").read_text())
     assert config["blank_video"] is True
+    # mel targets normalised; fine-tuning keeps the pre-trained model's statistics, scratch has its own
+    stats = {exp: np.load(work / "exp" / exp / "feats_stats.npz") for exp in ("lipsound2_pretrain",) + EXPS}
+    for exp in ("lipsound2_pretrained", "lipsound2_blank_video"):
+        np.testing.assert_array_equal(stats[exp]["sum"], stats["lipsound2_pretrain"]["sum"])
+    assert not np.array_equal(stats["lipsound2_scratch"]["sum"], stats["lipsound2_pretrain"]["sum"])
+    config = yaml.safe_load((work / "exp" / "lipsound2_pretrained" / "config.yaml").read_text())
+    assert config["normalize"] == "global_mvn"
 
 
 def test_stage5_mels_and_figures(recipe_run):
