@@ -13,7 +13,6 @@ from pathlib import Path
 # "12epoch results: [train] k=v, ... [valid] k=v, ..." as espnet2's trainer logs it
 _EPOCH = re.compile(r"(\d+)epoch results: .*\[valid\] (.*)$")
 _PAIR = re.compile(r"([A-Za-z_]+)=([-+0-9.eE]+)")
-SHOWN = ("dec_loss", "post_loss", "loss")
 
 
 def best_validation(train_log: str | Path) -> dict[str, float] | None:

@@ -29,3 +29,15 @@ def test_no_log_or_no_results(tmp_path):
 def test_only_decode_dirs_belong_to_an_experiment(tmp_path):
     assert experiment_of(tmp_path / "exp" / "decode_test") == tmp_path / "exp"
     assert experiment_of(tmp_path / "exp" / "oracle_test") is None
+
+
+def test_training_table_separates_eq5_from_the_training_objective():
+    from lipsound2.report.results import Results, tables
+
+    res = Results(["test"], ["a"], {"a": {}}, {"a": {}}, "wer")
+    res.training["a"] = {"epoch": 9.0, "dec_loss": 0.281, "post_loss": 0.244, "loss": 0.871}
+    res.training["b"] = {"epoch": 3.0, "loss": 2.0}  # an older log without the parts
+    (title, header, rows), *_ = [t for t in tables(res) if t[0].startswith("Training")]
+    assert header[-2:] == ["Eq. 5", "training objective"]
+    assert rows[0] == ["a", "9", "0.281", "0.244", "0.525", "0.871"]
+    assert rows[1] == ["b", "3", "-", "-", "-", "2.000"]
