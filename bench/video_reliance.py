@@ -1,0 +1,167 @@
+"""Does a LipSound2 config learn to use the video? Train it briefly and look.
+
+Not a test: run by hand in a recipe directory whose stages 1-2 are done; the figures of
+docs/network.md ("Learning from video in 300 updates") come from it. For example, in
+egs/mini_grid after ``./run.sh --stop_stage 2``:
+
+  python ../../bench/video_reliance.py --config conf/train.yaml --train_set voxceleb2_train \\
+      --updates 300 --save pre.pth
+  python ../../bench/video_reliance.py --config conf/train.yaml --init pre.pth --updates 300
+
+It trains the network class directly on the face tracks and mel of ``dump/<train_set>``
+(random batches, Adam, cosine decay, gradient clipping 1, horizontal flips, mel targets
+normalised with the training set's statistics unless ``--no_normalize``), then reports on
+``dump/<test_set>``:
+
+- the teacher-forced decoder MSE with the real video and with every frame gray ("blank
+  in"): the gap is how much the model relies on the video;
+- the share of free-running attention within 2 video frames of the diagonal;
+- ESTOI of Griffin-Lim speech from the free-running mel against the recorded audio.
+
+``--set key=value`` overrides ``model_conf`` keys (dotted for nested ones, values in YAML),
+e.g. ``--set decoder_conf.reduction_factor=2 --set encoder_mel_weight=0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import soundfile
+import torch
+import yaml
+from espnet2.layers.global_mvn import GlobalMVN
+
+from lipsound2.bin.feats_stats import feats_stats
+from lipsound2.fileio.facetrack import read_face_track
+from lipsound2.fileio.table import read_table
+from lipsound2.metrics.speech import speech_scores
+from lipsound2.nets.alignment import diagonal_share
+from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
+
+Utterance = tuple[str, np.ndarray, np.ndarray]
+
+
+def load_set(dump: Path) -> list[Utterance]:
+    videos, feats = read_table(dump / "video.scp"), read_table(dump / "feats.scp")
+    return [(key, read_face_track(videos[key], gray=True), kaldiio.load_mat(feats[key])) for key in videos]
+
+
+def override(conf: dict, assignments: list[str]) -> dict:
+    for assignment in assignments:
+        key, value = assignment.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = conf
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = yaml.safe_load(value)
+    return conf
+
+
+def make_batch(utts: list[Utterance], flip: bool = False, blank: bool = False) -> tuple[torch.Tensor, ...]:
+    frames, mels = max(len(v) for _, v, _ in utts), max(len(m) for _, _, m in utts)
+    side = utts[0][1].shape[1]
+    video = np.zeros((len(utts), frames, side, side), np.float32)
+    feats = np.zeros((len(utts), mels, utts[0][2].shape[1]), np.float32)
+    for i, (_, v, m) in enumerate(utts):
+        v = np.full(v.shape, 128.0, np.float32) if blank else v.astype(np.float32)
+        video[i, : len(v)] = v[:, :, ::-1] if flip and np.random.random() < 0.5 else v
+        feats[i, : len(m)] = m
+    return (
+        torch.from_numpy(video),
+        torch.tensor([len(v) for _, v, _ in utts]),
+        torch.from_numpy(feats),
+        torch.tensor([len(m) for _, _, m in utts]),
+    )
+
+
+def train(model: LipSound2, utts: list[Utterance], updates: int, lr: float, batch_size: int) -> float:
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=updates, eta_min=1e-4)
+    start = time.perf_counter()
+    model.train()
+    for step in range(updates):
+        pick = np.random.choice(len(utts), min(batch_size, len(utts)), replace=False)
+        loss, stats, _ = model(*make_batch([utts[i] for i in pick], flip=True))
+        optim.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        if step % 25 == 0 or step == updates - 1:
+            shown = {k: round(float(v), 3) for k, v in stats.items()}
+            print(f"update {step} ({time.perf_counter() - start:.0f} s): {shown}", flush=True)
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def evaluate(model: LipSound2, utts: list[Utterance], wav_scp: Path) -> dict[str, float]:
+    model.eval()
+    wavs, vocoder = read_table(wav_scp), GriffinLimVocoder()
+    sums = {"tf_dec_loss": [], "tf_dec_loss_blank_in": [], "free_running_diag": [], "estoi": []}
+    for i in range(0, len(utts), 2):  # small batches keep the memory low
+        chunk = utts[i : i + 2]
+        video, vl, feats, fl = make_batch(chunk)
+        sums["tf_dec_loss"].append(float(model(video, vl, feats.clone(), fl)[1]["dec_loss"]))
+        blank = make_batch(chunk, blank=True)
+        sums["tf_dec_loss_blank_in"].append(float(model(*blank[:2], feats.clone(), fl)[1]["dec_loss"]))
+        out = model.generate(video, vl, stop_mode="known_length")
+        steps = model.decoder.num_steps(out["mel_lengths"])
+        sums["free_running_diag"].append(float(diagonal_share(out["attention"], vl, steps).mean()))
+        for j, (key, _, _) in enumerate(chunk):
+            speech = vocoder(out["mel"][j, : int(out["mel_lengths"][j])].numpy())
+            ref, _ = soundfile.read(wavs[key])
+            n = min(len(ref), len(speech))
+            sums["estoi"].append(speech_scores(ref[:n], speech[:n]).estoi)
+    return {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", type=Path, default=Path("conf/train.yaml"))
+    parser.add_argument("--set", action="append", default=[], help="model_conf override key=value")
+    parser.add_argument("--dumpdir", type=Path, default=Path("dump"))
+    parser.add_argument("--train_set", default="train_sd")
+    parser.add_argument("--test_set", default="test_sd")
+    parser.add_argument("--updates", type=int, default=300)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--init", type=Path, help="state dict to start from (the statistics come with it)")
+    parser.add_argument("--save", type=Path, help="write the trained state dict here")
+    parser.add_argument("--no_normalize", action="store_true", help="learn raw log-mel targets")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+
+    with open(args.config, encoding="utf-8") as f:
+        conf = override(yaml.safe_load(f)["model_conf"], args.set)
+    normalize = None
+    if not args.no_normalize:
+        with tempfile.TemporaryDirectory() as tmp:  # GlobalMVN reads the file when built
+            np.savez(Path(tmp) / "stats.npz", **feats_stats(args.dumpdir / args.train_set / "feats.scp"))
+            normalize = GlobalMVN(str(Path(tmp) / "stats.npz"))
+    model = LipSound2(**conf, normalize=normalize)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
+    seconds = train(model, load_set(args.dumpdir / args.train_set), args.updates, args.lr, args.batch_size)
+    test = args.dumpdir / args.test_set
+    result = evaluate(model, load_set(test), test / "wav.scp")
+    result["train_seconds"] = round(seconds, 1)
+    print(json.dumps({"config": str(args.config), "set": args.set, "init": str(args.init), **result}))
+    if args.save:
+        torch.save(model.state_dict(), args.save)
+
+
+if __name__ == "__main__":
+    main()
