@@ -79,11 +79,11 @@ def si_speakers(
 def prepare_grid(args: argparse.Namespace) -> dict[str, list[Entry]]:
     root = Path(args.grid_root)
     if args.protocol == "sd":
-        speakers = args.speakers.split() if args.speakers else ["s1", "s2", "s3", "s4"]
+        speakers = _words(args.speakers) or ["s1", "s2", "s3", "s4"]
         entries = readers.read_grid(root, speakers)
         parts = speaker_dependent(entries, (args.dev_share, args.test_share), args.seed)
     else:
-        speakers = args.speakers.split() if args.speakers else readers.grid_speakers(root)
+        speakers = _words(args.speakers) or readers.grid_speakers(root)
         entries = readers.read_grid(root, speakers)
         present = [s for s in speakers if any(e.speaker == s for e in entries)]
         split = si_speakers(present, _words(args.si_dev_speakers), _words(args.si_test_speakers))
@@ -155,7 +155,8 @@ def _held_out_speakers(
 
 
 def _words(value: str | None) -> list[str] | None:
-    return value.split() if value else None
+    """Names separated by spaces or commas (commas survive a recipe's word-split option string)."""
+    return value.replace(",", " ").split() if value else None
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -176,12 +177,12 @@ def get_parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--dev_share", type=float, default=0.05, help="share of utterances for dev")
             p.add_argument("--test_share", type=float, default=0.05, help="share of utterances for test (sd)")
-            p.add_argument("--si_test_speakers", default=None, help="space separated test speakers (si)")
+            p.add_argument("--si_test_speakers", default=None, help="test speakers, space or comma separated")
 
     grid = sub.add_parser("grid", help="GRID (either release layout)")
     grid.add_argument("--grid_root", required=True, help="GRID root folder")
     grid.add_argument("--speakers", default=None, help="speakers to use (sd default: s1 s2 s3 s4; si: all)")
-    grid.add_argument("--si_dev_speakers", default=None, help="space separated dev speakers (si)")
+    grid.add_argument("--si_dev_speakers", default=None, help="dev speakers, space or comma separated")
     common(grid)
     vox = sub.add_parser("voxceleb2", help="VoxCeleb2 (dev/mp4, test/mp4)")
     vox.add_argument("--voxceleb2_root", required=True)

@@ -125,6 +125,17 @@ def test_grid_speaker_independent_explicit_speakers(grid_a, tmp_path):
     assert speakers == {"train": {"s2"}, "dev": {"s3"}, "test": {"s1"}}
 
 
+def test_speaker_lists_may_be_comma_separated(grid_a, tmp_path):
+    """A recipe's --local_data_opts string is word-split, so lists there are written with commas."""
+    sd, si = tmp_path / "sd", tmp_path / "si"
+    assert prepare(["grid", "--grid_root", str(grid_a), "--speakers", "s1,s3", "--datadir", str(sd)]) == 0
+    assert set(_sets(sd, "sd")["train"].values()) == {"s1", "s3"}
+    opts = ["--speakers", "s1,s2,s3", "--si_test_speakers", "s1,", "--si_dev_speakers", "s3"]
+    assert prepare(["grid", "--grid_root", str(grid_a), "--protocol", "si", *opts, "--datadir", str(si)]) == 0
+    speakers = {part: set(s.values()) for part, s in _sets(si, "si").items()}
+    assert speakers == {"train": {"s2"}, "dev": {"s3"}, "test": {"s1"}}
+
+
 def test_si_default_split_of_grid_33_speakers():
     speakers = [f"s{i}" for i in range(1, 35) if i != 21]
     train, dev, test = si_speakers(speakers, None, None)
