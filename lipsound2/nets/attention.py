@@ -32,19 +32,6 @@ class LocationSensitiveAttention(torch.nn.Module):
         """``M h`` for the whole utterance, computed once before decoding."""
         return self.memory_fc(memory)
 
-    def forward(
-        self,
-        query: torch.Tensor,
-        memory: torch.Tensor,
-        processed_memory: torch.Tensor,
-        prev_weights: torch.Tensor,
-        cum_weights: torch.Tensor,
-        pad_mask: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step: context ``(B, D)`` and weights ``(B, N)``; ``pad_mask`` is True on padding."""
-        query = self.query_fc(query)
-        return self.attend(query, memory, processed_memory, prev_weights, cum_weights, pad_mask)
-
     def attend(
         self,
         processed_query: torch.Tensor,
@@ -54,7 +41,9 @@ class LocationSensitiveAttention(torch.nn.Module):
         cum_weights: torch.Tensor,
         pad_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward` given ``Q x`` (``(B, A)``), for callers that project the query themselves."""
+        """One step given the projected query ``Q x`` (``(B, A)``): context ``(B, D)`` and weights
+        ``(B, N)``; ``pad_mask`` is True on padding. The query projection is left to the caller
+        (the decoder runs it through ``StepLinear`` for its deferred weight gradient)."""
         location = self.location_conv(torch.stack([prev_weights, cum_weights], dim=1))  # (B, F, N)
         location = self.location_fc(location.transpose(1, 2))  # (B, N, A)
         energies = torch.tanh(processed_memory + processed_query.unsqueeze(1) + location)
