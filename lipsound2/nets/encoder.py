@@ -24,6 +24,9 @@ class ConvBlock3d(torch.nn.Module):
     Computed as pool then ReLU (the same values and gradients: ReLU is monotonic, so it
     commutes with a max), which runs the ReLU on a quarter of the elements; in eval mode the
     BatchNorm is folded into the convolution, saving two full passes over the largest tensor.
+    A purely spatial pool whose kernel equals its stride is taken as the elementwise maximum
+    of strided slices: the same values, and on a CPU several times faster than ``MaxPool3d``,
+    which otherwise costs more than the first block's convolution.
     """
 
     def __init__(
@@ -41,13 +44,25 @@ class ConvBlock3d(torch.nn.Module):
         self.norm = torch.nn.BatchNorm3d(out_channels)
         self.pool = torch.nn.MaxPool3d(tuple(pool), tuple(pool))
         self.dropout = torch.nn.Dropout(dropout)
+        self.slice_pool = pool[0] == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training or not self.norm.track_running_stats:
             x = self.norm(self.conv(x))
         else:
             x = self.conv._conv_forward(x, *self._folded_norm())
-        return self.dropout(torch.relu(self.pool(x)))
+        return self.dropout(torch.relu(self._spatial_max(x) if self.slice_pool else self.pool(x)))
+
+    def _spatial_max(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.pool(x)`` for a pool of 1 frame: the maximum over the kh x kw strided views."""
+        _, kh, kw = self.pool.kernel_size
+        h, w = x.size(3) // kh * kh, x.size(4) // kw * kw
+        out = x[:, :, :, 0:h:kh, 0:w:kw]
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    out = torch.maximum(out, x[:, :, :, i:h:kh, j:w:kw])
+        return out
 
     def _folded_norm(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Convolution weight and bias with the eval-mode BatchNorm's affine map folded in."""

@@ -153,6 +153,21 @@ def test_encoder_block_eval_folding_matches_layer_by_layer():
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("pool", [(1, 2, 2), (1, 3, 2)])
+def test_encoder_slice_pool_matches_maxpool_values_and_gradients(pool):
+    """The strided-slice max equals ``MaxPool3d`` on odd sizes (the last row/column dropped)."""
+    torch.manual_seed(8)
+    block = ConvBlock3d(1, 3, (5, 3, 3), (1, 1, 1), (2, 0, 0), pool, dropout=0.0)
+    x = torch.randn(2, 3, 4, 11, 9, requires_grad=True)
+    got = block._spatial_max(x)
+    expected = block.pool(x)
+    torch.testing.assert_close(got, expected, atol=0, rtol=0)
+    weights = torch.randn_like(got)
+    (grad_got,) = torch.autograd.grad((got * weights).sum(), x)
+    (grad_expected,) = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(grad_got, grad_expected, atol=0, rtol=0)
+
+
 def test_step_linear_weight_gradient_with_retained_graph_and_unused_steps():
     torch.manual_seed(7)
     layer = torch.nn.Linear(5, 3)
