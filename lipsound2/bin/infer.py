@@ -21,11 +21,12 @@ from tqdm import tqdm
 
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.nets.precision import PRECISIONS, with_precision
 from lipsound2.tasks.checkpoint import load_model
 from lipsound2.tasks.face_track_type import FaceTrackReader
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
 
-DEFAULTS = {"stop_mode": None, "max_decode_steps": None, "batch_size": 8, "seed": 0, "quantize": "none"}
+DEFAULTS = {"stop_mode": None, "max_decode_steps": None, "batch_size": 8, "seed": 0, "precision": "fp32"}
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_decode_steps", type=int, default=None)
     p.add_argument("--batch_size", type=int, default=None)
     p.add_argument("--seed", type=int, default=None, help="seed of the PreNet's inference dropout")
-    p.add_argument("--quantize", choices=["none", "int8"], default=None, help="dynamic int8 linear layers")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default=None, help="Linear weights, see nets/precision.py"
+    )
     p.add_argument("--num_threads", type=int, default=1)
     return p
 
@@ -77,8 +80,7 @@ def main(cmd: list[str] | None = None) -> int:
     torch.set_num_threads(args.num_threads)
     options = resolve_options(args)
     model, train_args = load_model(args.train_config, args.model_file)
-    if options["quantize"] == "int8":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    model = with_precision(model, options["precision"])
     preprocess = FaceTrackPreprocessor(
         train=False,
         channels=model.in_channels,

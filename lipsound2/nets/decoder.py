@@ -10,8 +10,8 @@ Written for speed rather than with ``torch.nn.LSTMCell``: each LSTM is one ``Lin
 the concatenated inputs, the attention LSTM's PreNet part is computed for all teacher-forced
 steps in one matrix product, and the projection runs once after the loop. In training, the
 per-step layers go through :class:`StepLinear`, so their weight gradients are one product
-over all steps instead of one per step. The ``Linear`` layers also make
-``torch.ao.quantization.quantize_dynamic`` apply to the whole recurrence.
+over all steps instead of one per step. The ``Linear`` layers also let
+:mod:`lipsound2.nets.precision` convert the whole recurrence to bfloat16 or int8 weights.
 """
 
 from __future__ import annotations
