@@ -19,6 +19,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from lipsound2.allocator import reuse_large_allocations
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.nets.precision import PRECISIONS, with_precision
@@ -78,6 +79,7 @@ def main(cmd: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
     )
     torch.set_num_threads(args.num_threads)
+    reuse_large_allocations()  # every batch allocates the encoder's activations anew
     options = resolve_options(args)
     model, train_args = load_model(args.train_config, args.model_file)
     model = with_precision(model, options["precision"])
