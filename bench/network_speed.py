@@ -5,13 +5,18 @@ decoder LSTMs of 1024, PreNet to 256, location attention 128 with 32 filters, Po
 5 x 512. Reports the training-step time (forward + backward, batch B), the batch-1
 free-running inference time and real-time factor (62.5 mel frames per second; ours with
 PostNet, as ESPnet's ``inference`` includes its PostNet), the whole model's video-to-mel RTF
-(fp32 and dynamic int8) at batch 1 and B, and the peak memory each part adds.
+at batch 1 and B, and the peak memory each part adds. Inference runs at each precision of
+``lipsound2.nets.precision`` (fp32, bf16 and int8 weights); ESPnet's decoder is also timed
+with the same int8 quantisation, so int8 can be compared with int8.
 
 Ours and ESPnet's calls alternate within each round and the figures are medians over the
 rounds, so load from other processes hits both alike; compare the ratios, not the seconds.
 With ``--memory`` each call's peak memory is measured once more in a fresh child process.
 
     OMP_NUM_THREADS=2 python bench/network_speed.py --threads 2 --memory
+
+As ``lipsound2.bin.infer`` does, the process first keeps large freed blocks for reuse
+(``lipsound2.allocator``); ``--default_allocator`` measures without that.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from collections.abc import Callable
 import torch
 from espnet.nets.pytorch_backend.rnn.attentions import AttLoc
 from espnet.nets.pytorch_backend.tacotron2.decoder import Decoder as EspnetDecoder
+from torch.ao.quantization import per_channel_dynamic_qconfig
 
+from lipsound2.allocator import reuse_large_allocations
 from lipsound2.nets.encoder import sequence_mask
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.nets.precision import with_precision
 
 FPS_MEL = 62.5
 FPS_VIDEO = 25.0
@@ -94,10 +102,13 @@ def build(args: argparse.Namespace) -> Parts:
         postnet_chans=512,
         postnet_filts=5,
     )
-    q_ours = torch.ao.quantization.quantize_dynamic(ours, {torch.nn.Linear}, dtype=torch.qint8)
     ours.eval()  # the eval-mode calls switch nothing; the train section switches to train() itself
     espnet.eval()
-    q_ours.eval()
+    low = {precision: with_precision(ours, precision) for precision in ("bf16", "int8")}
+    # ESPnet's decoder quantised the same way (its LSTMs are LSTMCells): a same-precision peer
+    q_espnet = torch.ao.quantization.quantize_dynamic(
+        espnet, {torch.nn.Linear: per_channel_dynamic_qconfig, torch.nn.LSTMCell: per_channel_dynamic_qconfig}
+    ).eval()
 
     def train(model: torch.nn.Module, step: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
         def run() -> None:
@@ -126,9 +137,13 @@ def build(args: argparse.Namespace) -> Parts:
 
         return run
 
-    def espnet_decode() -> object:
-        with torch.inference_mode():
-            return espnet.inference(memory[0], threshold=2.0, minlenratio=length / n, maxlenratio=length / n)
+    def espnet_decode(model: EspnetDecoder) -> Callable[[], object]:
+        def run() -> object:
+            with torch.inference_mode():
+                ratio = length / n
+                return model.inference(memory[0], threshold=2.0, minlenratio=ratio, maxlenratio=ratio)
+
+        return run
 
     video = torch.randint(0, 256, (b, n, 112, 112)).float()
     vl = torch.full((b,), n)
@@ -143,17 +158,17 @@ def build(args: argparse.Namespace) -> Parts:
     return {
         "train": {"ours": train(ours, ours_step), "espnet": train(espnet, espnet_step)},
         "decode": {
-            "espnet batch 1": espnet_decode,
+            "espnet batch 1": espnet_decode(espnet),
+            "espnet int8 batch 1": espnet_decode(q_espnet),
             "ours fp32 batch 1": decode(ours, 1),
-            "ours int8 batch 1": decode(q_ours, 1),
+            **{f"ours {p} batch 1": decode(model, 1) for p, model in low.items()},
             f"ours fp32 batch {b}": decode(ours, b),
-            f"ours int8 batch {b}": decode(q_ours, b),
+            **{f"ours {p} batch {b}": decode(model, b) for p, model in low.items()},
         },
         "video": {
-            "fp32 batch 1": to_mel(ours, 1),
-            f"fp32 batch {b}": to_mel(ours, b),
-            "int8 batch 1": to_mel(q_ours, 1),
-            f"int8 batch {b}": to_mel(q_ours, b),
+            f"{p} batch {batch}": to_mel(model, batch)
+            for batch in (1, b)
+            for p, model in {"fp32": ours, **low}.items()
         },
     }
 
@@ -162,6 +177,7 @@ def peak_in_child(args: argparse.Namespace, section: str, name: str) -> float:
     """Peak extra memory of one call, measured in a fresh process so no freed memory is reused."""
     cmd = [sys.executable, __file__, "--threads", str(args.threads), "--batch", str(args.batch)]
     cmd += ["--video_frames", str(args.video_frames), "--memory_of", f"{section}:{name}"]
+    cmd += ["--default_allocator"] if args.default_allocator else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -174,8 +190,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--sections", default="train,decode,video", help="comma-separated subset to run")
     p.add_argument("--memory", action="store_true", help="also measure each call's peak memory (slower)")
+    p.add_argument("--default_allocator", action="store_true", help="do not keep large freed blocks")
     p.add_argument("--memory_of", default=None, help=argparse.SUPPRESS)  # SECTION:NAME, in a child
     args = p.parse_args()
+    allocator = "default" if args.default_allocator else f"reuse large blocks: {reuse_large_allocations()}"
     torch.set_num_threads(args.threads)
     parts = build(args)
     if args.memory_of:
@@ -183,7 +201,7 @@ def main() -> None:
         print(peak_extra_mb(parts[section][name]))
         return
     n, length, b = args.video_frames, int(args.video_frames * 2.5), args.batch
-    print(f"threads={args.threads} batch={b} N={n} L={length} repeats={args.repeats}")
+    print(f"threads={args.threads} batch={b} N={n} L={length} repeats={args.repeats} allocator={allocator}")
 
     def memory(section: str, name: str) -> str:
         return f", peak extra memory {peak_in_child(args, section, name):.0f} MB" if args.memory else ""
@@ -205,10 +223,12 @@ def main() -> None:
         print(f"free-running decoding from encoder memory, {length} frames = {seconds:.1f} s per utterance:")
         for name, secs in decode.items():
             utts = int(name.rsplit(" ", 1)[1])
-            speed = decode["espnet batch 1"] * utts / secs  # ESPnet's inference decodes one utterance a call
+            # ESPnet's inference decodes one utterance a call
+            speed = decode["espnet batch 1"] * utts / secs
+            speed_int8 = decode["espnet int8 batch 1"] * utts / secs
             print(
                 f"  {name}: {secs:.2f} s, RTF {secs / (utts * seconds):.4f}, "
-                f"{speed:.2f}x espnet{memory('decode', name)}"
+                f"{speed:.2f}x espnet fp32, {speed_int8:.2f}x espnet int8{memory('decode', name)}"
             )
     if "video" in t:
         print(f"whole model, video to mel, {n} frames = {n / FPS_VIDEO:.1f} s per utterance:")
