@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_lipsound2_net import TINY
 
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.precision import Bf16Linear, with_precision
 
+# the shape tests' tiny model with LSTMs wide enough for per-row int8 scales to matter
 SMALL = {
-    "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
-    "decoder_conf": {
-        "prenet_sizes": [64, 32],
-        "prenet_always_dropout": False,
-        "attention_lstm_units": 128,
-        "decoder_lstm_units": 128,
-        "attention_size": 32,
-        "location_filters": 8,
-        "location_kernel": 7,
-    },
-    "postnet_conf": {"channels": 32},
+    **TINY,
+    "decoder_conf": {**TINY["decoder_conf"], "attention_lstm_units": 128, "decoder_lstm_units": 128},
     "stop_mode": "known_length",
 }
 
@@ -48,7 +41,9 @@ def test_bf16_linear_matches_linear_and_keeps_the_callers_dtype():
     assert "in_features=300, out_features=200, bias=True" in repr(converted)
 
 
-@pytest.mark.parametrize(("precision", "bound"), [("bf16", 0.02), ("int8", 0.05)])
+# Rounding of an untrained model's small outputs: about 0.5% (bf16) and 5% (int8); a wrong
+# bias, layout or scale gives differences of the order of 100%.
+@pytest.mark.parametrize(("precision", "bound"), [("bf16", 0.02), ("int8", 0.1)])
 def test_converted_model_generates_what_fp32_generates(precision, bound):
     torch.manual_seed(1)
     model = LipSound2(**SMALL).eval()
