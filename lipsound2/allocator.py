@@ -5,8 +5,13 @@ with fresh pages from the kernel and returns them when the block is freed. Batch
 inference allocates the same activations again for every batch (the first encoder block's
 output is 290 MB for 8 x 3 s of video), so each batch paid the page faults anew: on the
 development machine they made the encoder 1.7x slower (0.39 s against 0.23 s per batch).
-Raising the mmap and trim thresholds keeps those blocks in the heap; the process's peak
-memory is unchanged, but it keeps that peak until it exits.
+Raising the mmap and trim thresholds serves those blocks from the heap and keeps them there.
+
+The price is memory: freed blocks cannot always be reused for a request of the same size
+(aligned allocations need a little more), so the heap grows until enough free blocks
+exist, and it is not given back until the process exits. Encoding batches of 8 at the
+paper's sizes, a process settled at 1.2 GB resident after 9 batches, against 0.65-0.8 GB
+with the default allocator.
 """
 
 from __future__ import annotations
