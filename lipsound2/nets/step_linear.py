@@ -20,23 +20,34 @@ from torch.autograd.function import once_differentiable
 
 
 class _Steps:
-    """Inputs and output gradients of every step, filled by forward and backward, and the
-    transposed weight the steps' backward share."""
+    """What the steps of one pass hand to the token's backward: each used step's input and
+    output gradient, and the transposed weight their backward share.
+
+    It is filled only during backward, with tensors that carry no autograd history, and
+    emptied by the token's backward. The autograd nodes hold it (``ctx.steps``); if it held
+    a graph tensor, the cycle tensor -> node -> ``ctx`` -> record -> tensor would run through
+    C++ autograd nodes that Python's collector cannot see, and every pass would leak its graph.
+    """
 
     def __init__(self) -> None:
-        self.inputs: list[torch.Tensor] = []
-        self.grads: list[torch.Tensor | None] = []
+        self.count = 0
+        self.records: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.weight_t: torch.Tensor | None = None
 
     def transposed(self, weight: torch.Tensor) -> torch.Tensor:
         """``weight.t()`` stored contiguously, made at the first backward step of the pass.
 
-        ``grad @ weight`` on the row-major ``(out, in)`` weight ran at 8.5 GB/s on a
-        4096 x 2304 LSTM weight against 11 GB/s for the same product on the transposed copy,
-        and this product is repeated at every step."""
+        ``grad @ weight`` on the row-major ``(out, in)`` weight is slower than the same
+        product on a transposed copy, and this product is repeated at every step."""
         if self.weight_t is None:
             self.weight_t = weight.t().contiguous()
         return self.weight_t
+
+    def take(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The records in step order; the record is left empty for another backward pass."""
+        records = [self.records[t] for t in sorted(self.records)]
+        self.records, self.weight_t = {}, None
+        return records
 
 
 class _Token(torch.autograd.Function):
@@ -49,13 +60,12 @@ class _Token(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, _: torch.Tensor) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
-        steps: _Steps = ctx.steps
-        used = [t for t, g in enumerate(steps.grads) if g is not None]
-        if not used:
+        records = ctx.steps.take()
+        if not records:
             return None, None, None
-        grads = torch.cat([steps.grads[t] for t in used])
-        inputs = torch.cat([steps.inputs[t] for t in used]).to(grads.dtype)
-        return None, grads.t() @ inputs, grads.sum(0) if ctx.has_bias else None
+        inputs = torch.cat([x for x, _ in records])
+        grads = torch.cat([g for _, g in records])
+        return None, grads.t() @ inputs.to(grads.dtype), grads.sum(0) if ctx.has_bias else None
 
 
 class _Step(torch.autograd.Function):
@@ -69,20 +79,18 @@ class _Step(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor | None,
     ) -> torch.Tensor:
-        ctx.save_for_backward(weight)
-        ctx.steps, ctx.index, ctx.x_dtype = steps, index, x.dtype
-        steps.inputs.append(x)
-        steps.grads.append(None)
+        ctx.save_for_backward(x, weight)
+        ctx.steps, ctx.index = steps, index
         return torch.nn.functional.linear(x, weight, bias)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None, None]:
-        (weight,) = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         grad = grad.to(weight.dtype)
-        ctx.steps.grads[ctx.index] = grad
+        ctx.steps.records[ctx.index] = (x.detach(), grad)
         x_grad = torch.nn.functional.linear(grad, ctx.steps.transposed(weight))
-        return x_grad.to(ctx.x_dtype), grad.new_zeros(()), None, None, None, None
+        return x_grad.to(x.dtype), grad.new_zeros(()), None, None, None, None
 
 
 class StepLinear:
@@ -106,4 +114,5 @@ class StepLinear:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.deferred:
             return self.linear(x)
-        return _Step.apply(x, self.token, self.steps, len(self.steps.inputs), self.weight, self.bias)
+        self.steps.count += 1
+        return _Step.apply(x, self.token, self.steps, self.steps.count - 1, self.weight, self.bias)
