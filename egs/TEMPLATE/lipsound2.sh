@@ -538,24 +538,32 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   log "Stage 8: scoring, RESULTS.md and the HTML report"
   judge_language=${lang}
   [ "${lang}" = zh ] && log "the judge (Whisper tiny.en) is English only: no judge rows for zh"
+  # A cached output FILE is reused only while FILE.key holds the digest of the tables it came
+  # from and the files they list (size, mtime): new audio under the same paths is scored anew.
+  inputs_key() { ${python} -m lipsound2.bin.fingerprint "$@"; }
+  is_fresh() { [ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$2" ]; }
   # judge_dir WAV_SCP EVAL_DIR: the independent ASR's hypotheses into EVAL_DIR/hyp/judge.txt
   judge_dir() {
-    local wav=$1 dir=$2 _nj n
+    local wav=$1 dir=$2 key _nj n
     [ "${judge_language}" = en ] || return 0
-    [ -f "${dir}/hyp/judge.txt" ] && return 0
+    key=$(inputs_key "${wav}")
+    is_fresh "${dir}/hyp/judge.txt" "${key}" && return 0
     mkdir -p "${dir}/log" "${dir}/hyp"
     _nj=$(min "${nj}" "$(wc -l <"${wav}")")
     ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge.JOB.log" \
       ${python} -m lipsound2.bin.judge --wav_scp "${wav}" --out "${dir}/log/judge.JOB.txt" \
       ${judge_model:+--model_dir "${judge_model}"} --job_id JOB --num_jobs "${_nj}"
     merge_job_tables "${dir}/log/judge.JOB.txt" "${dir}/hyp/judge.txt"
+    echo "${key}" >"${dir}/hyp/judge.txt.key"
   }
-  # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI per utterance into EVAL_DIR/scores/speech.tsv
+  # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI and durations into EVAL_DIR/scores/speech.tsv,
+  # a row for every utterance of REF_WAV_SCP (failed where EVAL_DIR/wav.scp lacks it)
   score_dir() {
-    local ref=$1 dir=$2 _nj n
-    [ -f "${dir}/scores/speech.tsv" ] && return 0
+    local ref=$1 dir=$2 key _nj n
+    key=$(inputs_key "${ref}" "${dir}/wav.scp")
+    is_fresh "${dir}/scores/speech.tsv" "${key}" && return 0
     mkdir -p "${dir}/log" "${dir}/scores"
-    _nj=$(min "${nj}" "$(wc -l <"${dir}/wav.scp")")
+    _nj=$(min "${nj}" "$(wc -l <"${ref}")")
     ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/score.JOB.log" \
       ${python} -m lipsound2.bin.score --ref_wav_scp "${ref}" --hyp_wav_scp "${dir}/wav.scp" \
       --out "${dir}/log/speech.JOB.tsv" --job_id JOB --num_jobs "${_nj}"
@@ -564,6 +572,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       for n in $(seq "${_nj}"); do tail -n +2 "${dir}/log/speech.${n}.tsv"; done | sort
     } >"${dir}/scores/.speech.tsv.tmp"
     mv "${dir}/scores/.speech.tsv.tmp" "${dir}/scores/speech.tsv"
+    echo "${key}" >"${dir}/scores/speech.tsv.key"
   }
   rows=("Audio gold standard=${expdir}/real_{set}"
     "Oracle (vocoded ground truth, ${vocoder_type})=${train_exp}/oracle_{set}"
@@ -585,18 +594,12 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   done
   exp_args=()
   for row in "${rows[@]}"; do exp_args+=(--exp "${row}"); done
-  # Scoring the same rows on the same sets again does nothing; other rows score anew.
-  score_key=score_$(printf '%s\n' "${test_sets}" "${rows[@]}" | sha256sum | cut -c1-12)
-  if is_done "${train_exp}" "${score_key}"; then
-    log "Stage 8: these rows are already scored (${train_exp}/.done.${score_key}): ${train_exp}/RESULTS.md"
-  else
-    ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
-      --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
-      --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
-      --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
-      --num_samples "${num_plots}"
-    mark_done "${train_exp}" "${score_key}"
-  fi
+  # Always rebuilt (seconds): the tables are never older than the scores and hypotheses.
+  ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
+    --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
+    --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
+    --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
+    --num_samples "${num_plots}"
   log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
 fi
 
