@@ -50,6 +50,8 @@ class Results:
     cells: dict[str, dict[str, Cell]]
     metric: str  # wer or cer
     training: dict[str, dict[str, float]] = field(default_factory=dict)  # label -> best valid stats
+    # (setting, here, the paper, can it be the paper's) rows; None: not compared
+    paper_differences: list[tuple[str, str, str, str]] | None = None
 
 
 def parse_pair(spec: str) -> tuple[str, str]:
@@ -123,6 +125,10 @@ def tables(res: Results) -> list[tuple[str, list[str], list[list[str]]]]:
     """``(title, header, rows)`` of every results table (empty tables left out)."""
     out = []
     unit = res.metric.upper()
+    if res.paper_differences is not None:
+        header = ["Setting", "Here", "The paper", "Can it be the paper's?"]
+        rows = [list(d) for d in res.paper_differences] or [["(none)", "-", "-", "-"]]
+        out.append(("Differences from the paper (settings in force)", header, rows))
 
     def cell(label: str, s: str) -> Cell | None:
         return res.cells[label].get(s)

@@ -66,6 +66,9 @@ def test_stage8_counts_every_utterance_and_is_never_stale(tmp_path, root, realda
     chars = {u: len(t.replace(" ", "")) for u, t in texts.items()}
     cer = 100 * chars["00022"] / sum(chars.values())  # the missing hypothesis: all deletions
     assert _row(md, "Cascaded lip reading", "LipSound2") == [f"{cer:.2f}", "2/3"]
+    assert "## Differences from the paper" in md
+    assert _row(md, "Differences from the paper", "Vocoder")[0].startswith("Griffin-Lim")
+    assert "Differences from the paper" in (results.parent / "report" / "index.html").read_text()
 
     # a second stage 7 and re-vocoding: new hypotheses, 00022 vocoded, 00008 whole under its old path
     write_wav(decode / "wav" / "00008.wav", wavs["00008"])
@@ -83,3 +86,27 @@ def test_stage8_counts_every_utterance_and_is_never_stale(tmp_path, root, realda
     res = _stage8(recipe)
     assert score_log.stat().st_mtime_ns == before
     assert "Results:" in res.stderr and results.read_text().count("3/3") >= 2
+
+
+def test_paper_settings_switch_selects_the_paper_configs(tmp_path, root):
+    recipe = _recipe(tmp_path, root)
+    res = subprocess.run(
+        ["./lipsound2.sh", "--paper_settings", "true", "--stage", "9", "--stop_stage", "8"],
+        cwd=recipe,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    line = next(x for x in res.stderr.splitlines() if "Paper settings: --train_config" in x)
+    conf = root / "egs" / "TEMPLATE" / "conf"
+    assert f"{(conf / 'train_paper.yaml').resolve()}," in line
+    assert f"{(conf / 'inference_paper.yaml').resolve()}," in line
+    for option in (
+        "--feats_normalize none",
+        "--vocoder_type hifigan",
+        "--ngram_order 6",
+        "--asr_lr_factor 0.1",
+    ):
+        assert option in line
+    assert "give --asr_pretrained_model" in res.stderr

@@ -83,7 +83,7 @@ def recipe(realdata, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
+def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
     monkeypatch.chdir(recipe)
     for d in ("oracle_test", "exp_a/decode_test", "exp_b/decode_test"):
         for job in (1, 2):
@@ -98,7 +98,9 @@ def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
          "--exp", "Oracle (vocoded ground truth)=oracle_{set}",
          "--exp", "LipSound2 (pre-trained + fine-tuned)=exp_a/decode_{set}",
          "--exp", "LipSound2 (blank video)=exp_b/decode_{set}", "--results", "RESULTS.md",
-         "--html", "exp_a/report/index.html", "--title", "exp_a"]
+         "--html", "exp_a/report/index.html", "--title", "exp_a",
+         "--vocoder_type", "griffin_lim",
+         "--inference_config", str(root / "egs" / "TEMPLATE" / "conf" / "inference.yaml")]
     ) == 0  # fmt: skip
     md = (recipe / "RESULTS.md").read_text()
     assert "## Environment" in md and "git hash" in md and "espnet version" in md
@@ -116,6 +118,7 @@ def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
         and "| LipSound2 (pre-trained + fine-tuned) + LM | 0.00 |" in md
     )
     assert (recipe / "exp_a/decode_test/scores/asr_wer.tsv").read_text().count("\n") == 4
+    assert "| Inference precision | int8 Linear weights | fp32 |" in md
 
     page = recipe / "exp_a" / "report" / "index.html"
     parser = Links()
@@ -133,6 +136,7 @@ def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
          "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
-    assert dom.count("<table") >= 4
+    assert dom.count("<table") >= 5
     assert "Speech reconstruction" in dom and "Cascaded lip reading" in dom and "Independent judge" in dom
+    assert "Differences from the paper" in dom and "Inference precision" in dom
     assert dom.count("<audio") == 12 and dom.count("<img") == 3
