@@ -23,7 +23,7 @@ import numpy as np
 
 from lipsound2.bin import infer, score, vocode
 from lipsound2.fileio.table import read_table
-from lipsound2.metrics.scoring import mean_scores, read_speech_tsv
+from lipsound2.metrics.scoring import read_speech_tsv, summarize_speech
 from lipsound2.nets.precision import PRECISIONS
 
 
@@ -57,7 +57,11 @@ def run(args: argparse.Namespace, data: Path, out: Path, precision: str, seed: i
     vocode.main(["--feats_scp", str(out / "feats.scp"), "--outdir", str(out), "--wav_scp", wav_scp])
     ref_scp = str(data / "wav.scp")
     score.main(["--ref_wav_scp", ref_scp, "--hyp_wav_scp", wav_scp, "--out", str(out / "s.tsv")])
-    return {"seconds": seconds, "rtf": seconds / video_seconds, **mean_scores(read_speech_tsv(out / "s.tsv"))}
+    return {
+        "seconds": seconds,
+        "rtf": seconds / video_seconds,
+        **summarize_speech(read_speech_tsv(out / "s.tsv")),
+    }
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ ngpu=0               # GPUs per training job (0: CPU).
 num_nodes=1          # Nodes for multi-node training (Slurm through cmd.sh).
 python=python3       # Python interpreter.
 seed=0               # Random seed for training.
+paper_settings=false # true: the paper's own settings wherever this toolkit has them; they replace
+                     # the options they name (see "Paper settings" below and README.md).
 
 # Directories
 datadir=data         # Kaldi data directories written by stage 0.
@@ -93,6 +95,8 @@ Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel, 3 pre-train,
 
 Options (defaults in brackets):
   --stage / --stop_stage      first / last stage [${stage} / ${stop_stage}]
+  --paper_settings            the paper's settings: train_paper.yaml, no target normalisation,
+                              fp32 inference, HiFi-GAN, 6-gram LM, ASR lr x 0.1 [${paper_settings}]
   --nj / --inference_nj       parallel jobs [${nj} / ${inference_nj}]
   --ngpu / --num_nodes        GPUs per job / nodes for training [${ngpu} / ${num_nodes}]
   --datadir / --dumpdir / --expdir   output directories [${datadir} / ${dumpdir} / ${expdir}]
@@ -129,6 +133,23 @@ run_args=$(printf '%q ' "$@")
 . ./cmd.sh
 
 [ $# -eq 0 ] || { log "unexpected arguments: $*"; log "${help_message}"; exit 1; }
+
+# Paper settings: what the paper used, where this toolkit has it. What cannot be the paper's
+# (WaveGlow, Jasper, MTCNN, the LM's large text) stays listed in RESULTS.md's differences.
+if [ "${paper_settings}" = true ]; then
+  paper_conf=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/conf
+  pretrain_config=${paper_conf}/train_paper.yaml
+  train_config=${paper_conf}/train_paper.yaml
+  inference_config=${paper_conf}/inference_paper.yaml
+  feats_normalize=none
+  vocoder_type=hifigan
+  use_lm=true
+  ngram_order=6
+  asr_lr_factor=0.1
+  log "Paper settings: --train_config/--pretrain_config ${train_config}, --inference_config ${inference_config}," \
+    "--feats_normalize none, --vocoder_type hifigan, --ngram_order 6, --asr_lr_factor 0.1"
+  [ -n "${asr_pretrained_model}" ] || log "Paper settings: the paper fine-tunes a pre-trained ASR; give --asr_pretrained_model"
+fi
 
 # Done markers: a stage step that finished writes one; a re-run skips the step.
 is_done() { [ -f "$1/.done.$2" ]; }
@@ -538,24 +559,32 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   log "Stage 8: scoring, RESULTS.md and the HTML report"
   judge_language=${lang}
   [ "${lang}" = zh ] && log "the judge (Whisper tiny.en) is English only: no judge rows for zh"
+  # A cached output FILE is reused only while FILE.key holds the digest of the tables it came
+  # from and the files they list (size, mtime): new audio under the same paths is scored anew.
+  inputs_key() { ${python} -m lipsound2.bin.fingerprint "$@"; }
+  is_fresh() { [ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$2" ]; }
   # judge_dir WAV_SCP EVAL_DIR: the independent ASR's hypotheses into EVAL_DIR/hyp/judge.txt
   judge_dir() {
-    local wav=$1 dir=$2 _nj n
+    local wav=$1 dir=$2 key _nj n
     [ "${judge_language}" = en ] || return 0
-    [ -f "${dir}/hyp/judge.txt" ] && return 0
+    key=$(inputs_key "${wav}")
+    is_fresh "${dir}/hyp/judge.txt" "${key}" && return 0
     mkdir -p "${dir}/log" "${dir}/hyp"
     _nj=$(min "${nj}" "$(wc -l <"${wav}")")
     ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge.JOB.log" \
       ${python} -m lipsound2.bin.judge --wav_scp "${wav}" --out "${dir}/log/judge.JOB.txt" \
       ${judge_model:+--model_dir "${judge_model}"} --job_id JOB --num_jobs "${_nj}"
     merge_job_tables "${dir}/log/judge.JOB.txt" "${dir}/hyp/judge.txt"
+    echo "${key}" >"${dir}/hyp/judge.txt.key"
   }
-  # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI per utterance into EVAL_DIR/scores/speech.tsv
+  # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI and durations into EVAL_DIR/scores/speech.tsv,
+  # a row for every utterance of REF_WAV_SCP (failed where EVAL_DIR/wav.scp lacks it)
   score_dir() {
-    local ref=$1 dir=$2 _nj n
-    [ -f "${dir}/scores/speech.tsv" ] && return 0
+    local ref=$1 dir=$2 key _nj n
+    key=$(inputs_key "${ref}" "${dir}/wav.scp")
+    is_fresh "${dir}/scores/speech.tsv" "${key}" && return 0
     mkdir -p "${dir}/log" "${dir}/scores"
-    _nj=$(min "${nj}" "$(wc -l <"${dir}/wav.scp")")
+    _nj=$(min "${nj}" "$(wc -l <"${ref}")")
     ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/score.JOB.log" \
       ${python} -m lipsound2.bin.score --ref_wav_scp "${ref}" --hyp_wav_scp "${dir}/wav.scp" \
       --out "${dir}/log/speech.JOB.tsv" --job_id JOB --num_jobs "${_nj}"
@@ -564,6 +593,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       for n in $(seq "${_nj}"); do tail -n +2 "${dir}/log/speech.${n}.tsv"; done | sort
     } >"${dir}/scores/.speech.tsv.tmp"
     mv "${dir}/scores/.speech.tsv.tmp" "${dir}/scores/speech.tsv"
+    echo "${key}" >"${dir}/scores/speech.tsv.key"
   }
   rows=("Audio gold standard=${expdir}/real_{set}"
     "Oracle (vocoded ground truth, ${vocoder_type})=${train_exp}/oracle_{set}"
@@ -585,18 +615,23 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   done
   exp_args=()
   for row in "${rows[@]}"; do exp_args+=(--exp "${row}"); done
-  # Scoring the same rows on the same sets again does nothing; other rows score anew.
-  score_key=score_$(printf '%s\n' "${test_sets}" "${rows[@]}" | sha256sum | cut -c1-12)
-  if is_done "${train_exp}" "${score_key}"; then
-    log "Stage 8: these rows are already scored (${train_exp}/.done.${score_key}): ${train_exp}/RESULTS.md"
-  else
-    ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
-      --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
-      --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
-      --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
-      --num_samples "${num_plots}"
-    mark_done "${train_exp}" "${score_key}"
+  # The settings in force, which RESULTS.md compares with the paper's
+  paper_args=(--vocoder_type "${vocoder_type}")
+  for pair in "train_exp_config:${train_exp}/config.yaml" "inference_config:${inference_config}" \
+    "frontend_config:${frontend_config}"; do
+    [ ! -f "${pair#*:}" ] || paper_args+=("--${pair%%:*}" "${pair#*:}")
+  done
+  asr_exp_config=${train_exp}/asr_finetune_generated/config.yaml
+  if [ -f "${asr_exp_config}" ]; then
+    paper_args+=(--asr_exp_config "${asr_exp_config}" --asr_pretrained_model "${asr_pretrained_model}"
+      --asr_lr_factor "${asr_lr_factor}" --ngram_order "$("${use_lm}" && echo "${ngram_order}" || echo 0)")
   fi
+  # Always rebuilt (seconds): the tables are never older than the scores and hypotheses.
+  ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
+    --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
+    --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
+    --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
+    --num_samples "${num_plots}" "${paper_args[@]}"
   log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
 fi
 

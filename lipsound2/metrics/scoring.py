@@ -2,15 +2,22 @@
 
 An evaluation directory holds what one row of a results table is made of:
 ``wav.scp`` (speech to score against the real audio), ``scores/speech.tsv`` (per-utterance
-PESQ/STOI/ESTOI, written by ``lipsound2.bin.score`` jobs), and ``hyp/<name>.txt`` text
-tables (``asr``: cascade, ``asr_lm``: cascade with the n-gram LM, ``asr_ft``: fine-tuned
-on real audio, ``judge``: the independent ASR).
+PESQ/STOI/ESTOI and durations, written by ``lipsound2.bin.score`` jobs), and
+``hyp/<name>.txt`` text tables (``asr``: cascade, ``asr_lm``: cascade with the n-gram LM,
+``asr_ft``: fine-tuned on real audio, ``judge``: the independent ASR).
+
+Nothing is dropped silently: every utterance of the test set is either scored or counted as
+failed (no generated audio, unreadable, a metric that cannot be computed), a missing
+hypothesis counts as all deletions, and a generated duration far from the reference's is
+counted, since the speech metrics compare only the common length.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,53 +25,116 @@ from tqdm import tqdm
 
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table
-from lipsound2.metrics.speech import speech_scores
+from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 from lipsound2.metrics.text import ErrorCounts, error_counts, pooled_rate
 from lipsound2.vocoders.wavio import read_wav
 
 SPEECH_COLUMNS = ("pesq_nb", "pesq_wb", "stoi", "estoi")
+# A generated utterance whose duration is off the reference's by more than this share is
+# counted: an early stop, or a decoder that missed its stop and ran to the step cap.
+DURATION_TOLERANCE = 0.2
 
 
-def score_speech(ref_wav_scp: str | os.PathLike, hyp_wav_scp: str | os.PathLike, keys: list[str]) -> dict:
-    """``{utt: {metric: value}}``; an utterance that fails is reported in ``errors``."""
+@dataclass
+class SpeechRow:
+    """One utterance's scores, or the reason it has none (``error``)."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    ref_sec: float = math.nan
+    gen_sec: float = math.nan
+    error: str = ""
+
+    @property
+    def duration_ratio(self) -> float:
+        """Generated over reference duration (NaN when either is unknown)."""
+        return self.gen_sec / self.ref_sec if self.ref_sec > 0 else math.nan
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def score_speech(
+    ref_wav_scp: str | os.PathLike, hyp_wav_scp: str | os.PathLike, keys: list[str]
+) -> dict[str, SpeechRow]:
+    """A row per key of ``keys`` (the test set's utterances): scored, or failed with its reason."""
     refs, hyps = read_table(ref_wav_scp), read_table(hyp_wav_scp)
-    rows: dict[str, dict[str, float]] = {}
-    errors: dict[str, str] = {}
+    rows: dict[str, SpeechRow] = {}
     for key in tqdm(keys, desc="score", mininterval=10):
+        row = rows[key] = SpeechRow()
         try:
             if key not in refs:
                 raise KeyError(f"not in {ref_wav_scp}")
-            ref, hyp = read_wav(refs[key]), read_wav(hyps[key])
+            ref = read_wav(refs[key])
+            row.ref_sec = len(ref) / SAMPLE_RATE
+            if key not in hyps:
+                raise KeyError(f"no generated audio in {hyp_wav_scp}")
+            hyp = read_wav(hyps[key])
+            row.gen_sec = len(hyp) / SAMPLE_RATE
             ref = ref / max(float(np.abs(ref).max()), 1e-8)  # the mel's peak normalisation
-            rows[key] = speech_scores(ref, hyp).to_dict()
+            scores = speech_scores(ref, hyp).to_dict()
+            if undefined := [c for c in SPEECH_COLUMNS if math.isnan(scores[c])]:
+                raise ValueError(f"{', '.join(undefined)} undefined (silent or too short?)")
+            row.scores = scores
         except Exception as exc:
-            errors[key] = f"{hyps.get(key, '?')}: {exc}"
-    return {"rows": rows, "errors": errors}
-
-
-def write_speech_tsv(path: str | os.PathLike, rows: dict[str, dict[str, float]]) -> None:
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        f.write("utt\t" + "\t".join(SPEECH_COLUMNS) + "\n")
-        for key in sorted(rows):
-            f.write(key + "\t" + "\t".join(f"{rows[key][c]:.4f}" for c in SPEECH_COLUMNS) + "\n")
-
-
-def read_speech_tsv(path: str | os.PathLike) -> dict[str, dict[str, float]]:
-    rows: dict[str, dict[str, float]] = {}
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")[1:]
-        for line in f:
-            key, *values = line.rstrip("\n").split("\t")
-            rows[key] = {c: float(v) for c, v in zip(header, values)}
+            row.error = _one_line(f"{hyps.get(key, '-')}: {exc}")
     return rows
 
 
-def mean_scores(rows: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Mean of each metric over utterances (NaN entries skipped) and the count."""
-    out: dict[str, float] = {"n": float(len(rows))}
+def write_speech_tsv(path: str | os.PathLike, rows: dict[str, SpeechRow]) -> None:
+    """``utt``, the metrics (``nan`` when failed), durations in seconds and the error, if any."""
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write("\t".join(("utt", *SPEECH_COLUMNS, "ref_sec", "gen_sec", "error")) + "\n")
+        for key in sorted(rows):
+            r = rows[key]
+            values = [r.scores.get(c, math.nan) for c in SPEECH_COLUMNS] + [r.ref_sec, r.gen_sec]
+            f.write("\t".join([key, *(f"{v:.4f}" for v in values), r.error]) + "\n")
+
+
+def read_speech_tsv(path: str | os.PathLike) -> dict[str, SpeechRow]:
+    """Rows of :func:`write_speech_tsv`; a row with an error or an undefined metric is failed."""
+    rows: dict[str, SpeechRow] = {}
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")[1:]
+        for lineno, line in enumerate(f, 2):
+            key, *values = line.rstrip("\n").split("\t")
+            if len(values) > len(header):
+                raise ValueError(f"{path}:{lineno}: {len(values)} values for {len(header)} columns")
+            cols = dict(zip(header, values))
+            nums = {c: float(cols[c]) for c in (*SPEECH_COLUMNS, "ref_sec", "gen_sec") if cols.get(c)}
+            scores = {c: nums.get(c, math.nan) for c in SPEECH_COLUMNS}
+            error = cols.get("error", "")
+            if not error and (undefined := [c for c, v in scores.items() if math.isnan(v)]):
+                error = f"{', '.join(undefined)} undefined"
+            rows[key] = SpeechRow(
+                {} if error else scores, nums.get("ref_sec", math.nan), nums.get("gen_sec", math.nan), error
+            )
+    return rows
+
+
+def summarize_speech(
+    rows: dict[str, SpeechRow],
+    expected: Collection[str] | None = None,
+    tolerance: float = DURATION_TOLERANCE,
+) -> dict[str, float]:
+    """Means over the scored utterances and what they leave out.
+
+    ``n`` scored of ``expected`` utterances (the test set; default: the rows), ``failed``
+    the rest (including those with no row at all); ``duration_ratio`` the median generated
+    over reference duration and ``duration_off`` how many are off by more than ``tolerance``.
+    """
+    keys = list(rows) if expected is None else list(expected)
+    scored = [rows[k] for k in keys if k in rows and not rows[k].error]
+    out: dict[str, float] = {
+        "n": float(len(scored)),
+        "expected": float(len(keys)),
+        "failed": float(len(keys) - len(scored)),
+    }
     for c in SPEECH_COLUMNS:
-        vals = [r[c] for r in rows.values() if c in r and not math.isnan(r[c])]
-        out[c] = float(np.mean(vals)) if vals else math.nan
+        out[c] = float(np.mean([r.scores[c] for r in scored])) if scored else math.nan
+    ratios = [r.duration_ratio for r in scored if not math.isnan(r.duration_ratio)]
+    out["duration_ratio"] = float(np.median(ratios)) if ratios else math.nan
+    out["duration_off"] = float(sum(abs(x - 1.0) > tolerance for x in ratios))
     return out
 
 
@@ -74,24 +144,28 @@ def score_text(
     metric: str,
     out_tsv: str | os.PathLike | None = None,
 ) -> dict[str, float]:
-    """Pooled error rate of a hypothesis table (missing hypotheses count as empty)."""
+    """Pooled error rate of a hypothesis table over every reference utterance.
+
+    A reference with no hypothesis counts as an empty hypothesis, that is all deletions;
+    ``n`` hypotheses found of ``expected`` references, ``missing`` the rest.
+    """
     refs, hyps = read_table(ref_text), read_table(hyp_text)
-    counts: dict[str, ErrorCounts] = {
-        k: error_counts(refs[k], hyps.get(k, ""), metric) for k in refs if k in hyps
-    }
-    missing = [k for k in refs if k not in hyps]
+    counts: dict[str, ErrorCounts] = {k: error_counts(refs[k], hyps.get(k, ""), metric) for k in refs}
+    found = sum(k in hyps for k in refs)
     if out_tsv is not None:
         with atomic_open(out_tsv, "w", encoding="utf-8") as f:
-            f.write("utt\tsub\tdel\tins\tref_len\trate\thyp\n")
+            f.write("utt\tsub\tdel\tins\tref_len\trate\tstatus\thyp\n")
             for k, c in counts.items():
+                status = "ok" if k in hyps else "missing"
                 f.write(
                     f"{k}\t{c.substitutions}\t{c.deletions}\t{c.insertions}\t{c.ref_length}\t{c.rate:.2f}\t"
+                    f"{status}\t{hyps.get(k, '')}\n"
                 )
-                f.write(hyps[k] + "\n")
     return {
         "rate": pooled_rate(list(counts.values())),
-        "n": float(len(counts)),
-        "missing": float(len(missing)),
+        "n": float(found),
+        "expected": float(len(refs)),
+        "missing": float(len(refs) - found),
     }
 
 

@@ -3,7 +3,9 @@
 PESQ (ITU-T P.862, narrowband, and P.862.2, wideband) from the ``pesq`` package; STOI and
 extended STOI (ESTOI) from ``pystoi``. Both signals are 16 kHz mono. A generated waveform
 rarely has exactly the reference length (vocoders work in whole mel frames), so both are
-cut to the shorter one before scoring: the metrics compare time-aligned signals.
+cut to the shorter one before scoring: the metrics compare time-aligned signals. What the
+cut hides (an early stop, a run to the step cap) the set-level tables report from both
+durations (``lipsound2.metrics.scoring``).
 """
 
 from __future__ import annotations

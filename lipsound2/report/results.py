@@ -5,6 +5,8 @@ test sets, as the paper's tables have one column group per corpus or split. Tabl
 speech reconstruction in the layout of Tables III-V (ESTOI, PESQ), every speech metric,
 lip reading in the layout of Tables VI-VII (WER or CER; rows + LM and + fine-tuning come
 from the ``hyp/asr_lm`` and ``hyp/asr_ft`` files), and the independent judge's WER.
+Every cell says how many of the test set's utterances it covers (scored / expected), and
+the speech tables count generated durations far from the reference's.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lipsound2.metrics.scoring import hyp_files, mean_scores, read_speech_tsv, score_text
+from lipsound2.fileio.fingerprint import tables_fingerprint
+from lipsound2.fileio.table import read_table
+from lipsound2.metrics.scoring import (
+    DURATION_TOLERANCE,
+    hyp_files,
+    read_speech_tsv,
+    score_text,
+    summarize_speech,
+)
 from lipsound2.metrics.text import metric_for_lang
 from lipsound2.report.training import best_validation, experiment_of
 
 # hypothesis file -> row label suffix, in table order
 ASR_HYPS = {"asr": "", "asr_ft": " + fine-tuning", "asr_lm": " + LM"}
 JUDGE_HYP = "judge"
+OFF = f"length off >{DURATION_TOLERANCE:.0%}"
 
 
 @dataclass
@@ -39,6 +50,8 @@ class Results:
     cells: dict[str, dict[str, Cell]]
     metric: str  # wer or cer
     training: dict[str, dict[str, float]] = field(default_factory=dict)  # label -> best valid stats
+    # (setting, here, the paper, can it be the paper's) rows; None: not compared
+    paper_differences: list[tuple[str, str, str, str]] | None = None
 
 
 def parse_pair(spec: str) -> tuple[str, str]:
@@ -47,6 +60,24 @@ def parse_pair(spec: str) -> tuple[str, str]:
     if not sep or not label.strip() or not value.strip():
         raise ValueError(f"expected LABEL=PATH, got {spec!r}")
     return label.strip(), value.strip()
+
+
+def speech_scores_of(eval_dir: Path, ref_wav_scp: Path) -> dict[str, float] | None:
+    """Summary of ``eval_dir/scores/speech.tsv`` over the utterances of ``ref_wav_scp``.
+
+    Scores keyed (``speech.tsv.key``) to other audio than the dir's ``wav.scp`` now holds
+    are refused rather than reported.
+    """
+    tsv = eval_dir / "scores" / "speech.tsv"
+    if not tsv.exists():
+        return None
+    key_file = tsv.with_name(tsv.name + ".key")
+    wav_scp = eval_dir / "wav.scp"
+    if key_file.exists() and (
+        not wav_scp.exists() or key_file.read_text().strip() != tables_fingerprint(ref_wav_scp, wav_scp)
+    ):
+        raise ValueError(f"{tsv} was scored from other audio than {eval_dir / 'wav.scp'}: score it again")
+    return summarize_speech(read_speech_tsv(tsv), read_table(ref_wav_scp))
 
 
 def collect(test_sets: dict[str, Path], rows: list[tuple[str, str]], lang: str = "en") -> Results:
@@ -63,10 +94,7 @@ def collect(test_sets: dict[str, Path], rows: list[tuple[str, str]], lang: str =
             if not d.is_dir():
                 continue
             dirs[label][set_name] = d
-            cell = Cell()
-            speech = d / "scores" / "speech.tsv"
-            if speech.exists():
-                cell.speech = mean_scores(read_speech_tsv(speech))
+            cell = Cell(speech=speech_scores_of(d, ref_dir / "wav.scp"))
             for name, path in hyp_files(d).items():
                 out = d / "scores" / f"{name}_{metric}.tsv"
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,67 +112,78 @@ def _fmt(value: float | None, digits: int) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _count(value: dict[str, float] | None, key: str = "n") -> str:
+    """``scored/expected`` of a cell's summary; ``-`` without one."""
+    return "-" if not value else f"{int(value[key])}/{int(value['expected'])}"
+
+
+def _off(sp: dict[str, float] | None) -> str:
+    return "-" if not sp else str(int(sp["duration_off"]))
+
+
 def tables(res: Results) -> list[tuple[str, list[str], list[list[str]]]]:
     """``(title, header, rows)`` of every results table (empty tables left out)."""
     out = []
     unit = res.metric.upper()
+    if res.paper_differences is not None:
+        header = ["Setting", "Here", "The paper", "Can it be the paper's?"]
+        rows = [list(d) for d in res.paper_differences] or [["(none)", "-", "-", "-"]]
+        out.append(("Differences from the paper (settings in force)", header, rows))
 
     def cell(label: str, s: str) -> Cell | None:
         return res.cells[label].get(s)
 
     speech_labels = [lb for lb in res.labels if any((c := cell(lb, s)) and c.speech for s in res.sets)]
     if speech_labels:
-        header = ["Model"] + [f"{s} {m}" for s in res.sets for m in ("ESTOI", "PESQ (NB)")]
+        header = ["Model"] + [f"{s} {m}" for s in res.sets for m in ("ESTOI", "PESQ (NB)", "utts", OFF)]
         rows = []
         for lb in speech_labels:
             row = [lb]
             for s in res.sets:
-                sp = (c.speech if (c := cell(lb, s)) else None) or {}
-                row += [_fmt(sp.get("estoi"), 3), _fmt(sp.get("pesq_nb"), 3)]
+                sp = c.speech if (c := cell(lb, s)) else None
+                row += [_fmt((sp or {}).get("estoi"), 3), _fmt((sp or {}).get("pesq_nb"), 3)]
+                row += [_count(sp), _off(sp)]
             rows.append(row)
-        out.append(("Speech reconstruction (layout of the paper's Tables III-V)", header, rows))
+        title = "Speech reconstruction (layout of the paper's Tables III-V; utts: scored / expected)"
+        out.append((title, header, rows))
         for s in res.sets:
-            header = ["Model", "utts", "STOI", "ESTOI", "PESQ (NB)", "PESQ (WB)"]
+            header = ["Model", "utts", "STOI", "ESTOI", "PESQ (NB)", "PESQ (WB)", "gen/ref length", OFF]
             rows = []
             for lb in speech_labels:
                 sp = c.speech if (c := cell(lb, s)) else None
                 if sp:
                     rows.append(
-                        [lb, str(int(sp["n"]))]
+                        [lb, _count(sp)]
                         + [_fmt(sp[m], 3) for m in ("stoi", "estoi", "pesq_nb", "pesq_wb")]
+                        + [_fmt(sp["duration_ratio"], 2), _off(sp)]
                     )
             if rows:
-                out.append((f"All speech metrics, {s}", header, rows))
+                title = (
+                    f"All speech metrics, {s} (means over the scored utterances; "
+                    "gen/ref length: median generated / real duration)"
+                )
+                out.append((title, header, rows))
 
-    asr_rows = []
-    for lb in res.labels:
-        for name, suffix in ASR_HYPS.items():
-            if any((c := cell(lb, s)) and name in c.text for s in res.sets):
-                vals = []
-                for s in res.sets:
-                    t = c.text.get(name) if (c := cell(lb, s)) else None
-                    vals.append(_fmt(t["rate"] if t else None, 2))
-                asr_rows.append([lb + suffix, *vals])
-    if asr_rows:
-        title = f"Cascaded lip reading, {unit} % (layout of the paper's Tables VI-VII)"
-        out.append((title, ["Model", *res.sets], asr_rows))
+    def text_rows(names: dict[str, str]) -> list[list[str]]:
+        rows = []
+        for lb in res.labels:
+            for name, suffix in names.items():
+                if any((c := cell(lb, s)) and name in c.text for s in res.sets):
+                    vals = []
+                    for s in res.sets:
+                        t = c.text.get(name) if (c := cell(lb, s)) else None
+                        vals += [_fmt(t["rate"] if t else None, 2), _count(t)]
+                    rows.append([lb + suffix, *vals])
+        return rows
 
-    judge_rows = []
-    for lb in res.labels:
-        if any((c := cell(lb, s)) and JUDGE_HYP in c.text for s in res.sets):
-            vals = []
-            for s in res.sets:
-                t = c.text.get(JUDGE_HYP) if (c := cell(lb, s)) else None
-                vals.append(_fmt(t["rate"] if t else None, 2))
-            judge_rows.append([lb, *vals])
-    if judge_rows:
-        out.append(
-            (
-                f"Independent judge (Whisper tiny.en, not trained here), {unit} %",
-                ["Audio", *res.sets],
-                judge_rows,
-            )
-        )
+    utts = "utts: hypotheses / expected, a missing one counts as all deletions"
+    header = [h for s in res.sets for h in (s, f"{s} utts")]
+    if asr_rows := text_rows(ASR_HYPS):
+        title = f"Cascaded lip reading, {unit} % (layout of the paper's Tables VI-VII; {utts})"
+        out.append((title, ["Model", *header], asr_rows))
+    if judge_rows := text_rows({JUDGE_HYP: ""}):
+        title = f"Independent judge (Whisper tiny.en, not trained here), {unit} % ({utts})"
+        out.append((title, ["Audio", *header], judge_rows))
     if res.training:
         # Eq. 5 is dec_loss + post_loss; "loss" also holds the optional guided-attention and
         # encoder read-out terms, so it compares only models trained with the same weights

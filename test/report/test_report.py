@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import unquote
 
 import numpy as np
@@ -17,7 +16,7 @@ from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import write_table
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.frontend.mel import log_mel
-from lipsound2.metrics.scoring import read_speech_tsv
+from lipsound2.metrics.scoring import read_speech_tsv, write_speech_tsv
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.wavio import write_wav
 
@@ -84,7 +83,7 @@ def recipe(realdata, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
+def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
     monkeypatch.chdir(recipe)
     for d in ("oracle_test", "exp_a/decode_test", "exp_b/decode_test"):
         for job in (1, 2):
@@ -92,17 +91,16 @@ def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
             args = ["--ref_wav_scp", "dump/test/wav.scp", "--hyp_wav_scp", f"{d}/wav.scp", "--out", out]
             assert score.main([*args, "--job_id", str(job), "--num_jobs", "2"]) == 0
         rows = {**read_speech_tsv(f"{d}/scores/speech.1.tsv"), **read_speech_tsv(f"{d}/scores/speech.2.tsv")}
-        assert sorted(rows) == sorted(SENTENCES)
-        lines = ["utt\tpesq_nb\tpesq_wb\tstoi\testoi"] + [
-            f"{k}\t{v['pesq_nb']}\t{v['pesq_wb']}\t{v['stoi']}\t{v['estoi']}" for k, v in rows.items()
-        ]
-        Path(f"{d}/scores/speech.tsv").write_text("\n".join(lines) + "\n")
+        assert sorted(rows) == sorted(SENTENCES) and not any(r.error for r in rows.values())
+        write_speech_tsv(f"{d}/scores/speech.tsv", rows)
     assert make_report.main(
         ["--test_set", "test=dump/test", "--exp", "Audio gold standard=real_{set}",
          "--exp", "Oracle (vocoded ground truth)=oracle_{set}",
          "--exp", "LipSound2 (pre-trained + fine-tuned)=exp_a/decode_{set}",
          "--exp", "LipSound2 (blank video)=exp_b/decode_{set}", "--results", "RESULTS.md",
-         "--html", "exp_a/report/index.html", "--title", "exp_a"]
+         "--html", "exp_a/report/index.html", "--title", "exp_a",
+         "--vocoder_type", "griffin_lim",
+         "--inference_config", str(root / "egs" / "TEMPLATE" / "conf" / "inference.yaml")]
     ) == 0  # fmt: skip
     md = (recipe / "RESULTS.md").read_text()
     assert "## Environment" in md and "git hash" in md and "espnet version" in md
@@ -120,6 +118,7 @@ def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
         and "| LipSound2 (pre-trained + fine-tuned) + LM | 0.00 |" in md
     )
     assert (recipe / "exp_a/decode_test/scores/asr_wer.tsv").read_text().count("\n") == 4
+    assert "| Inference precision | int8 Linear weights | fp32 |" in md
 
     page = recipe / "exp_a" / "report" / "index.html"
     parser = Links()
@@ -137,6 +136,7 @@ def test_scores_results_and_html_report(recipe, tmp_path, monkeypatch):
          "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
-    assert dom.count("<table") >= 4
+    assert dom.count("<table") >= 5
     assert "Speech reconstruction" in dom and "Cascaded lip reading" in dom and "Independent judge" in dom
+    assert "Differences from the paper" in dom and "Inference precision" in dom
     assert dom.count("<audio") == 12 and dom.count("<img") == 3

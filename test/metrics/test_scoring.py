@@ -1,0 +1,107 @@
+"""Set-level scores with known answers: nothing the test set holds is silently left out."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lipsound2.bin import score
+from lipsound2.fileio.fingerprint import tables_fingerprint
+from lipsound2.fileio.table import read_table, write_table
+from lipsound2.metrics.scoring import read_speech_tsv, score_text, summarize_speech, write_speech_tsv
+from lipsound2.report.results import speech_scores_of
+from lipsound2.vocoders.wavio import read_wav, write_wav
+
+CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
+
+
+def test_missing_hypothesis_counts_as_all_deletions(tmp_path):
+    refs = {"a": "BIN BLUE AT F TWO NOW", "b": "LAY BLUE AT X FOUR NOW", "c": "SET RED"}
+    write_table(tmp_path / "text", refs)
+    write_table(tmp_path / "hyp.txt", {"a": "BIN BLUE AT F TWO NOW", "b": "LAY BLUE AT X FIVE NOW"})
+    res = score_text(tmp_path / "text", tmp_path / "hyp.txt", "wer", tmp_path / "wer.tsv")
+    # 1 substitution in b, 2 deletions for the missing c, over 6 + 6 + 2 reference words
+    assert res["rate"] == pytest.approx(100 * 3 / 14)
+    assert (res["n"], res["expected"], res["missing"]) == (2, 3, 1)
+    lines = (tmp_path / "wer.tsv").read_text().splitlines()
+    assert len(lines) == 4
+    assert lines[3].split("\t")[:7] == ["c", "0", "2", "0", "2", "100.00", "missing"]
+
+
+@pytest.fixture
+def eval_dir(realdata, tmp_path):
+    """A test set of three real clips, and generated audio for it: one exact, one cut to 60 %
+    of its length (an early stop), one missing from wav.scp."""
+    refs, gens = {}, {}
+    for utt in CLIPS:
+        refs[utt] = str(realdata / "LRS2_smeetrs_deep_avsr" / f"{utt}.wav")
+    wav = read_wav(refs["00002"])
+    write_wav(tmp_path / "gen dir" / "wav" / "00002.wav", wav)
+    wav = read_wav(refs["00008"])
+    write_wav(tmp_path / "gen dir" / "wav" / "00008.wav", wav[: int(0.6 * len(wav))])
+    gens = {utt: str(tmp_path / "gen dir" / "wav" / f"{utt}.wav") for utt in ("00002", "00008")}
+    write_table(tmp_path / "ref" / "wav.scp", refs)
+    write_table(tmp_path / "gen dir" / "wav.scp", gens)
+    return tmp_path / "ref" / "wav.scp", tmp_path / "gen dir"
+
+
+@pytest.mark.slow
+def test_missing_wav_fails_and_short_wav_is_flagged(eval_dir, caplog):
+    ref_scp, gen = eval_dir
+    gen_scp = gen / "wav.scp"
+    for job in (1, 2):
+        args = [
+            "--ref_wav_scp",
+            str(ref_scp),
+            "--hyp_wav_scp",
+            str(gen_scp),
+            "--out",
+            str(gen / f"s.{job}.tsv"),
+        ]
+        assert score.main([*args, "--job_id", str(job), "--num_jobs", "2"]) == 0
+    rows = {**read_speech_tsv(gen / "s.1.tsv"), **read_speech_tsv(gen / "s.2.tsv")}
+    assert sorted(rows) == sorted(CLIPS)
+    assert "no generated audio" in rows["00022"].error and not rows["00022"].scores
+    assert "00022" in caplog.text
+    assert rows["00008"].duration_ratio == pytest.approx(0.6, abs=1e-3)
+    assert rows["00002"].duration_ratio == pytest.approx(1.0)
+    summary = summarize_speech(rows, read_table(ref_scp))
+    assert (summary["n"], summary["expected"], summary["failed"]) == (2, 3, 1)
+    assert summary["duration_off"] == 1  # 00008 at 60 %
+    assert summary["duration_ratio"] == pytest.approx(0.8, abs=1e-3)  # median of 1.0 and 0.6
+    assert summary["estoi"] > 0.9  # the metrics alone, cut to the common length, see nothing wrong
+
+    # a test-set utterance with no row at all (a job's output lost) is failed too
+    del rows["00002"]
+    write_speech_tsv(gen / "scores" / "speech.tsv", rows)
+    assert summarize_speech(read_speech_tsv(gen / "scores" / "speech.tsv"), read_table(ref_scp))["n"] == 1
+
+
+def test_fingerprint_follows_the_listed_files(tmp_path):
+    wav = tmp_path / "a b.wav"
+    wav.write_bytes(b"one")
+    write_table(tmp_path / "wav.scp", {"u": str(wav)})
+    first = tables_fingerprint(tmp_path / "wav.scp")
+    assert tables_fingerprint(tmp_path / "wav.scp") == first
+    wav.write_bytes(b"two")  # same path and size: new audio, say re-vocoded
+    st = wav.stat()
+    os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    second = tables_fingerprint(tmp_path / "wav.scp")
+    assert second != first
+    write_table(tmp_path / "wav.scp", {"u": str(wav), "v": str(tmp_path / "missing.wav")})
+    assert tables_fingerprint(tmp_path / "wav.scp") != second
+
+
+def test_scores_of_other_audio_are_refused(tmp_path):
+    ref = tmp_path / "ref.scp"
+    write_table(ref, {"u": str(tmp_path / "r.wav")})
+    d = tmp_path / "decode"
+    write_table(d / "wav.scp", {"u": str(tmp_path / "g.wav")})
+    (d / "scores").mkdir()
+    (d / "scores" / "speech.tsv").write_text("utt\tpesq_nb\tpesq_wb\tstoi\testoi\nu\t2\t2\t0.5\t0.5\n")
+    (d / "scores" / "speech.tsv.key").write_text(tables_fingerprint(ref, d / "wav.scp") + "\n")
+    assert speech_scores_of(d, ref)["n"] == 1
+    write_table(d / "wav.scp", {"u": str(tmp_path / "other.wav")})
+    with pytest.raises(ValueError, match="score it again"):
+        speech_scores_of(d, ref)
