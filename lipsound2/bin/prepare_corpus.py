@@ -1,10 +1,14 @@
 """Prepare Kaldi data directories of a corpus with the paper's splits (stage 0 of the recipes).
 
 Sub-commands, one per corpus:
-  grid       speaker-dependent (sd: s1-s4, random 90:5:5 within each speaker) or
-             speaker-independent (si: disjoint train / dev / test speakers)
-  voxceleb2  pre-training sets: dev minus held-out videos (train), held-out videos (valid), test
-  tcd_timit  sd: lipspeakers 1-3, random 90:5:5; si: volunteers, Harte and Gillen's test speakers
+  grid       speech reconstruction: speaker-dependent (sd: s1-s4, random 90:5:5 within each
+             speaker) or speaker-independent (si: disjoint train / dev / test speakers);
+             lip reading (LipNet's protocols): overlapped (a published list of 255 test
+             sentences per speaker) or unseen (speakers s1, s2, s20 and s22 test)
+  voxceleb2  pre-training on dev and test together, a share of the speakers held out (valid)
+  tcd_timit  sd: lipspeakers 1-3, random 90:5:5; si: volunteers, Harte and Gillen's 39 training
+             and 17 test volunteers; overlapped: a published list of 31 test sentences of each
+             of the 56 volunteers (lip reading)
   cmlr       sd: the corpus' own train/val/test lists; si: test speakers s1 and s6
 
 Writes <datadir>/<set>/{video.scp,utt2spk,spk2utt,text[,wav.scp]}; see each recipe's README
@@ -21,8 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from lipsound2.corpus import readers
-from lipsound2.corpus.datadir import Entry, by_speakers, speaker_dependent, split_shares, write_datadir
-from lipsound2.fileio.table import read_table
+from lipsound2.corpus.datadir import (
+    Entry,
+    by_speakers,
+    speaker_dependent,
+    split_shares,
+    utt_id,
+    write_datadir,
+)
 
 log = logging.getLogger("prepare_corpus")
 
@@ -47,6 +57,10 @@ TCD_TIMIT_SI_TEST = (
     "56M",
     "58F",
 )
+# Volunteers that Harte and Gillen leave out of their protocols (not Irish-accented speakers).
+TCD_TIMIT_EXCLUDED = ("27M", "35M", "53M")
+# LipNet's unseen-speaker protocol: two male and two female GRID speakers test.
+GRID_UNSEEN_TEST = ("s1", "s2", "s20", "s22")
 CMLR_SI_TEST = ("s1", "s6")
 
 
@@ -82,45 +96,67 @@ def prepare_grid(args: argparse.Namespace) -> dict[str, list[Entry]]:
         speakers = _words(args.speakers) or ["s1", "s2", "s3", "s4"]
         entries = readers.read_grid(root, speakers)
         parts = speaker_dependent(entries, (args.dev_share, args.test_share), args.seed)
-    else:
+    elif args.protocol == "si":
         speakers = _words(args.speakers) or readers.grid_speakers(root)
         entries = readers.read_grid(root, speakers)
         present = [s for s in speakers if any(e.speaker == s for e in entries)]
         split = si_speakers(present, _words(args.si_dev_speakers), _words(args.si_test_speakers))
         log.info("speaker-independent split: train %s | dev %s | test %s", *(" ".join(s) for s in split))
         parts = {name: by_speakers(entries, spk) for name, spk in zip(("train", "dev", "test"), split)}
+    else:
+        entries = readers.read_grid(root, _words(args.speakers) or readers.grid_speakers(root))
+        if args.protocol == "unseen":
+            test_speakers = set(_words(args.si_test_speakers) or GRID_UNSEEN_TEST)
+            parts = _held_out_speakers(entries, test_speakers, args)
+        else:
+            parts = _held_out_list(entries, _test_list(args), args)
     return {f"{name}_{args.protocol}": part for name, part in parts.items()}
 
 
 def prepare_voxceleb2(args: argparse.Namespace) -> dict[str, list[Entry]]:
+    """The paper pre-trains on all of VoxCeleb2 (dev and test: 6,112 speakers, 2,442 h); the
+    validation set is a share of the speakers (drawn with ``--seed``), none of them trained on."""
     root = Path(args.voxceleb2_root)
-    dev = readers.read_voxceleb2(root, "dev")
-    videos = sorted({e.utt.rsplit("_", 1)[0] for e in dev})
-    if len(videos) < 2:
-        raise ValueError(f"{root}/dev: {len(videos)} video(s); need 2+ to hold one out for validation")
-    n_held = max(1, round(len(videos) * args.valid_share))
-    order = np.random.default_rng(args.seed).permutation(len(videos))
-    held_set = {videos[i] for i in order[:n_held]}
-    sets = {
-        "voxceleb2_train": [e for e in dev if e.utt.rsplit("_", 1)[0] not in held_set],
-        "voxceleb2_valid": [e for e in dev if e.utt.rsplit("_", 1)[0] in held_set],
-    }
+    entries = readers.read_voxceleb2(root, "dev")
     if (root / "test" / "mp4").is_dir():
-        sets["voxceleb2_test"] = readers.read_voxceleb2(root, "test")
-    return sets
+        entries += readers.read_voxceleb2(root, "test")
+    else:
+        log.warning("%s: no test/mp4; pre-training on dev only (the paper uses dev and test)", root)
+    speakers = sorted({e.speaker for e in entries})
+    if len(speakers) < 2:
+        raise ValueError(f"{root}: {len(speakers)} speaker(s); need 2+ to hold one out for validation")
+    n_held = min(len(speakers) - 1, max(1, round(len(speakers) * args.valid_share)))
+    order = np.random.default_rng(args.seed).permutation(len(speakers))
+    held = {speakers[i] for i in order[:n_held]}
+    log.info("%d speakers: %d validate, %d train", len(speakers), n_held, len(speakers) - n_held)
+    return {
+        "voxceleb2_train": [e for e in entries if e.speaker not in held],
+        "voxceleb2_valid": [e for e in entries if e.speaker in held],
+    }
 
 
 def prepare_tcd_timit(args: argparse.Namespace) -> dict[str, list[Entry]]:
     root = Path(args.tcd_timit_root)
-    table = read_table(args.text) if args.text else None
+    prompt_file = Path(args.timit_prompts)
+    if not prompt_file.is_file():
+        raise FileNotFoundError(f"{prompt_file}: no TIMIT prompt file (PROMPTS.TXT; see the recipe's README)")
+    prompts = readers.read_timit_prompts(prompt_file)
     if args.protocol == "sd":
         entries = by_speakers(
-            readers.read_tcd_timit(root, "lipspeakers", table), ["Lipspkr1", "Lipspkr2", "Lipspkr3"]
+            readers.read_tcd_timit(root, "lipspeakers", prompts), ["Lipspkr1", "Lipspkr2", "Lipspkr3"]
         )
         parts = speaker_dependent(entries, (args.dev_share, args.test_share), args.seed)
     else:
-        volunteers = readers.read_tcd_timit(root, "volunteers", table)
-        parts = _held_out_speakers(volunteers, set(_words(args.si_test_speakers) or TCD_TIMIT_SI_TEST), args)
+        volunteers = [
+            e
+            for e in readers.read_tcd_timit(root, "volunteers", prompts)
+            if e.speaker not in TCD_TIMIT_EXCLUDED
+        ]
+        if args.protocol == "si":
+            test_speakers = set(_words(args.si_test_speakers) or TCD_TIMIT_SI_TEST)
+            parts = _held_out_speakers(volunteers, test_speakers, args)
+        else:
+            parts = _held_out_list(volunteers, _test_list(args), args)
     return {f"{name}_{args.protocol}": part for name, part in parts.items()}
 
 
@@ -144,14 +180,41 @@ def prepare_cmlr(args: argparse.Namespace) -> dict[str, list[Entry]]:
 def _held_out_speakers(
     entries: list[Entry], test_speakers: set[str], args: argparse.Namespace
 ) -> dict[str, list[Entry]]:
-    """si sets: the test speakers' utterances are the test set; dev is a random share of the rest."""
-    pool = {e.utt: e for e in entries if e.speaker not in test_speakers}
-    train, dev, _ = split_shares(sorted(pool), (args.dev_share, 0.0), np.random.default_rng(args.seed))
+    """Test: the test speakers' utterances; dev: a random share of the others' (train the rest)."""
     return {
-        "train": [pool[u] for u in train],
-        "dev": [pool[u] for u in dev],
+        **_train_dev([e for e in entries if e.speaker not in test_speakers], args),
         "test": [e for e in entries if e.speaker in test_speakers],
     }
+
+
+def _held_out_list(
+    entries: list[Entry], listed: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[str, list[Entry]]:
+    """Test: the listed utterances (sentence-level, every speaker in train and test); dev: a
+    random share of the others (train the rest). Listed utterances missing from the corpus are
+    reported, not fatal; those of speakers not read at all (``--speakers``) are left out."""
+    read_speakers = {e.speaker for e in entries}
+    wanted = {utt_id(spk, name) for spk, name in listed if spk in read_speakers}
+    test = [e for e in entries if e.utt in wanted]
+    missing = sorted(wanted - {e.utt for e in test})
+    if missing:
+        log.warning(
+            "%d listed test utterances not in the corpus (e.g. %s)", len(missing), " ".join(missing[:5])
+        )
+    log.info("test list: %d of %d listed utterances found", len(test), len(listed))
+    return {**_train_dev([e for e in entries if e.utt not in wanted], args), "test": test}
+
+
+def _train_dev(entries: list[Entry], args: argparse.Namespace) -> dict[str, list[Entry]]:
+    pool = {e.utt: e for e in entries}
+    train, dev, _ = split_shares(sorted(pool), (args.dev_share, 0.0), np.random.default_rng(args.seed))
+    return {"train": [pool[u] for u in train], "dev": [pool[u] for u in dev]}
+
+
+def _test_list(args: argparse.Namespace) -> list[tuple[str, str]]:
+    if not args.test_list:
+        raise ValueError(f"protocol {args.protocol} needs --test_list (the recipe's local/lists/)")
+    return readers.read_split_list(Path(args.test_list))
 
 
 def _words(value: str | None) -> list[str] | None:
@@ -165,38 +228,33 @@ def get_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="corpus", required=True)
 
-    def common(p: argparse.ArgumentParser, protocols: bool = True) -> None:
+    def common(p: argparse.ArgumentParser, protocols: tuple[str, ...] = ()) -> None:
         p.add_argument("--datadir", type=Path, default=Path("data"), help="where the sets are written")
         p.add_argument("--seed", type=int, default=0, help="seed of the random splits")
         if protocols:
-            p.add_argument(
-                "--protocol",
-                choices=["sd", "si"],
-                default="sd",
-                help="speaker-dependent or speaker-independent split",
-            )
+            p.add_argument("--protocol", choices=protocols, default="sd", help="split protocol (see above)")
             p.add_argument("--dev_share", type=float, default=0.05, help="share of utterances for dev")
             p.add_argument("--test_share", type=float, default=0.05, help="share of utterances for test (sd)")
             p.add_argument("--si_test_speakers", default=None, help="test speakers, space or comma separated")
+        if "overlapped" in protocols:
+            p.add_argument("--test_list", default=None, help="published test list (overlapped protocol)")
 
     grid = sub.add_parser("grid", help="GRID (either release layout)")
     grid.add_argument("--grid_root", required=True, help="GRID root folder")
     grid.add_argument("--speakers", default=None, help="speakers to use (sd default: s1 s2 s3 s4; si: all)")
     grid.add_argument("--si_dev_speakers", default=None, help="dev speakers, space or comma separated")
-    common(grid)
+    common(grid, ("sd", "si", "overlapped", "unseen"))
     vox = sub.add_parser("voxceleb2", help="VoxCeleb2 (dev/mp4, test/mp4)")
     vox.add_argument("--voxceleb2_root", required=True)
-    vox.add_argument("--valid_share", type=float, default=0.05, help="share of dev videos held out")
-    common(vox, protocols=False)
+    vox.add_argument("--valid_share", type=float, default=0.05, help="share of the speakers held out")
+    common(vox)
     tcd = sub.add_parser("tcd_timit", help="TCD-TIMIT (lipspeakers/, volunteers/)")
     tcd.add_argument("--tcd_timit_root", required=True)
-    tcd.add_argument(
-        "--text", default=None, help="table '<speaker>-<utt> words' or '<utt> words' (TIMIT ids)"
-    )
-    common(tcd)
+    tcd.add_argument("--timit_prompts", required=True, help="TIMIT's PROMPTS.TXT (the sentence texts)")
+    common(tcd, ("sd", "si", "overlapped"))
     cmlr = sub.add_parser("cmlr", help="CMLR (video/, text/, audio/, train.csv/val.csv/test.csv)")
     cmlr.add_argument("--cmlr_root", required=True)
-    common(cmlr)
+    common(cmlr, ("sd", "si"))
     return parser
 
 

@@ -63,11 +63,11 @@ def write_datadir(outdir: str | os.PathLike, entries: Sequence[Entry]) -> None:
 def split_shares(
     items: Sequence[str], shares: tuple[float, float], rng: np.random.Generator
 ) -> tuple[list[str], list[str], list[str]]:
-    """Shuffle ``items`` and cut off dev and test shares (at least one each when there are 3+)."""
+    """Shuffle ``items`` and cut off dev and test shares (at least one each of a non-zero share
+    when there are 3+ items; a zero share takes none)."""
     order = [items[i] for i in rng.permutation(len(items))]
     n = len(order)
-    n_dev = max(1, int(round(n * shares[0]))) if n >= 3 else 0
-    n_test = max(1, int(round(n * shares[1]))) if n >= 3 else 0
+    n_dev, n_test = (max(1, int(round(n * share))) if n >= 3 and share > 0 else 0 for share in shares)
     test, dev, train = order[:n_test], order[n_test : n_test + n_dev], order[n_test + n_dev :]
     return train, dev, test
 

@@ -124,26 +124,76 @@ def read_voxceleb2(root: Path, part: str) -> list[Entry]:
     return entries
 
 
-def read_tcd_timit(root: Path, group: str, text_table: dict[str, str] | None = None) -> list[Entry]:
+def read_tcd_timit(root: Path, group: str, prompts: dict[str, str]) -> list[Entry]:
     """TCD-TIMIT ``<group>/<speaker>/Clips/straightcam/<utt>.mp4`` (group: lipspeakers or
-    volunteers). Transcripts: ``text_table`` (keys ``<speaker>-<utt>`` or ``<utt>``, TIMIT's
-    sentence ids such as ``sa1`` being shared by all speakers), else an LRS-style ``.txt``
-    beside the clip.
+    volunteers), ``<utt>`` being the TIMIT sentence id that ``prompts`` (see
+    :func:`read_timit_prompts`) maps to the words: the release has no transcripts of its own.
     """
     base = root.resolve() / group
     if not base.is_dir():
         raise FileNotFoundError(f"{base}: no TCD-TIMIT {group} folder")
     entries = []
     for clip in sorted(base.glob("*/Clips/straightcam/*.mp4")):
-        spk = clip.parent.parent.parent.name
-        utt = utt_id(spk, clip.stem)
-        table = text_table or {}
-        text = table.get(utt) or table.get(clip.stem.lower()) or read_lrs_text(clip.with_suffix(".txt"))
+        text = prompts.get(clip.stem.lower())
         if text is None:
-            log.warning("%s: no transcript, skipped", clip)
+            log.warning("%s: no TIMIT prompt %r, skipped", clip, clip.stem)
             continue
-        entries.append(Entry(utt, spk, str(clip), text))
+        if clip.stat().st_size == 0:
+            log.warning("%s: empty file, skipped", clip)
+            continue
+        spk = clip.parent.parent.parent.name
+        entries.append(Entry(utt_id(spk, clip.stem), spk, str(clip), text))
     return entries
+
+
+_PROMPT_LINE = re.compile(r"(?P<text>.*\S)\s*\((?P<id>s[aix]\d+)\)\s*")
+
+
+def timit_words(prompt: str) -> str:
+    """A TIMIT prompt as lower-case words: hyphens split words, apostrophes stay (``bride's``,
+    ``maids'``), other punctuation goes (``Zig-zagged.`` -> ``zig zagged``)."""
+    return " ".join(re.sub(r"[^a-z0-9' ]", "", prompt.lower().replace("-", " ")).split())
+
+
+def read_timit_prompts(path: Path) -> dict[str, str]:
+    """TIMIT's prompt list (``PROMPTS.TXT``: ``<sentence> (<id>)`` lines, ``;`` comments) as
+    ``{id: words}`` (:func:`timit_words`). Lines of another form are skipped with a warning
+    naming them; a file without any prompt is an error.
+    """
+    prompts: dict[str, str] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith(";"):
+            continue
+        match = _PROMPT_LINE.fullmatch(line.strip())
+        if match is None:
+            log.warning("%s:%d: not a '<sentence> (<id>)' line, skipped: %r", path, lineno, line)
+            continue
+        sid = match["id"].lower()
+        if sid in prompts:
+            log.warning("%s:%d: prompt %s given twice; the first is kept", path, lineno, sid)
+            continue
+        prompts[sid] = timit_words(match["text"])
+    if not prompts:
+        raise ValueError(f"{path}: no '<sentence> (<id>)' prompt lines (is it TIMIT's PROMPTS.TXT?)")
+    return prompts
+
+
+def read_split_list(path: Path) -> list[tuple[str, str]]:
+    """A published split list shipped with a recipe: ``<speaker>/<utterance>`` lines (``#``
+    comments), as (speaker, utterance) pairs in file order."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        spk, sep, name = line.strip().partition("/")
+        if not sep or not spk or not name or "/" in name or " " in line.strip():
+            raise ValueError(f"{path}:{lineno}: not a '<speaker>/<utterance>' line: {line!r}")
+        if (spk, name) in seen:
+            raise ValueError(f"{path}:{lineno}: {spk}/{name} listed twice")
+        seen.add((spk, name))
+        pairs.append((spk, name))
+    return pairs
 
 
 def read_cmlr(root: Path, names: list[str] | None = None) -> list[Entry]:

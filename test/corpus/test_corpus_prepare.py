@@ -152,17 +152,14 @@ def test_missing_corpus_is_a_clear_error(tmp_path, caplog):
 
 
 def test_voxceleb2(vox, tmp_path, root):
+    """Dev and test together (3 speakers, 2 clips each); one speaker held out for validation."""
     out = tmp_path / "d"
     assert prepare(["voxceleb2", "--voxceleb2_root", str(vox), "--datadir", str(out)]) == 0
-    sets = {
-        n: read_table(out / n / "video.scp") for n in ("voxceleb2_train", "voxceleb2_valid", "voxceleb2_test")
-    }
-    assert [len(s) for s in sets.values()] == [3, 1, 2]
-
-    def videos(table: dict[str, str]) -> set[str]:
-        return {str(Path(p).parent) for p in table.values()}
-
-    assert not videos(sets["voxceleb2_train"]) & videos(sets["voxceleb2_valid"])
-    for name in sets:
+    speakers = {n: read_table(out / n / "utt2spk") for n in ("voxceleb2_train", "voxceleb2_valid")}
+    assert [len(s) for s in speakers.values()] == [4, 2]
+    assert [len(set(s.values())) for s in speakers.values()] == [2, 1]
+    assert not set(speakers["voxceleb2_train"].values()) & set(speakers["voxceleb2_valid"].values())
+    assert not (out / "voxceleb2_test").exists()
+    for name in speakers:
         _validate(root, out / name, "--no-wav")
         assert read_table(out / name / "text")

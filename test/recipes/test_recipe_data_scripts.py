@@ -132,11 +132,16 @@ def test_tcd_timit_data_sh(media, tmp_path, root):
             clips.mkdir(parents=True)
             for utt in TIMIT_IDS:
                 shutil.copy(media["mp4"], clips / f"{utt}.mp4")
-    table = tmp_path / "timit_text"
-    table.write_text("".join(f"{u} sentence number {i}\n" for i, u in enumerate(TIMIT_IDS)))
+    prompts = tmp_path / "TIMIT prompts.txt"
+    prompts.write_text(";\n" + "".join(f"Sentence number {i}. ({u})\n" for i, u in enumerate(TIMIT_IDS)))
     data = tmp_path / "data"
     recipe = root / "egs" / "tcd_timit"
-    proc = _run(recipe, "--tcd_timit_root", str(corpus), "--text", str(table), "--datadir", str(data))
+    proc = _run(recipe, "--tcd_timit_root", str(corpus), "--datadir", str(data))
+    assert proc.returncode != 0  # the release has no transcripts: TIMIT's prompt file is needed
+    assert "https://catalog.ldc.upenn.edu/docs/LDC93S1/PROMPTS.TXT" in proc.stderr
+    proc = _run(
+        recipe, "--tcd_timit_root", str(corpus), "--timit_prompts", str(prompts), "--datadir", str(data)
+    )
     assert proc.returncode == 0, proc.stderr
     assert [len(read_table(data / f"{p}_sd" / "utt2spk")) for p in ("train", "dev", "test")] == [54, 3, 3]
     assert _speakers(data, "test_sd") == set(speakers["lipspeakers"])
@@ -144,8 +149,8 @@ def test_tcd_timit_data_sh(media, tmp_path, root):
         recipe,
         "--tcd_timit_root",
         str(corpus),
-        "--text",
-        str(table),
+        "--timit_prompts",
+        str(prompts),
         "--protocol",
         "si",
         "--datadir",
