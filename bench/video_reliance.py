@@ -40,6 +40,7 @@ from espnet2.layers.global_mvn import GlobalMVN
 from lipsound2.bin.feats_stats import feats_stats
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.metrics.speech import speech_scores
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.lipsound2 import LipSound2
@@ -144,8 +145,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
 
-    with open(args.config, encoding="utf-8") as f:
-        conf = override(yaml.safe_load(f)["model_conf"], args.set)
+    conf = override(load_yaml(args.config)["model_conf"], args.set)
     normalize = None
     if not args.no_normalize:
         with tempfile.TemporaryDirectory() as tmp:  # GlobalMVN reads the file when built

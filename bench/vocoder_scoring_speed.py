@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from lipsound2.asr.judge import WhisperJudge
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.frontend.mel import log_mel
 from lipsound2.metrics.speech import speech_scores
@@ -54,8 +54,8 @@ def main() -> None:
     seconds = sum(len(w) for w in wavs) / 16000
     print(f"{len(clips)} GRID clips, {seconds:.1f} s of audio")
 
-    cpu_conf = yaml.safe_load((ROOT / "egs/TEMPLATE/conf/vocoder_hifigan_cpu.yaml").read_text())
-    v1_conf = yaml.safe_load((ROOT / "egs/TEMPLATE/conf/vocoder_hifigan.yaml").read_text())
+    cpu_conf = load_yaml(ROOT / "egs/TEMPLATE/conf/vocoder_hifigan_cpu.yaml")
+    v1_conf = load_yaml(ROOT / "egs/TEMPLATE/conf/vocoder_hifigan.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = []

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from lipsound2.allocator import reuse_large_allocations
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.nets.precision import PRECISIONS, with_precision
 from lipsound2.tasks.checkpoint import load_model
 from lipsound2.tasks.face_track_type import FaceTrackReader
@@ -53,8 +53,7 @@ def resolve_options(args: argparse.Namespace) -> dict:
     """Defaults < inference config < command line."""
     options = dict(DEFAULTS)
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f) or {}
+        loaded = load_yaml(args.config)
         unknown = set(loaded) - set(DEFAULTS)
         if unknown:
             raise ValueError(f"{args.config}: unknown keys {sorted(unknown)}")

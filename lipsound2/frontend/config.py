@@ -6,8 +6,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
-import yaml
-
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.crop import CropConfig
 from lipsound2.frontend.mel import MelConfig
 
@@ -103,12 +102,10 @@ def _build(cls: type, values: object, where: str):
 
 
 def load_config(path: str | os.PathLike | None = None) -> FrontendConfig:
-    """Read a front-end YAML file (``yaml.safe_load``); missing keys keep their defaults."""
+    """Read a front-end YAML file; missing keys keep their defaults."""
     if path is None:
         return FrontendConfig()
-    with open(path, encoding="utf-8") as f:
-        values = yaml.safe_load(f) or {}
-    return _build(FrontendConfig, values, str(path))
+    return _build(FrontendConfig, load_yaml(path), str(path))
 
 
 def config_to_dict(config: FrontendConfig) -> dict:

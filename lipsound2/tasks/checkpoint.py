@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 import torch
-import yaml
 
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.nets.lipsound2 import LipSound2
 
 CHECKPOINT_GLOBALS = [np.dtype, np._core.multiarray.scalar, datetime.timedelta]
@@ -32,8 +32,7 @@ def load_model(
     """Build the model from an experiment's ``config.yaml`` and load ``model_file`` into it."""
     from lipsound2.tasks.lipsound2 import LipSound2Task
 
-    with open(config, encoding="utf-8") as f:
-        args = argparse.Namespace(**yaml.safe_load(f))
+    args = argparse.Namespace(**load_yaml(config))
     model = LipSound2Task.build_model(args)
     state = load_checkpoint(model_file)
     if "model" in state and isinstance(state["model"], dict):  # checkpoint.pth

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
@@ -19,13 +19,7 @@ VOCODER_TYPES = ("griffin_lim", "hifigan")
 
 def load_config(path: str | os.PathLike | None) -> dict[str, Any]:
     """The vocoder YAML as a dict (empty when no file is given)."""
-    if path is None:
-        return {}
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: a vocoder config must be a mapping")
-    return config
+    return {} if path is None else load_yaml(path)
 
 
 def build_vocoder(
