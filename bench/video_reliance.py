@@ -32,7 +32,6 @@ from pathlib import Path
 
 import kaldiio
 import numpy as np
-import soundfile
 import torch
 import yaml
 from espnet2.layers.global_mvn import GlobalMVN
@@ -40,8 +39,9 @@ from espnet2.layers.global_mvn import GlobalMVN
 from lipsound2.bin.feats_stats import feats_stats
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
+from lipsound2.fileio.wav import read_wav
 from lipsound2.fileio.yamlio import load_yaml
-from lipsound2.metrics.speech import speech_scores
+from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
@@ -117,7 +117,7 @@ def evaluate(model: LipSound2, utts: list[Utterance], wav_scp: Path) -> dict[str
         sums["free_running_diag"].append(float(diagonal_share(out["attention"], vl, steps).mean()))
         for j, (key, _, _) in enumerate(chunk):
             speech = vocoder(out["mel"][j, : int(out["mel_lengths"][j])].numpy())
-            ref, _ = soundfile.read(wavs[key])
+            ref = read_wav(wavs[key], SAMPLE_RATE)
             n = min(len(ref), len(speech))
             sums["estoi"].append(speech_scores(ref[:n], speech[:n]).estoi)
     return {k: round(float(np.mean(v)), 4) for k, v in sums.items()}

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 
 from lipsound2.asr.judge import WhisperJudge
+from lipsound2.fileio.wav import write_wav
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.decode import decode_audio
-from lipsound2.frontend.mel import log_mel
+from lipsound2.frontend.mel import MelConfig, log_mel
 from lipsound2.metrics.speech import speech_scores
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder, build_generator, save_checkpoint
 from lipsound2.vocoders.hifigan_train import TrainOptions, train_hifigan
-from lipsound2.vocoders.wavio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +48,11 @@ def main() -> None:
     args = p.parse_args()
     print(f"torch threads: {torch.get_num_threads()}")
     clips = sorted(args.grid_dir.glob("*.mpg"))
-    wavs = [decode_audio(str(c)) for c in clips]
+    mel_config = MelConfig()  # the paper's settings, the template front end's
+    wavs = [decode_audio(str(c), mel_config.sample_rate) for c in clips]
     wavs = [w / np.abs(w).max() for w in wavs]
-    mels = [log_mel(w) for w in wavs]
-    seconds = sum(len(w) for w in wavs) / 16000
+    mels = [log_mel(w, mel_config) for w in wavs]
+    seconds = sum(len(w) for w in wavs) / mel_config.sample_rate
     print(f"{len(clips)} GRID clips, {seconds:.1f} s of audio")
 
     cpu_conf = load_yaml(ROOT / "egs/TEMPLATE/conf/vocoder_hifigan_cpu.yaml")
@@ -60,7 +61,7 @@ def main() -> None:
         tmp = Path(tmp)
         paths = []
         for clip, w in zip(clips, wavs):
-            write_wav(tmp / f"{clip.stem}.wav", w)
+            write_wav(tmp / f"{clip.stem}.wav", w, mel_config.sample_rate)
             paths.append(str(tmp / f"{clip.stem}.wav"))
         options = TrainOptions(**cpu_conf["train"])
         if args.train_steps:

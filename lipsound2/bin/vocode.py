@@ -18,8 +18,8 @@ from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.wav import write_wav
 from lipsound2.vocoders.factory import VOCODER_TYPES, build_vocoder, load_config
-from lipsound2.vocoders.wavio import write_wav
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wav = vocoder(load_array(feats[key]))
             path = wav_dir / f"{key}.wav"
-            write_wav(path, wav)
+            write_wav(path, wav, vocoder.config.sample_rate)
             written[key] = str(path)
         except Exception as exc:  # one bad utterance must not stop the set
             logging.error("%s: %s: %s", key, feats[key], exc)

@@ -18,9 +18,9 @@ from tqdm import tqdm
 
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table
-from lipsound2.metrics.speech import speech_scores
+from lipsound2.fileio.wav import read_wav
+from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 from lipsound2.metrics.text import ErrorCounts, error_counts, pooled_rate
-from lipsound2.vocoders.wavio import read_wav
 
 SPEECH_COLUMNS = ("pesq_nb", "pesq_wb", "stoi", "estoi")
 
@@ -34,7 +34,7 @@ def score_speech(ref_wav_scp: str | os.PathLike, hyp_wav_scp: str | os.PathLike,
         try:
             if key not in refs:
                 raise KeyError(f"not in {ref_wav_scp}")
-            ref, hyp = read_wav(refs[key]), read_wav(hyps[key])
+            ref, hyp = read_wav(refs[key], SAMPLE_RATE), read_wav(hyps[key], SAMPLE_RATE)
             ref = ref / max(float(np.abs(ref).max()), 1e-8)  # the mel's peak normalisation
             rows[key] = speech_scores(ref, hyp).to_dict()
         except Exception as exc:
