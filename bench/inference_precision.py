@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 
 from lipsound2.bin import infer, score, vocode
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.table import read_table
 from lipsound2.metrics.scoring import mean_scores, read_speech_tsv
 from lipsound2.nets.precision import PRECISIONS
@@ -31,7 +31,7 @@ def relative_difference(feats_scp: Path, reference_scp: Path) -> float:
     hyp, ref = read_table(feats_scp), read_table(reference_scp)
     diffs = []
     for key, path in ref.items():
-        a, b = kaldiio.load_mat(hyp[key]), kaldiio.load_mat(path)
+        a, b = load_array(hyp[key]), load_array(path)
         diffs.append(np.linalg.norm(a - b) / np.linalg.norm(b))
     return float(np.mean(diffs))
 

@@ -30,13 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 import torch
 import yaml
 from espnet2.layers.global_mvn import GlobalMVN
 
 from lipsound2.bin.feats_stats import feats_stats
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
 from lipsound2.fileio.wav import read_wav
@@ -51,7 +51,7 @@ Utterance = tuple[str, np.ndarray, np.ndarray]
 
 def load_set(dump: Path) -> list[Utterance]:
     videos, feats = read_table(dump / "video.scp"), read_table(dump / "feats.scp")
-    return [(key, read_face_track(videos[key], gray=True), kaldiio.load_mat(feats[key])) for key in videos]
+    return [(key, read_face_track(videos[key], gray=True), load_array(feats[key])) for key in videos]
 
 
 def override(conf: dict, assignments: list[str]) -> dict:
