@@ -15,6 +15,8 @@ import numpy as np
 import soundfile
 import soxr
 
+from lipsound2.frontend.config import AudioConfig, VideoConfig
+
 
 class MediaError(ValueError):
     """A media file that cannot be used; the message says why (one line)."""
@@ -44,7 +46,9 @@ def _open(path: str) -> av.container.InputContainer:
         raise MediaError(f"unreadable media ({_one_line(exc)})") from exc
 
 
-def decode_video(path: str, fps: float = 25.0, resample: bool = True, tolerance: float = 0.01) -> Video:
+def decode_video(
+    path: str, fps: float = VideoConfig.fps, resample: bool = True, tolerance: float = 0.01
+) -> Video:
     """Decode the first video stream to RGB frames at a constant ``fps``.
 
     Frames are placed on the output grid by their timestamps (the nearest output slot, first
@@ -102,7 +106,9 @@ def _resample_mono(chunks: list[np.ndarray], rate: int, sample_rate: int, qualit
     return wav
 
 
-def decode_audio(path: str, sample_rate: int = 16000, quality: str = "HQ") -> np.ndarray:
+def decode_audio(
+    path: str, sample_rate: int = AudioConfig.sample_rate, quality: str = AudioConfig.resample_quality
+) -> np.ndarray:
     """Decode the first audio stream of a media file to mono float32 at ``sample_rate``.
 
     Channels are averaged; the rate is converted with soxr (``quality`` as soxr names it).
@@ -129,7 +135,9 @@ def decode_audio(path: str, sample_rate: int = 16000, quality: str = "HQ") -> np
     return _resample_mono(chunks, rate, sample_rate, quality)
 
 
-def load_audio(spec: str, sample_rate: int = 16000, quality: str = "HQ") -> np.ndarray:
+def load_audio(
+    spec: str, sample_rate: int = AudioConfig.sample_rate, quality: str = AudioConfig.resample_quality
+) -> np.ndarray:
     """Audio from a ``wav.scp`` value: a file (any format PyAV reads) or a Kaldi pipe ``cmd |``."""
     spec = spec.strip()
     if not spec.endswith("|"):
