@@ -73,6 +73,7 @@ def main() -> None:
             cpu_conf["generator_params"],
             cpu_conf["discriminator_params"],
             options,
+            mel_config,
         )
         train_s = time.perf_counter() - start
         print(
@@ -84,7 +85,7 @@ def main() -> None:
         save_checkpoint(tmp / "v1.pth", v1_gen, v1_conf["generator_params"], hifi_cpu.config, 0)
         hifi_v1 = HiFiGANVocoder(tmp / "v1.pth")
 
-    gl = GriffinLimVocoder(n_iter=cpu_conf["griffin_lim"]["n_iter"])
+    gl = GriffinLimVocoder(mel_config, n_iter=cpu_conf["griffin_lim"]["n_iter"])
     print("\nvocoder RTF (all clips):")
     for name, voc in (
         ("griffin_lim (32 it)", gl),

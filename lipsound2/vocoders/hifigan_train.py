@@ -99,10 +99,10 @@ def train_hifigan(
     generator_params: dict[str, Any],
     discriminator_params: dict[str, Any],
     options: TrainOptions,
-    config: MelConfig | None = None,
+    config: MelConfig,
 ) -> list[tuple[int, float]]:
-    """Train and write ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve."""
-    config = config or MelConfig()
+    """Train on the log-mel of ``config`` (the front end's settings) and write
+    ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)

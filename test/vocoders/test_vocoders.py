@@ -9,7 +9,7 @@ import torch
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import read_wav
-from lipsound2.frontend.mel import log_mel, num_frames
+from lipsound2.frontend.mel import MelConfig, log_mel, num_frames
 from lipsound2.metrics.speech import speech_scores
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
@@ -36,7 +36,7 @@ def trained_hifigan(grid_wavs, tmp_path_factory):
     options = TrainOptions(
         steps=24, batch_size=2, segment_frames=16, lr=2e-3, log_interval=6, discriminator_start_step=18
     )
-    curve = train_hifigan([str(p) for p in grid_wavs[:4]], out, TINY_G, TINY_D, options)
+    curve = train_hifigan([str(p) for p in grid_wavs[:4]], out, TINY_G, TINY_D, options, MelConfig())
     return out / "vocoder.pth", curve
 
 
