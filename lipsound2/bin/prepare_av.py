@@ -1,4 +1,5 @@
-"""Stage 1 job: face tracks and 16 kHz mono audio for the utterances of one ``video.scp``.
+"""Stage 1 job: face tracks and mono audio (``audio.sample_rate``) for the utterances of one
+``video.scp``.
 
 Writes the face tracks (mp4 files or an ark) and wav files under ``--media_dir`` and, in
 ``--out_dir``, this job's ``video.scp``, ``wav.scp``, ``utt2num_vframes``, ``rejects``

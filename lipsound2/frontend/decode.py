@@ -1,4 +1,5 @@
-"""Decoding media with PyAV: video to a constant frame rate, audio to 16 kHz mono.
+"""Decoding media with PyAV: video to a constant frame rate, audio to mono at the front end's
+rate (16 kHz by default).
 
 Every failure raises :class:`MediaError` with a message meant for a ``rejects`` file, so the
 caller can name the utterance and go on with the next one.

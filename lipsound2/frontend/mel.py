@@ -1,4 +1,5 @@
-"""The paper's log-mel spectrogram (section IV-C-2), shared by features, vocoders and scoring.
+"""The log-mel spectrogram, shared by features, vocoders and scoring; by default the paper's
+(section IV-C-2), the settings of the template's ``conf/frontend.yaml``:
 
 16 kHz audio, waveform divided by its maximum magnitude, STFT magnitude with a 1024-sample
 (64 ms) Hann window, 256-sample (16 ms) hop and 1024-point FFT, 80 mel bands (Slaney scale
