@@ -21,10 +21,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 
 from lipsound2.fileio.facetrack import FaceTrackWriter
+from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import FrontendConfig, load_config
 from lipsound2.frontend.crop import crop_frames, crop_transforms
 from lipsound2.frontend.decode import decode_audio, decode_video, load_audio
@@ -57,13 +57,15 @@ def run_pipeline(clips: list[Path], config: FrontendConfig, out_dir: Path) -> tu
     seconds: dict[str, float] = defaultdict(float)
     tracks = []
     storage = config.storage
-    writer = FaceTrackWriter(out_dir / "facetrack", storage.format, crf=storage.crf, preset=storage.preset)
+    writer = FaceTrackWriter(
+        out_dir / "facetrack", storage.format, config.video.fps, crf=storage.crf, preset=storage.preset
+    )
     frames_total = 0
     for clip in clips:
         t0 = time.process_time()
         video = decode_video(str(clip), config.video.fps)
         t1 = time.process_time()
-        wav = match_length(decode_audio(str(clip)), len(video.frames), config)
+        wav = match_length(decode_audio(str(clip), config.audio.sample_rate), len(video.frames), config)
         t2 = time.process_time()
         d, t = config.detector, config.track
         track = track_face(video.frames, detector, d.every, d.refine_motion, 1, t.max_lost_share, t.max_gap)
@@ -73,7 +75,7 @@ def run_pipeline(clips: list[Path], config: FrontendConfig, out_dir: Path) -> tu
         crops = crop_frames(video.frames, marks, config.crop)
         t5 = time.process_time()
         writer.write(clip.stem, crops)
-        soundfile.write(out_dir / f"{clip.stem}.wav", wav, 16000, subtype="PCM_16")
+        write_wav(out_dir / f"{clip.stem}.wav", wav, config.audio.sample_rate)
         t6 = time.process_time()
         for name, dt in zip(
             ["decode video", "decode+resample audio", "detect", "smooth", "crop", "write"],
@@ -151,7 +153,7 @@ def main() -> None:
         wav_paths = []
         for clip in clips:
             path = Path(tmp) / f"{clip.stem}.wav"
-            soundfile.write(path, decode_audio(str(clip)), 16000, subtype="PCM_16")
+            write_wav(path, decode_audio(str(clip), config.mel.sample_rate), config.mel.sample_rate)
             wav_paths.append(path)
         best_s, mel_frames, audio_s = float("inf"), 0, 0.0
         for _ in range(args.repeat):
@@ -159,13 +161,14 @@ def main() -> None:
             mel_frames, audio_s = 0, 0.0
             with torch.no_grad():
                 for path in wav_paths:
-                    wav = load_audio(str(path))
+                    wav = load_audio(str(path), config.mel.sample_rate)
                     mel_frames += len(mel(torch.from_numpy(wav)))
-                    audio_s += len(wav) / 16000
+                    audio_s += len(wav) / config.mel.sample_rate
             best_s = min(best_s, time.process_time() - start)
     print(
         f"mel extraction (read wav + log-mel): {mel_frames / best_s:.0f} mel frames/s, "
-        f"{audio_s / best_s:.0f}x real time, {audio_s * 25 / best_s:.0f} video-frame equivalents/s"
+        f"{audio_s / best_s:.0f}x real time, "
+        f"{audio_s * config.video.fps / best_s:.0f} video-frame equivalents/s"
     )
 
 

@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 
 from lipsound2.bin import infer, score, vocode
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.table import read_table
+from lipsound2.frontend.config import load_config
 from lipsound2.metrics.scoring import read_speech_tsv, summarize_speech
 from lipsound2.nets.precision import PRECISIONS
 
@@ -31,7 +32,7 @@ def relative_difference(feats_scp: Path, reference_scp: Path) -> float:
     hyp, ref = read_table(feats_scp), read_table(reference_scp)
     diffs = []
     for key, path in ref.items():
-        a, b = kaldiio.load_mat(hyp[key]), kaldiio.load_mat(path)
+        a, b = load_array(hyp[key]), load_array(path)
         diffs.append(np.linalg.norm(a - b) / np.linalg.norm(b))
     return float(np.mean(diffs))
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace, data: Path, out: Path, precision: str, seed: i
     infer.main(
         [
             "--train_config", str(args.exp_dir / "config.yaml"),
+            "--frontend_config", str(args.frontend_config),
             "--model_file", str(args.exp_dir / args.model),
             "--data_path", str(data / "video.scp"),
             "--output_dir", str(out),
@@ -52,9 +54,13 @@ def run(args: argparse.Namespace, data: Path, out: Path, precision: str, seed: i
         ]
     )  # fmt: skip
     seconds = time.perf_counter() - start
-    video_seconds = sum(int(n) for n in read_table(data / "utt2num_vframes").values()) / 25.0
+    fps = load_config(args.frontend_config).video.fps
+    video_seconds = sum(int(n) for n in read_table(data / "utt2num_vframes").values()) / fps
     wav_scp = str(out / "wav.scp")
-    vocode.main(["--feats_scp", str(out / "feats.scp"), "--outdir", str(out), "--wav_scp", wav_scp])
+    vocode.main(
+        ["--feats_scp", str(out / "feats.scp"), "--outdir", str(out), "--wav_scp", wav_scp]
+        + ["--frontend_config", str(args.frontend_config)]
+    )
     ref_scp = str(data / "wav.scp")
     score.main(["--ref_wav_scp", ref_scp, "--hyp_wav_scp", wav_scp, "--out", str(out / "s.tsv")])
     return {
@@ -69,6 +75,7 @@ def main() -> None:
     p.add_argument("--exp_dir", type=Path, required=True, help="training experiment (config.yaml, model)")
     p.add_argument("--model", default="valid.loss.best.pth")
     p.add_argument("--dumpdir", type=Path, default=Path("dump"))
+    p.add_argument("--frontend_config", type=Path, default=Path("conf/frontend.yaml"))
     p.add_argument("--set", default="test_sd")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="the first is the reference")
     p.add_argument("--batch_size", type=int, default=8)

@@ -35,12 +35,15 @@ from espnet.nets.pytorch_backend.tacotron2.decoder import Decoder as EspnetDecod
 from torch.ao.quantization import per_channel_dynamic_qconfig
 
 from lipsound2.allocator import reuse_large_allocations
+from lipsound2.frontend.config import FrontendConfig
 from lipsound2.nets.encoder import sequence_mask
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.precision import with_precision
 
-FPS_MEL = 62.5
-FPS_VIDEO = 25.0
+FEATURES = FrontendConfig()  # the paper's feature settings (the template's conf/frontend.yaml)
+FPS_MEL = FEATURES.mel.frames_per_second
+FPS_VIDEO = FEATURES.video.fps
+N_MELS = FEATURES.mel.n_mels
 
 
 def rss_mb() -> float:
@@ -84,15 +87,15 @@ Parts = dict[str, dict[str, Callable[[], object]]]
 def build(args: argparse.Namespace) -> Parts:
     """The measured calls, by section: ``train``, ``decode`` (from encoder memory), ``video``."""
     torch.manual_seed(0)
-    n, length, b = args.video_frames, int(args.video_frames * 2.5), args.batch
+    n, length, b = args.video_frames, int(args.video_frames * FEATURES.mel_per_video_frame), args.batch
     memory = torch.randn(b, n, 256)
-    targets = torch.randn(b, length, 80)
+    targets = torch.randn(b, length, N_MELS)
     lengths = torch.full((b,), n)
     pad = ~sequence_mask(lengths, n)
-    ours = LipSound2(stop_mode="known_length")
+    ours = LipSound2(N_MELS, stop_mode="known_length", mel_per_video_frame=FEATURES.mel_per_video_frame)
     espnet = EspnetDecoder(
         256,
-        80,
+        N_MELS,
         AttLoc(256, 1024, 128, 32, 15),
         dlayers=2,
         dunits=1024,
@@ -200,7 +203,7 @@ def main() -> None:
         section, name = args.memory_of.split(":", 1)
         print(peak_extra_mb(parts[section][name]))
         return
-    n, length, b = args.video_frames, int(args.video_frames * 2.5), args.batch
+    n, length, b = args.video_frames, int(args.video_frames * FEATURES.mel_per_video_frame), args.batch
     print(f"threads={args.threads} batch={b} N={n} L={length} repeats={args.repeats} allocator={allocator}")
 
     def memory(section: str, name: str) -> str:

@@ -30,17 +30,20 @@ import tempfile
 import time
 from pathlib import Path
 
-import kaldiio
 import numpy as np
-import soundfile
 import torch
 import yaml
 from espnet2.layers.global_mvn import GlobalMVN
 
 from lipsound2.bin.feats_stats import feats_stats
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
-from lipsound2.metrics.speech import speech_scores
+from lipsound2.fileio.wav import read_wav
+from lipsound2.fileio.yamlio import load_yaml
+from lipsound2.frontend.config import load_config
+from lipsound2.frontend.mel import MelConfig
+from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
@@ -50,7 +53,7 @@ Utterance = tuple[str, np.ndarray, np.ndarray]
 
 def load_set(dump: Path) -> list[Utterance]:
     videos, feats = read_table(dump / "video.scp"), read_table(dump / "feats.scp")
-    return [(key, read_face_track(videos[key], gray=True), kaldiio.load_mat(feats[key])) for key in videos]
+    return [(key, read_face_track(videos[key], gray=True), load_array(feats[key])) for key in videos]
 
 
 def override(conf: dict, assignments: list[str]) -> dict:
@@ -101,9 +104,9 @@ def train(model: LipSound2, utts: list[Utterance], updates: int, lr: float, batc
 
 
 @torch.no_grad()
-def evaluate(model: LipSound2, utts: list[Utterance], wav_scp: Path) -> dict[str, float]:
+def evaluate(model: LipSound2, utts: list[Utterance], wav_scp: Path, mel: MelConfig) -> dict[str, float]:
     model.eval()
-    wavs, vocoder = read_table(wav_scp), GriffinLimVocoder()
+    wavs, vocoder = read_table(wav_scp), GriffinLimVocoder(mel)
     sums = {"tf_dec_loss": [], "tf_dec_loss_blank_in": [], "free_running_diag": [], "estoi": []}
     for i in range(0, len(utts), 2):  # small batches keep the memory low
         chunk = utts[i : i + 2]
@@ -116,7 +119,7 @@ def evaluate(model: LipSound2, utts: list[Utterance], wav_scp: Path) -> dict[str
         sums["free_running_diag"].append(float(diagonal_share(out["attention"], vl, steps).mean()))
         for j, (key, _, _) in enumerate(chunk):
             speech = vocoder(out["mel"][j, : int(out["mel_lengths"][j])].numpy())
-            ref, _ = soundfile.read(wavs[key])
+            ref = read_wav(wavs[key], SAMPLE_RATE)
             n = min(len(ref), len(speech))
             sums["estoi"].append(speech_scores(ref[:n], speech[:n]).estoi)
     return {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
@@ -127,6 +130,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", type=Path, default=Path("conf/train.yaml"))
+    parser.add_argument("--frontend_config", type=Path, default=Path("conf/frontend.yaml"))
     parser.add_argument("--set", action="append", default=[], help="model_conf override key=value")
     parser.add_argument("--dumpdir", type=Path, default=Path("dump"))
     parser.add_argument("--train_set", default="train_sd")
@@ -144,19 +148,22 @@ def main() -> None:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
 
-    with open(args.config, encoding="utf-8") as f:
-        conf = override(yaml.safe_load(f)["model_conf"], args.set)
+    frontend = load_config(args.frontend_config)
+    conf = override(load_yaml(args.config)["model_conf"], args.set)
+    conf.setdefault("n_mels", frontend.mel.n_mels)
+    conf.setdefault("mel_per_video_frame", frontend.mel_per_video_frame)
     normalize = None
     if not args.no_normalize:
         with tempfile.TemporaryDirectory() as tmp:  # GlobalMVN reads the file when built
             np.savez(Path(tmp) / "stats.npz", **feats_stats(args.dumpdir / args.train_set / "feats.scp"))
             normalize = GlobalMVN(str(Path(tmp) / "stats.npz"))
     model = LipSound2(**conf, normalize=normalize)
+    model.check_features(frontend.mel.n_mels, frontend.mel_per_video_frame, str(args.frontend_config))
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
     seconds = train(model, load_set(args.dumpdir / args.train_set), args.updates, args.lr, args.batch_size)
     test = args.dumpdir / args.test_set
-    result = evaluate(model, load_set(test), test / "wav.scp")
+    result = evaluate(model, load_set(test), test / "wav.scp", frontend.mel)
     result["train_seconds"] = round(seconds, 1)
     print(json.dumps({"config": str(args.config), "set": args.set, "init": str(args.init), **result}))
     if args.save:

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from lipsound2.asr.judge import WhisperJudge
+from lipsound2.fileio.wav import write_wav
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.decode import decode_audio
-from lipsound2.frontend.mel import log_mel
+from lipsound2.frontend.mel import MelConfig, log_mel
 from lipsound2.metrics.speech import speech_scores
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder, build_generator, save_checkpoint
 from lipsound2.vocoders.hifigan_train import TrainOptions, train_hifigan
-from lipsound2.vocoders.wavio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,19 +48,20 @@ def main() -> None:
     args = p.parse_args()
     print(f"torch threads: {torch.get_num_threads()}")
     clips = sorted(args.grid_dir.glob("*.mpg"))
-    wavs = [decode_audio(str(c)) for c in clips]
+    mel_config = MelConfig()  # the paper's settings, the template front end's
+    wavs = [decode_audio(str(c), mel_config.sample_rate) for c in clips]
     wavs = [w / np.abs(w).max() for w in wavs]
-    mels = [log_mel(w) for w in wavs]
-    seconds = sum(len(w) for w in wavs) / 16000
+    mels = [log_mel(w, mel_config) for w in wavs]
+    seconds = sum(len(w) for w in wavs) / mel_config.sample_rate
     print(f"{len(clips)} GRID clips, {seconds:.1f} s of audio")
 
-    cpu_conf = yaml.safe_load((ROOT / "egs/TEMPLATE/conf/vocoder_hifigan_cpu.yaml").read_text())
-    v1_conf = yaml.safe_load((ROOT / "egs/TEMPLATE/conf/vocoder_hifigan.yaml").read_text())
+    cpu_conf = load_yaml(ROOT / "egs/TEMPLATE/conf/vocoder_hifigan_cpu.yaml")
+    v1_conf = load_yaml(ROOT / "egs/TEMPLATE/conf/vocoder_hifigan.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = []
         for clip, w in zip(clips, wavs):
-            write_wav(tmp / f"{clip.stem}.wav", w)
+            write_wav(tmp / f"{clip.stem}.wav", w, mel_config.sample_rate)
             paths.append(str(tmp / f"{clip.stem}.wav"))
         options = TrainOptions(**cpu_conf["train"])
         if args.train_steps:
@@ -72,6 +73,7 @@ def main() -> None:
             cpu_conf["generator_params"],
             cpu_conf["discriminator_params"],
             options,
+            mel_config,
         )
         train_s = time.perf_counter() - start
         print(
@@ -83,7 +85,7 @@ def main() -> None:
         save_checkpoint(tmp / "v1.pth", v1_gen, v1_conf["generator_params"], hifi_cpu.config, 0)
         hifi_v1 = HiFiGANVocoder(tmp / "v1.pth")
 
-    gl = GriffinLimVocoder(n_iter=cpu_conf["griffin_lim"]["n_iter"])
+    gl = GriffinLimVocoder(mel_config, n_iter=cpu_conf["griffin_lim"]["n_iter"])
     print("\nvocoder RTF (all clips):")
     for name, voc in (
         ("griffin_lim (32 it)", gl),

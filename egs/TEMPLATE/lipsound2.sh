@@ -43,7 +43,7 @@ pretrain_train_set=""  # Pre-training set (stage 3); empty: no pre-training sets
 pretrain_valid_set=""  # Pre-training validation set.
 lang=en              # Language of the transcripts: en (WER) or zh (CER).
 
-# Front end (stages 1-2)
+# Front end (stages 1-2; its mel settings also reach stages 3-6)
 frontend_config=conf/frontend.yaml  # Face detection, tracking, crop, audio and mel settings.
 max_reject_share=0.1                # A stage fails when more than this share is rejected.
 
@@ -287,7 +287,8 @@ train_lipsound2() {
     log "${exp} is already trained; skipping"
     return 0
   fi
-  local dset f
+  local dset f n_mels
+  n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${frontend_config}")
   for dset in "${tset}" "${vset}"; do
     for f in video.scp feats.scp utt2num_vframes utt2num_frames; do
       [ -f "${dumpdir}/${dset}/${f}" ] || { log "missing ${dumpdir}/${dset}/${f}: run stages 1-2 first"; exit 1; }
@@ -295,7 +296,7 @@ train_lipsound2() {
     # ESPnet's length-bucketed batch samplers read these shape files.
     mkdir -p "${exp}/shapes/${dset}"
     awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
-    awk '{print $1 " " $2 ",80"}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
+    awk -v n_mels="${n_mels}" '{print $1 " " $2 "," n_mels}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
   done
   local norm_args=()
   case "${feats_normalize}" in
@@ -324,6 +325,7 @@ train_lipsound2() {
     --multiprocessing_distributed true -- \
     ${python} -m lipsound2.bin.train \
     --config "${config}" \
+    --frontend_config "${frontend_config}" \
     --output_dir "${exp}" \
     --seed "${seed}" \
     --resume true \
@@ -392,6 +394,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     ${decode_cmd} JOB=1:"${_nj}" "${logdir}/infer.JOB.log" \
       ${python} -m lipsound2.bin.infer \
       --train_config "${train_exp}/config.yaml" \
+      --frontend_config "${frontend_config}" \
       --model_file "${train_exp}/${inference_model}" \
       --config "${inference_config}" \
       --data_path "${dumpdir}/${dset}/video.scp" \
@@ -414,7 +417,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
       log "Training HiFi-GAN on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
       ${train_cmd} "${vocoder_exp}/train.log" \
         ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" \
-        --wav_scp "${dumpdir}/${train_set}/wav.scp" --outdir "${vocoder_exp}"
+        --frontend_config "${frontend_config}" --wav_scp "${dumpdir}/${train_set}/wav.scp" --outdir "${vocoder_exp}"
       mark_done "${vocoder_exp}" train
     fi
     vocoder_file=${vocoder_exp}/vocoder.pth
@@ -432,7 +435,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     ${decode_cmd} JOB=1:"${_nj}" "${out}/log/vocode.JOB.log" \
       ${python} -m lipsound2.bin.vocode --feats_scp "${feats}" --outdir "${out}" \
       --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" \
-      --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_file:+--vocoder_file "${vocoder_file}"}
+      --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_file:+--vocoder_file "${vocoder_file}"} \
+      --frontend_config "${frontend_config}"
     merge_job_tables "${out}/log/wav.JOB.scp" "${out}/wav.scp"
     for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp.failed"; done >"${out}/log/failed"
     if [ -s "${out}/log/failed" ]; then

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import soundfile as sf
-import yaml
 
 from lipsound2.asr.ngram import KneserNeyLM
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +142,6 @@ def train_ngram(
     tokenizer = build_tokenizer(token_type, bpemodel)
     sentences = [tokenizer.text2tokens(s) for s in read_table(text).values()]
     KneserNeyLM(sentences, order).write_arpa(arpa)
-
-
-def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping")
-    return data
 
 
 def finetune_config(

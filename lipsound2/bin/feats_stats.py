@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 from tqdm import tqdm
 
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.atomic import atomic_path
 from lipsound2.fileio.table import read_table
 
@@ -24,7 +24,7 @@ def feats_stats(feats_scp: str | Path) -> dict[str, np.ndarray]:
     count, total, squares = 0, None, None
     for utt, spec in tqdm(read_table(feats_scp).items(), desc="feats stats", unit="utt", mininterval=5):
         try:
-            mel = kaldiio.load_mat(spec).astype(np.float64)
+            mel = load_array(spec).astype(np.float64)
         except Exception as exc:  # a damaged archive entry must name its utterance
             raise RuntimeError(f"{feats_scp}: cannot read utterance {utt} ({spec}): {exc}") from exc
         if total is None:

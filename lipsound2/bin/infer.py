@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from lipsound2.allocator import reuse_large_allocations
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.yamlio import load_yaml
+from lipsound2.frontend.config import load_config
 from lipsound2.nets.precision import PRECISIONS, with_precision
 from lipsound2.tasks.checkpoint import load_model
 from lipsound2.tasks.face_track_type import FaceTrackReader
@@ -33,6 +34,9 @@ DEFAULTS = {"stop_mode": None, "max_decode_steps": None, "batch_size": 8, "seed"
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train_config", required=True, help="config.yaml of the training experiment")
+    p.add_argument(
+        "--frontend_config", default=None, help="front-end YAML of the features (default: its defaults)"
+    )
     p.add_argument("--model_file", required=True, help="model file, e.g. exp/x/valid.loss.best.pth")
     p.add_argument("--data_path", required=True, help="video.scp (media files or ark entries)")
     p.add_argument("--key_file", default=None, help="decode only these utterances (first column)")
@@ -53,8 +57,7 @@ def resolve_options(args: argparse.Namespace) -> dict:
     """Defaults < inference config < command line."""
     options = dict(DEFAULTS)
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f) or {}
+        loaded = load_yaml(args.config)
         unknown = set(loaded) - set(DEFAULTS)
         if unknown:
             raise ValueError(f"{args.config}: unknown keys {sorted(unknown)}")
@@ -81,7 +84,8 @@ def main(cmd: list[str] | None = None) -> int:
     torch.set_num_threads(args.num_threads)
     reuse_large_allocations()  # every batch allocates the encoder's activations anew
     options = resolve_options(args)
-    model, train_args = load_model(args.train_config, args.model_file)
+    model, train_args = load_model(args.train_config, args.model_file, args.frontend_config)
+    fps = load_config(args.frontend_config).video.fps
     model = with_precision(model, options["precision"])
     preprocess = FaceTrackPreprocessor(
         train=False,
@@ -117,14 +121,15 @@ def main(cmd: list[str] | None = None) -> int:
                 mel_w[key] = result["mel"][j, :n_out].numpy().astype(np.float32)
                 att_w[key] = result["attention"][j, :n_steps, :n_in].numpy().astype(np.float32)
                 num_frames[key] = str(n_out)
-            video_seconds += float(lengths.sum()) / 25.0
+            video_seconds += float(lengths.sum()) / fps
     write_table(out / "utt2num_frames", num_frames)
     elapsed = time.perf_counter() - start
     logging.info(
-        "decoded %d utterances in %.1f s (real-time factor %.4f at 25 fps), %d failed",
+        "decoded %d utterances in %.1f s (real-time factor %.4f at %g fps), %d failed",
         len(num_frames),
         elapsed,
         elapsed / max(video_seconds, 1e-9),
+        fps,
         len(failed),
     )
     if failed:

@@ -13,10 +13,10 @@ import sys
 
 from tqdm import tqdm
 
-from lipsound2.asr.judge import WhisperJudge
+from lipsound2.asr.judge import SAMPLE_RATE, WhisperJudge
 from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.table import read_table, write_table
-from lipsound2.vocoders.wavio import read_wav
+from lipsound2.fileio.wav import read_wav
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     hyps: dict[str, str] = {}
     for key in tqdm(keys, desc=f"judge {args.job_id}/{args.num_jobs}", mininterval=10):
         try:
-            hyps[key] = judge(read_wav(wavs[key]), args.language)
+            hyps[key] = judge(read_wav(wavs[key], SAMPLE_RATE), args.language)
         except Exception as exc:  # one unreadable file must not stop the set
             logging.error("%s: %s: %s", key, wavs[key], exc)
     write_table(args.out, hyps)

@@ -23,10 +23,11 @@ import sys
 from pathlib import Path
 
 from lipsound2.fileio.atomic import atomic_open
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import load_config
 from lipsound2.report.environment import environment
 from lipsound2.report.html import write_report
-from lipsound2.report.paper import SettingsInForce, differences, load_yaml
+from lipsound2.report.paper import SettingsInForce, differences
 from lipsound2.report.results import collect, parse_pair, results_markdown
 
 

@@ -1,4 +1,5 @@
-"""Stage 1 job: face tracks and 16 kHz mono audio for the utterances of one ``video.scp``.
+"""Stage 1 job: face tracks and mono audio (``audio.sample_rate``) for the utterances of one
+``video.scp``.
 
 Writes the face tracks (mp4 files or an ark) and wav files under ``--media_dir`` and, in
 ``--out_dir``, this job's ``video.scp``, ``wav.scp``, ``utt2num_vframes``, ``rejects``
@@ -18,13 +19,12 @@ import traceback
 from pathlib import Path
 
 import av
-import soundfile
 from tqdm import tqdm
 
 from lipsound2.bin.job import start_job, write_job_outputs
-from lipsound2.fileio.atomic import atomic_path
 from lipsound2.fileio.facetrack import FaceTrackWriter
 from lipsound2.fileio.table import read_table
+from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import config_to_dict, load_config
 from lipsound2.frontend.pipeline import make_detector, prepare
 
@@ -103,8 +103,7 @@ def run(args: argparse.Namespace) -> dict:
                 continue
             if result.resampled:
                 log.info("%s: %.3g fps resampled to %g fps", utt, result.source_fps, config.video.fps)
-            with atomic_path(wav_path) as tmp:
-                soundfile.write(tmp, result.wav, config.audio.sample_rate, subtype="PCM_16", format="WAV")
+            write_wav(wav_path, result.wav, config.audio.sample_rate)
             writer.write(utt, result.crops)
             wav_scp[utt], num_vframes[utt] = str(wav_path), str(len(result.crops))
             frames_done += len(result.crops)

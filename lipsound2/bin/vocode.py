@@ -1,8 +1,10 @@
-"""Vocode log-mel features (feats.scp) into 16 kHz wav files and a wav.scp.
+"""Vocode log-mel features (feats.scp) into wav files and a wav.scp.
 
-Run one job of many through the job runner: ``--job_id JOB --num_jobs N`` takes every
-N-th utterance. Writes ``<outdir>/wav/<utt>.wav`` and the job's ``--wav_scp`` table; an
-utterance that fails is named in the log and in ``<wav_scp>.failed``, the others go on.
+The mel settings and the output rate are those of ``--frontend_config``, the file the
+features were made with. Run one job of many through the job runner: ``--job_id JOB
+--num_jobs N`` takes every N-th utterance. Writes ``<outdir>/wav/<utt>.wav`` and the job's
+``--wav_scp`` table; an utterance that fails is named in the log and in
+``<wav_scp>.failed``, the others go on.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.wav import write_wav
+from lipsound2.frontend.config import load_config as load_frontend_config
 from lipsound2.vocoders.factory import VOCODER_TYPES, build_vocoder, load_config
-from lipsound2.vocoders.wavio import write_wav
 
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--feats_scp", required=True, help="log-mel feats.scp (frames, 80)")
+    p.add_argument("--feats_scp", required=True, help="log-mel feats.scp (frames, n_mels)")
+    p.add_argument(
+        "--frontend_config", default=None, help="front-end YAML of the features (default: its defaults)"
+    )
     p.add_argument("--outdir", required=True, help="wav files go to OUTDIR/wav/")
     p.add_argument("--wav_scp", required=True, help="output wav.scp of this job")
     p.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
@@ -39,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     feats = read_table(args.feats_scp)
     keys = job_share(feats, args)
-    vocoder = build_vocoder(args.vocoder_type, load_config(args.vocoder_config), args.vocoder_file)
+    mel = load_frontend_config(args.frontend_config).mel
+    vocoder = build_vocoder(args.vocoder_type, load_config(args.vocoder_config), mel, args.vocoder_file)
     wav_dir = Path(args.outdir) / "wav"
     written: dict[str, str] = {}
     failed: list[str] = []
@@ -47,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wav = vocoder(load_array(feats[key]))
             path = wav_dir / f"{key}.wav"
-            write_wav(path, wav)
+            write_wav(path, wav, mel.sample_rate)
             written[key] = str(path)
         except Exception as exc:  # one bad utterance must not stop the set
             logging.error("%s: %s: %s", key, feats[key], exc)

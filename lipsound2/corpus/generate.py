@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from lipsound2.corpus.face import FaceRenderer, FaceStyle
 from lipsound2.corpus.grammar import free_sentence, grid_code, grid_sentence
 from lipsound2.corpus.speech import FESTIVAL_VOICES, Utterance, Voice, synthesize
 from lipsound2.corpus.video import FPS, frames, write_clip
-from lipsound2.fileio.atomic import atomic_open, atomic_path
+from lipsound2.fileio.atomic import atomic_open
+from lipsound2.fileio.wav import write_wav
 
 GRID_RATE = 25000  # GRID's audio_25k release; .align times count 1000 per video frame
 GRID_FRAMES = 75  # GRID clips are 3 s long
@@ -123,8 +123,7 @@ def write_job(job: ClipJob) -> str:
     phones = [(p, a + job.lead, b + job.lead) for p, a, b in job.utt.phones]
     write_clip(job.video_path, frames(renderer, phones, job.num_frames, rng), job.size, audio, job.utt.rate)
     if job.wav_path is not None:
-        with atomic_path(job.wav_path) as tmp:
-            sf.write(tmp, audio, job.utt.rate, subtype="PCM_16", format="WAV")
+        write_wav(job.wav_path, audio, job.utt.rate)
     if job.align_path is not None:
         with atomic_open(job.align_path, "w") as f:
             f.write("\n".join(align_lines(job.utt, job.lead, job.num_frames)) + "\n")

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from lipsound2.corpus.face import FaceRenderer, Pose
 from lipsound2.corpus.visemes import mouth_track
 from lipsound2.fileio.atomic import atomic_path
+from lipsound2.fileio.wav import write_wav
 
 FPS = 25
 
@@ -117,7 +117,7 @@ def write_clip(
     width, height = size
     with tempfile.TemporaryDirectory(prefix="clip") as tmp, atomic_path(path) as out:
         wav = os.path.join(tmp, "audio.wav")
-        sf.write(wav, audio, rate, subtype="PCM_16")
+        write_wav(wav, audio, rate)
         cmd = [
             "ffmpeg",
             "-nostdin",

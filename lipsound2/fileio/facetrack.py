@@ -15,6 +15,7 @@ import numpy as np
 from lipsound2.fileio.ark import ArkWriter, load_array
 from lipsound2.fileio.atomic import atomic_path, temp_name
 from lipsound2.fileio.table import read_table
+from lipsound2.frontend.gray import to_gray
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mpg", ".mov", ".webm")
 
@@ -26,17 +27,16 @@ def read_face_track(spec: str, gray: bool | None = None) -> np.ndarray:
         import av
 
         with av.open(spec) as container:
-            fmt = "gray" if gray else "rgb24"
-            frames = [f.to_ndarray(format=fmt) for f in container.decode(video=0)]
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
         if not frames:
             raise ValueError(f"{spec}: no video frames")
         array = np.stack(frames)
-        if gray is None and array.ndim == 4 and _is_gray(array):
-            array = array[..., 0]
-        return array
-    array = load_array(spec)
+        if gray is None and _is_gray(array):
+            return array[..., 0]
+    else:
+        array = load_array(spec)
     if gray and array.ndim == 4:
-        array = (array.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+        array = to_gray(array)
     return array
 
 

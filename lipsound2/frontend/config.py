@@ -1,4 +1,9 @@
-"""The front-end configuration (recipe ``conf/frontend.yaml``), one section per step."""
+"""The front-end configuration (recipe ``conf/frontend.yaml``), one section per step.
+
+It is the one source of the feature settings: the stage script passes the same file as
+``--frontend_config`` to feature extraction, training (the model's ``n_mels`` and mel frames
+per video frame), inference, the vocoders and their training.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
-import yaml
-
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.crop import CropConfig
 from lipsound2.frontend.mel import MelConfig
 
@@ -27,7 +31,7 @@ class AudioConfig:
     """``max_av_diff`` largest audio/video duration difference accepted, in seconds; within it
     ``match_video`` trims or zero-pads the audio to exactly the video's duration."""
 
-    sample_rate: int = 16000
+    sample_rate: int = MelConfig.sample_rate
     resample_quality: str = "HQ"
     max_av_diff: float = 0.2
     match_video: bool = True
@@ -67,7 +71,9 @@ class StorageConfig:
 @dataclass(frozen=True)
 class FrontendConfig:
     """All front-end settings; ``mel_tolerance`` is how many mel frames the feature count may
-    differ from ``2.5 x`` video frames (beyond the one frame a centred STFT adds)."""
+    differ from :attr:`mel_per_video_frame` x video frames (beyond the one frame a centred STFT
+    adds). The mel features are computed at ``audio.sample_rate``: ``mel.sample_rate`` is not
+    set separately."""
 
     video: VideoConfig = field(default_factory=VideoConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -77,6 +83,18 @@ class FrontendConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     mel: MelConfig = field(default_factory=MelConfig)
     mel_tolerance: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.mel.sample_rate != self.audio.sample_rate:
+            raise ValueError(
+                f"mel.sample_rate {self.mel.sample_rate} differs from audio.sample_rate "
+                f"{self.audio.sample_rate}: the features are computed from the prepared audio"
+            )
+
+    @property
+    def mel_per_video_frame(self) -> float:
+        """Mel frames per video frame: 2.5 for the paper's 16 ms hop at 16 kHz and 25 fps."""
+        return self.mel.frames_per_second / self.video.fps
 
 
 def _build(cls: type, values: object, where: str):
@@ -103,11 +121,19 @@ def _build(cls: type, values: object, where: str):
 
 
 def load_config(path: str | os.PathLike | None = None) -> FrontendConfig:
-    """Read a front-end YAML file (``yaml.safe_load``); missing keys keep their defaults."""
+    """Read a front-end YAML file; missing keys keep their defaults."""
     if path is None:
         return FrontendConfig()
-    with open(path, encoding="utf-8") as f:
-        values = yaml.safe_load(f) or {}
+    values = load_yaml(path)
+    audio, mel = values.get("audio") or {}, values.get("mel") or {}
+    if isinstance(audio, dict) and isinstance(mel, dict):
+        rate = audio.get("sample_rate", AudioConfig.sample_rate)
+        if mel.get("sample_rate", rate) != rate:
+            raise ValueError(
+                f"{path}: mel.sample_rate {mel['sample_rate']} differs from audio.sample_rate {rate}; "
+                "set the rate once, under audio"
+            )
+        values = {**values, "mel": {**mel, "sample_rate": rate}}
     return _build(FrontendConfig, values, str(path))
 
 

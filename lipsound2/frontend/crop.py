@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lipsound2.frontend.gray import to_gray
 from lipsound2.frontend.track import face_size
 
 # Side of the square relative to the eye-to-mouth distance, and where its centre sits
@@ -72,5 +73,5 @@ def crop_frames(frames: np.ndarray, landmarks: np.ndarray, config: CropConfig) -
     out = np.empty((len(frames), config.size, config.size) + (() if config.gray else (3,)), np.uint8)
     for i, (frame, mat) in enumerate(zip(frames, mats)):
         crop = cv2.warpAffine(frame, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out[i] = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if config.gray else crop
+        out[i] = to_gray(crop) if config.gray else crop
     return out

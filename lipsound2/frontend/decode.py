@@ -1,4 +1,5 @@
-"""Decoding media with PyAV: video to a constant frame rate, audio to 16 kHz mono.
+"""Decoding media with PyAV: video to a constant frame rate, audio to mono at the front end's
+rate (16 kHz by default).
 
 Every failure raises :class:`MediaError` with a message meant for a ``rejects`` file, so the
 caller can name the utterance and go on with the next one.
@@ -14,6 +15,8 @@ import av
 import numpy as np
 import soundfile
 import soxr
+
+from lipsound2.frontend.config import AudioConfig, VideoConfig
 
 
 class MediaError(ValueError):
@@ -44,7 +47,9 @@ def _open(path: str) -> av.container.InputContainer:
         raise MediaError(f"unreadable media ({_one_line(exc)})") from exc
 
 
-def decode_video(path: str, fps: float = 25.0, resample: bool = True, tolerance: float = 0.01) -> Video:
+def decode_video(
+    path: str, fps: float = VideoConfig.fps, resample: bool = True, tolerance: float = 0.01
+) -> Video:
     """Decode the first video stream to RGB frames at a constant ``fps``.
 
     Frames are placed on the output grid by their timestamps (the nearest output slot, first
@@ -102,7 +107,9 @@ def _resample_mono(chunks: list[np.ndarray], rate: int, sample_rate: int, qualit
     return wav
 
 
-def decode_audio(path: str, sample_rate: int = 16000, quality: str = "HQ") -> np.ndarray:
+def decode_audio(
+    path: str, sample_rate: int = AudioConfig.sample_rate, quality: str = AudioConfig.resample_quality
+) -> np.ndarray:
     """Decode the first audio stream of a media file to mono float32 at ``sample_rate``.
 
     Channels are averaged; the rate is converted with soxr (``quality`` as soxr names it).
@@ -129,7 +136,9 @@ def decode_audio(path: str, sample_rate: int = 16000, quality: str = "HQ") -> np
     return _resample_mono(chunks, rate, sample_rate, quality)
 
 
-def load_audio(spec: str, sample_rate: int = 16000, quality: str = "HQ") -> np.ndarray:
+def load_audio(
+    spec: str, sample_rate: int = AudioConfig.sample_rate, quality: str = AudioConfig.resample_quality
+) -> np.ndarray:
     """Audio from a ``wav.scp`` value: a file (any format PyAV reads) or a Kaldi pipe ``cmd |``."""
     spec = spec.strip()
     if not spec.endswith("|"):

@@ -1,4 +1,5 @@
-"""The paper's log-mel spectrogram (section IV-C-2), shared by features, vocoders and scoring.
+"""The log-mel spectrogram, shared by features, vocoders and scoring; by default the paper's
+(section IV-C-2), the settings of the template's ``conf/frontend.yaml``:
 
 16 kHz audio, waveform divided by its maximum magnitude, STFT magnitude with a 1024-sample
 (64 ms) Hann window, 256-sample (16 ms) hop and 1024-point FFT, 80 mel bands (Slaney scale
@@ -17,7 +18,8 @@ import torchaudio
 
 @dataclass(frozen=True)
 class MelConfig:
-    """Mel settings; the defaults are the paper's."""
+    """Mel settings; the defaults are the paper's. In a recipe they come from
+    ``conf/frontend.yaml`` (:mod:`lipsound2.frontend.config`), whose audio rate is ``sample_rate``."""
 
     sample_rate: int = 16000
     n_fft: int = 1024
@@ -28,6 +30,17 @@ class MelConfig:
     f_max: float = 8000.0
     clip: float = 1e-5
     peak_normalize: bool = True
+
+    def __post_init__(self) -> None:
+        if min(self.sample_rate, self.n_fft, self.win_length, self.hop_length, self.n_mels) <= 0:
+            raise ValueError(f"mel settings must be positive: {self}")
+        if self.win_length > self.n_fft:
+            raise ValueError(f"mel win_length {self.win_length} is longer than n_fft {self.n_fft}")
+        if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
+            raise ValueError(
+                f"mel band {self.f_min:g}-{self.f_max:g} Hz must lie within 0-{self.sample_rate / 2:g} Hz "
+                f"(half of sample_rate {self.sample_rate})"
+            )
 
     @property
     def frames_per_second(self) -> float:

@@ -1,4 +1,5 @@
-"""One utterance through the front end: decode, track the face, crop, get 16 kHz audio."""
+"""One utterance through the front end: decode, track the face, crop, get the audio at
+``audio.sample_rate``."""
 
 from __future__ import annotations
 

@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table
+from lipsound2.fileio.wav import read_wav
 from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 from lipsound2.metrics.text import ErrorCounts, error_counts, pooled_rate
-from lipsound2.vocoders.wavio import read_wav
 
 SPEECH_COLUMNS = ("pesq_nb", "pesq_wb", "stoi", "estoi")
 # A generated utterance whose duration is off the reference's by more than this share is
@@ -65,11 +65,11 @@ def score_speech(
         try:
             if key not in refs:
                 raise KeyError(f"not in {ref_wav_scp}")
-            ref = read_wav(refs[key])
+            ref = read_wav(refs[key], SAMPLE_RATE)
             row.ref_sec = len(ref) / SAMPLE_RATE
             if key not in hyps:
                 raise KeyError(f"no generated audio in {hyp_wav_scp}")
-            hyp = read_wav(hyps[key])
+            hyp = read_wav(hyps[key], SAMPLE_RATE)
             row.gen_sec = len(hyp) / SAMPLE_RATE
             ref = ref / max(float(np.abs(ref).max()), 1e-8)  # the mel's peak normalisation
             scores = speech_scores(ref, hyp).to_dict()

@@ -32,14 +32,15 @@ class LipSound2(AbsESPnetModel):
     """Encoder, location-sensitive attention decoder and PostNet with the loss of Eq. 5.
 
     Args:
-        n_mels: mel bands of the target.
+        n_mels: mel bands of the target (in a recipe: the front end's ``mel.n_mels``).
         in_channels: 1 (gray faces) or 3 (RGB).
         image_size: side of the square face crop.
         encoder_conf, decoder_conf, postnet_conf: keyword arguments of
             :class:`VisualEncoder`, :class:`AttentionDecoder`, :class:`Postnet`.
         stop_mode: ``visual_period`` (append one all-255 frame; stop when the attention
             reaches it) or ``known_length`` (``mel_per_video_frame`` frames per video frame).
-        mel_per_video_frame: 2.5 for 25 fps video and a 16 ms hop.
+        mel_per_video_frame: 2.5 for 25 fps video and a 16 ms hop (in a recipe: from the front
+            end's settings, see :meth:`check_features`).
         max_decode_steps: cap on free-running steps (the paper: 1000).
         ss_max_prob, ss_start_step, ss_end_step: scheduled sampling; the probability of
             feeding the model's own previous frame rises linearly from 0 at ``ss_start_step``
@@ -110,6 +111,20 @@ class LipSound2(AbsESPnetModel):
                 if module.bias is not None:
                     torch.nn.init.zeros_(module.bias)
 
+    def check_features(self, n_mels: int, mel_per_video_frame: float, source: str) -> None:
+        """Raise ``ValueError`` unless the features described by ``source`` (a front-end
+        config) have this model's mel bands and mel frames per video frame."""
+        problems = []
+        if n_mels != self.n_mels:
+            problems.append(f"n_mels {self.n_mels} in the model, {n_mels} in {source}")
+        if not math.isclose(mel_per_video_frame, self.mel_per_video_frame, rel_tol=1e-6):
+            problems.append(
+                f"mel_per_video_frame {self.mel_per_video_frame:g} in the model, {mel_per_video_frame:g} "
+                f"in {source} (mel frames per second / video fps)"
+            )
+        if problems:
+            raise ValueError("the model does not match its features: " + "; ".join(problems))
+
     def sampling_prob(self) -> float:
         progress = (int(self.num_updates) - self.ss_start_step) / (self.ss_end_step - self.ss_start_step)
         return self.ss_max_prob * min(max(progress, 0.0), 1.0)
@@ -137,6 +152,8 @@ class LipSound2(AbsESPnetModel):
         feats_lengths: torch.Tensor,
         **kwargs,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        if feats.size(-1) != self.n_mels:
+            self.check_features(feats.size(-1), self.mel_per_video_frame, "the training features")
         feats = feats[:, : int(feats_lengths.max())]
         if self.normalize is not None:
             feats, _ = self.normalize(feats, feats_lengths)

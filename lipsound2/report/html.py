@@ -20,9 +20,9 @@ import numpy as np  # noqa: E402
 from lipsound2.fileio.ark import load_array  # noqa: E402
 from lipsound2.fileio.atomic import atomic_open, atomic_path  # noqa: E402
 from lipsound2.fileio.table import read_table  # noqa: E402
-from lipsound2.frontend.mel import log_mel  # noqa: E402
+from lipsound2.fileio.wav import read_wav  # noqa: E402
+from lipsound2.frontend.mel import MelConfig, log_mel  # noqa: E402
 from lipsound2.report.results import Results, relpath, tables  # noqa: E402
-from lipsound2.vocoders.wavio import read_wav  # noqa: E402
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #bbb;padding:.25em .6em}
@@ -34,7 +34,7 @@ def _mel_of(spec: str | None, wav_path: str | None) -> np.ndarray | None:
     if spec:
         return load_array(spec)
     if wav_path:
-        return log_mel(read_wav(wav_path))
+        return log_mel(read_wav(wav_path, MelConfig().sample_rate))
     return None
 
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lipsound2.bin.infer import DEFAULTS as INFERENCE_DEFAULTS
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import FrontendConfig
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import VisualEncoder
@@ -96,14 +95,6 @@ class SettingsInForce:
     asr_pretrained_model: str | None = None  # "": trained from scratch on the corpus
     ngram_order: int | None = None  # 0: no LM
     asr_lr_factor: float | None = None
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping")
-    return data
 
 
 def _defaults(cls: type) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 import torch
-import yaml
 
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.nets.lipsound2 import LipSound2
 
 CHECKPOINT_GLOBALS = [np.dtype, np._core.multiarray.scalar, datetime.timedelta]
@@ -27,13 +27,19 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def load_model(
-    config: str | os.PathLike, model_file: str | os.PathLike
+    config: str | os.PathLike,
+    model_file: str | os.PathLike,
+    frontend_config: str | os.PathLike | None = None,
 ) -> tuple[LipSound2, argparse.Namespace]:
-    """Build the model from an experiment's ``config.yaml`` and load ``model_file`` into it."""
+    """Build the model from an experiment's ``config.yaml`` and load ``model_file`` into it.
+
+    The model is checked against ``frontend_config`` (None: the front end's defaults), the
+    settings its output will be vocoded with, not the path recorded at training time.
+    """
     from lipsound2.tasks.lipsound2 import LipSound2Task
 
-    with open(config, encoding="utf-8") as f:
-        args = argparse.Namespace(**yaml.safe_load(f))
+    args = argparse.Namespace(**load_yaml(config))
+    args.frontend_config = None if frontend_config is None else str(frontend_config)
     model = LipSound2Task.build_model(args)
     state = load_checkpoint(model_file)
     if "model" in state and isinstance(state["model"], dict):  # checkpoint.pth

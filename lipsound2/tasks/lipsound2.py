@@ -9,6 +9,10 @@ Data: ``video`` (face tracks, loader type ``face_track``) and ``feats`` (log-mel
 
     --train_data_path_and_name_and_type dump/train/video.scp,video,face_track
     --train_data_path_and_name_and_type dump/train/feats.scp,feats,kaldi_ark
+
+``--frontend_config conf/frontend.yaml`` (the file the features were made with) gives the
+model its ``n_mels`` and ``mel_per_video_frame``; a ``model_conf`` that sets them otherwise
+is an error. The values used are written to the experiment's ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -24,13 +28,17 @@ from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
 from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
-from espnet2.utils.types import str2bool
+from espnet2.utils.types import str2bool, str_or_none
 
+from lipsound2.frontend.config import load_config
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.tasks import face_track_type
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
 
 face_track_type.register()
+
+# Model settings that describe the features: they come from the front-end config.
+FEATURE_KEYS = ("n_mels", "mel_per_video_frame")
 
 normalize_choices = ClassChoices(
     "normalize", classes=dict(global_mvn=GlobalMVN), type_check=AbsNormalize, default=None, optional=True
@@ -46,10 +54,20 @@ class LipSound2Task(AbsTask):
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(description="LipSound2 model")
         group.add_argument(
+            "--frontend_config",
+            type=str_or_none,
+            default=None,
+            help="Front-end YAML the features were made with (default: the front end's defaults); "
+            "it sets model_conf's " + " and ".join(FEATURE_KEYS) + ".",
+        )
+        defaults = {k: v for k, v in get_default_kwargs(LipSound2).items() if k not in FEATURE_KEYS}
+        group.add_argument(
             "--model_conf",
             action=NestedDictAction,
-            default=get_default_kwargs(LipSound2),
-            help="Keyword arguments of lipsound2.nets.lipsound2.LipSound2.",
+            default=defaults,
+            help="Keyword arguments of lipsound2.nets.lipsound2.LipSound2 (but "
+            + " and ".join(FEATURE_KEYS)
+            + ", which come from --frontend_config).",
         )
         group = parser.add_argument_group(description="Preprocessing")
         group.add_argument(
@@ -95,7 +113,18 @@ class LipSound2Task(AbsTask):
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> LipSound2:
+        """The model; its feature settings filled in from (and checked against) the front end."""
+        source = getattr(args, "frontend_config", None)
+        frontend = load_config(source)
+        conf = dict(args.model_conf)
+        conf.setdefault("n_mels", frontend.mel.n_mels)
+        conf.setdefault("mel_per_video_frame", frontend.mel_per_video_frame)
+        args.model_conf = conf  # ESPnet writes args to config.yaml after building the model
         normalize = None
         if getattr(args, "normalize", None) is not None:
             normalize = normalize_choices.get_class(args.normalize)(**args.normalize_conf)
-        return LipSound2(**args.model_conf, normalize=normalize)
+        model = LipSound2(**conf, normalize=normalize)
+        model.check_features(
+            frontend.mel.n_mels, frontend.mel_per_video_frame, source or "the default front-end settings"
+        )
+        return model

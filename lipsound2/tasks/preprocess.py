@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+from lipsound2.frontend.gray import to_gray
 
 
 class FaceTrackPreprocessor:
@@ -40,10 +40,10 @@ class FaceTrackPreprocessor:
             video = video[..., None]
         if video.ndim != 4 or video.shape[-1] not in (1, 3):
             raise ValueError(f"utterance {uid}: face track must be (T, H, W[, 1|3]), got {video.shape}")
-        video = video.astype(np.float32)
         if video.shape[-1] == 3 and self.channels == 1:
-            video = (video @ GRAY_WEIGHTS)[..., None]
-        elif video.shape[-1] == 1 and self.channels == 3:
+            video = to_gray(video)[..., None]
+        video = video.astype(np.float32)
+        if video.shape[-1] == 1 and self.channels == 3:
             video = np.repeat(video, 3, axis=-1)
         if self.blank_video:
             video = np.full_like(video, self.blank_value)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
@@ -19,21 +16,19 @@ VOCODER_TYPES = ("griffin_lim", "hifigan")
 
 def load_config(path: str | os.PathLike | None) -> dict[str, Any]:
     """The vocoder YAML as a dict (empty when no file is given)."""
-    if path is None:
-        return {}
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: a vocoder config must be a mapping")
-    return config
+    return {} if path is None else load_yaml(path)
 
 
 def build_vocoder(
-    vocoder_type: str, config: dict[str, Any], vocoder_file: str | os.PathLike | None = None
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A callable ``log_mel (frames, n_mels) -> waveform``."""
+    vocoder_type: str,
+    config: dict[str, Any],
+    mel: MelConfig,
+    vocoder_file: str | os.PathLike | None = None,
+) -> GriffinLimVocoder | HiFiGANVocoder:
+    """A callable ``log_mel (frames, n_mels) -> waveform`` for features made with ``mel``
+    (the front end's settings); a HiFi-GAN trained on other settings is refused."""
     if vocoder_type == "griffin_lim":
-        return GriffinLimVocoder(MelConfig(), **config.get("griffin_lim", {}))
+        return GriffinLimVocoder(mel, **config.get("griffin_lim", {}))
     if vocoder_type == "hifigan":
         if not vocoder_file:
             raise ValueError(
@@ -41,5 +36,5 @@ def build_vocoder(
             )
         if not Path(vocoder_file).is_file():
             raise FileNotFoundError(f"vocoder file not found: {vocoder_file}")
-        return HiFiGANVocoder(vocoder_file)
+        return HiFiGANVocoder(vocoder_file, mel)
     raise ValueError(f"unknown vocoder type {vocoder_type!r} (one of {', '.join(VOCODER_TYPES)})")

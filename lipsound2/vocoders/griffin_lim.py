@@ -1,9 +1,9 @@
 """Griffin-Lim inversion of the paper's log-mel: the baseline vocoder (no training).
 
-The log is undone, the 80-band Slaney filter bank is inverted with its pseudo-inverse
-(negative magnitudes clipped to zero), and Griffin-Lim iterates phase estimates for the
-1024-point STFT with hop 256. The waveform has ``(frames - 1) * hop`` samples, so the
-centred STFT of the output gives back exactly ``frames`` mel frames.
+The log is undone, the Slaney filter bank of the mel settings is inverted with its
+pseudo-inverse (negative magnitudes clipped to zero), and Griffin-Lim iterates phase
+estimates for their STFT. The waveform has ``(frames - 1) * hop`` samples, so the centred
+STFT of the output gives back exactly ``frames`` mel frames.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""HiFi-GAN at 16 kHz with hop 256 on the paper's log-mel (replaces the paper's WaveGlow).
+"""HiFi-GAN on the front end's log-mel (replaces the paper's WaveGlow).
 
 The generator, discriminators and losses are ESPnet's (``espnet2.gan_tts.hifigan``); this
-module only fixes their shapes to our mel (80 bands in, ``prod(upsample_scales) == 256``
-samples out per frame) and stores a checkpoint as plain tensors and settings, so that
-``torch.load(..., weights_only=True)`` can read a vocoder file a user brings.
+module only fixes their shapes to our mel (``n_mels`` bands in, ``prod(upsample_scales) ==
+hop_length`` samples out per frame) and stores a checkpoint as plain tensors and settings
+(the mel settings it was trained on included), so that ``torch.load(..., weights_only=True)``
+can read a vocoder file a user brings and a file trained on other features is refused.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def build_generator(params: dict[str, Any], config: MelConfig) -> HiFiGANGenerat
     scales = params.get("upsample_scales", [8, 8, 2, 2])
     if math.prod(scales) != config.hop_length:
         raise ValueError(
-            f"upsample_scales {scales} multiply to {math.prod(scales)}, mel hop is {config.hop_length}"
+            f"generator upsample_scales {scales} multiply to {math.prod(scales)}, but the front end's "
+            f"mel hop_length is {config.hop_length}: set upsample_scales in the vocoder config to match"
         )
     params.setdefault("in_channels", config.n_mels)
     params.setdefault("out_channels", 1)
@@ -57,15 +59,23 @@ def save_checkpoint(
 
 
 class HiFiGANVocoder:
-    """Log-mel ``(frames, n_mels)`` to waveform with a trained HiFi-GAN generator."""
+    """Log-mel ``(frames, n_mels)`` to waveform with a trained HiFi-GAN generator.
 
-    def __init__(self, checkpoint: str | os.PathLike) -> None:
+    ``mel``: the settings of the features to vocode; a checkpoint trained on other settings
+    raises ``ValueError`` naming each difference (None: the checkpoint's own settings).
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike, mel: MelConfig | None = None) -> None:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(
                 f"{checkpoint}: not a LipSound2 HiFi-GAN checkpoint (expected format {CHECKPOINT_FORMAT})"
             )
         self.config = MelConfig(**state["mel"])
+        if mel is not None and mel != self.config:
+            theirs, ours = self.config.to_dict(), mel.to_dict()
+            diff = ", ".join(f"{k} {theirs[k]} (front end: {ours[k]})" for k in ours if ours[k] != theirs[k])
+            raise ValueError(f"{checkpoint}: trained on other mel settings: {diff}")
         self.generator = build_generator(state["generator_params"], self.config)
         self.generator.load_state_dict(state["generator"])
         self.generator.remove_weight_norm()

@@ -28,9 +28,9 @@ from espnet2.gan_tts.hifigan.loss import (
 )
 from tqdm import tqdm
 
+from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.mel import LogMel, MelConfig
 from lipsound2.vocoders.hifigan import build_generator, save_checkpoint
-from lipsound2.vocoders.wavio import read_wav
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class SegmentSampler:
 
     def _load(self, path: str) -> tuple[torch.Tensor, torch.Tensor]:
         if path not in self._cache:
-            wav = torch.from_numpy(read_wav(path))
+            wav = torch.from_numpy(read_wav(path, self.config.sample_rate))
             wav = wav / wav.abs().max().clamp_min(1e-8)
             with torch.no_grad():
                 mel = self.logmel(wav)
@@ -99,10 +99,10 @@ def train_hifigan(
     generator_params: dict[str, Any],
     discriminator_params: dict[str, Any],
     options: TrainOptions,
-    config: MelConfig | None = None,
+    config: MelConfig,
 ) -> list[tuple[int, float]]:
-    """Train and write ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve."""
-    config = config or MelConfig()
+    """Train on the log-mel of ``config`` (the front end's settings) and write
+    ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)

@@ -13,7 +13,7 @@ import soundfile as sf
 import soxr
 
 from lipsound2.fileio.table import write_table
-from lipsound2.vocoders.wavio import write_wav
+from lipsound2.fileio.wav import write_wav
 
 WORDS = (["BIN", "LAY", "SET"], ["BLUE", "RED"], ["AT", "IN"], ["A", "F"], ["ONE", "TWO"], ["NOW", "SOON"])
 
@@ -41,7 +41,7 @@ def espeak_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for voice in ("en-us", "en+m3"):
                 key = f"{voice.replace('+', '_')}-{split}{i:02d}"
                 path = root / split / "wav" / f"{key}.wav"
-                write_wav(path, espeak_16k(sent.lower(), voice))
+                write_wav(path, espeak_16k(sent.lower(), voice), 16000)
                 wavs[key], texts[key] = str(path), sent
         write_table(root / split / "wav.scp", wavs)
         write_table(root / split / "text", texts)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lipsound2.fileio.table import write_table
-from lipsound2.vocoders.wavio import read_wav, write_wav
+from lipsound2.fileio.wav import read_wav, write_wav
 
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
 
@@ -51,10 +51,10 @@ def test_stage8_counts_every_utterance_and_is_never_stale(tmp_path, root, realda
     write_table(recipe / "dump" / "test" / "wav.scp", {u: str(src / f"{u}.wav") for u in CLIPS})
     write_table(recipe / "dump" / "test" / "text", texts)
     decode = recipe / "exp" / "lipsound2_train" / "decode_test"
-    wavs = {u: read_wav(src / f"{u}.wav") for u in CLIPS}
+    wavs = {u: read_wav(src / f"{u}.wav", 16000) for u in CLIPS}
     # stages 5-7 as a first run left them: 00022 failed to vocode, 00008 stopped at 60 %
-    write_wav(decode / "wav" / "00002.wav", wavs["00002"])
-    write_wav(decode / "wav" / "00008.wav", wavs["00008"][: int(0.6 * len(wavs["00008"]))])
+    write_wav(decode / "wav" / "00002.wav", wavs["00002"], 16000)
+    write_wav(decode / "wav" / "00008.wav", wavs["00008"][: int(0.6 * len(wavs["00008"]))], 16000)
     write_table(decode / "wav.scp", {u: str(decode / "wav" / f"{u}.wav") for u in ("00002", "00008")})
     write_table(decode / "hyp" / "asr.txt", {u: texts[u] for u in ("00002", "00008")})
 
@@ -71,8 +71,8 @@ def test_stage8_counts_every_utterance_and_is_never_stale(tmp_path, root, realda
     assert "Differences from the paper" in (results.parent / "report" / "index.html").read_text()
 
     # a second stage 7 and re-vocoding: new hypotheses, 00022 vocoded, 00008 whole under its old path
-    write_wav(decode / "wav" / "00008.wav", wavs["00008"])
-    write_wav(decode / "wav" / "00022.wav", wavs["00022"])
+    write_wav(decode / "wav" / "00008.wav", wavs["00008"], 16000)
+    write_wav(decode / "wav" / "00022.wav", wavs["00022"], 16000)
     write_table(decode / "wav.scp", {u: str(decode / "wav" / f"{u}.wav") for u in CLIPS})
     write_table(decode / "hyp" / "asr.txt", texts)
     _stage8(recipe)

@@ -9,9 +9,9 @@ import pytest
 from lipsound2.bin import score
 from lipsound2.fileio.fingerprint import tables_fingerprint
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.fileio.wav import read_wav, write_wav
 from lipsound2.metrics.scoring import read_speech_tsv, score_text, summarize_speech, write_speech_tsv
 from lipsound2.report.results import speech_scores_of
-from lipsound2.vocoders.wavio import read_wav, write_wav
 
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
 
@@ -36,10 +36,10 @@ def eval_dir(realdata, tmp_path):
     refs, gens = {}, {}
     for utt in CLIPS:
         refs[utt] = str(realdata / "LRS2_smeetrs_deep_avsr" / f"{utt}.wav")
-    wav = read_wav(refs["00002"])
-    write_wav(tmp_path / "gen dir" / "wav" / "00002.wav", wav)
-    wav = read_wav(refs["00008"])
-    write_wav(tmp_path / "gen dir" / "wav" / "00008.wav", wav[: int(0.6 * len(wav))])
+    wav = read_wav(refs["00002"], 16000)
+    write_wav(tmp_path / "gen dir" / "wav" / "00002.wav", wav, 16000)
+    wav = read_wav(refs["00008"], 16000)
+    write_wav(tmp_path / "gen dir" / "wav" / "00008.wav", wav[: int(0.6 * len(wav))], 16000)
     gens = {utt: str(tmp_path / "gen dir" / "wav" / f"{utt}.wav") for utt in ("00002", "00008")}
     write_table(tmp_path / "ref" / "wav.scp", refs)
     write_table(tmp_path / "gen dir" / "wav.scp", gens)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lipsound2.metrics.speech import speech_scores
-from lipsound2.vocoders.wavio import read_wav
+from lipsound2.fileio.wav import read_wav
+from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 
 
 @pytest.fixture(scope="module")
 def speech(realdata):
-    wav = read_wav(realdata / "LRS2_smeetrs_deep_avsr" / "00001.wav")
+    wav = read_wav(realdata / "LRS2_smeetrs_deep_avsr" / "00001.wav", SAMPLE_RATE)
     return wav / np.abs(wav).max()
 
 

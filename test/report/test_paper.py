@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import load_config
-from lipsound2.report.paper import SettingsInForce, differences, load_yaml
+from lipsound2.report.paper import SettingsInForce, differences
 from lipsound2.tasks.lipsound2 import LipSound2Task
 
 UNAVOIDABLE = {"Scheduled sampling schedule", "Face detector", "Vocoder", "Lip-reading ASR", "n-gram LM text"}

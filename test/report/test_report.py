@@ -14,11 +14,11 @@ import pytest
 from lipsound2.bin import make_report, score
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import write_table
+from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.frontend.mel import log_mel
 from lipsound2.metrics.scoring import read_speech_tsv, write_speech_tsv
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
-from lipsound2.vocoders.wavio import write_wav
 
 SENTENCES = {
     "bbaf2n": "BIN BLUE AT F TWO NOW",
@@ -47,7 +47,7 @@ def recipe(realdata, tmp_path_factory):
     wavs, texts, mels = {}, {}, {}
     for utt, sent in SENTENCES.items():
         wav = decode_audio(str(realdata / "GRID_rizkiarm_LipNet" / f"{utt}.mpg"))
-        write_wav(ref / "wav" / f"{utt}.wav", wav)
+        write_wav(ref / "wav" / f"{utt}.wav", wav, 16000)
         wavs[utt], texts[utt], mels[utt] = str(ref / "wav" / f"{utt}.wav"), sent, log_mel(wav)
     write_table(ref / "wav.scp", wavs)
     write_table(ref / "text", texts)
@@ -65,7 +65,7 @@ def recipe(realdata, tmp_path_factory):
             for utt, mel in mels.items():
                 gen = (mel + rng.normal(0, noise, mel.shape)).astype(np.float32)
                 writer[utt] = gen
-                write_wav(d / "wav" / f"{utt}.wav", gl(gen))
+                write_wav(d / "wav" / f"{utt}.wav", gl(gen), 16000)
                 out[utt] = str(d / "wav" / f"{utt}.wav")
         write_table(d / "wav.scp", out)
     (work / "exp_a" / "decode_test" / "plots").mkdir()

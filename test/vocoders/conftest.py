@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from lipsound2.vocoders.wavio import write_wav
+from lipsound2.fileio.wav import write_wav
 
 
 def decode_audio_16k(path: Path) -> np.ndarray:
@@ -29,6 +29,6 @@ def grid_wavs(grid_clips: list[Path], tmp_path_factory: pytest.TempPathFactory) 
     paths = []
     for clip in grid_clips:
         path = out / f"{clip.stem}.wav"
-        write_wav(path, decode_audio_16k(clip))
+        write_wav(path, decode_audio_16k(clip), 16000)
         paths.append(path)
     return paths

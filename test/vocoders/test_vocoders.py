@@ -8,12 +8,12 @@ import torch
 
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
-from lipsound2.frontend.mel import log_mel, num_frames
+from lipsound2.fileio.wav import read_wav
+from lipsound2.frontend.mel import MelConfig, log_mel, num_frames
 from lipsound2.metrics.speech import speech_scores
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
 from lipsound2.vocoders.hifigan_train import TrainOptions, train_hifigan
-from lipsound2.vocoders.wavio import read_wav
 
 TINY_G = dict(
     channels=16,
@@ -36,7 +36,7 @@ def trained_hifigan(grid_wavs, tmp_path_factory):
     options = TrainOptions(
         steps=24, batch_size=2, segment_frames=16, lr=2e-3, log_interval=6, discriminator_start_step=18
     )
-    curve = train_hifigan([str(p) for p in grid_wavs[:4]], out, TINY_G, TINY_D, options)
+    curve = train_hifigan([str(p) for p in grid_wavs[:4]], out, TINY_G, TINY_D, options, MelConfig())
     return out / "vocoder.pth", curve
 
 
@@ -54,7 +54,7 @@ def test_griffin_lim_oracle_on_real_grid(grid_wavs):
     """Vocoded ground-truth mel of real GRID speech stays intelligible (the ceiling)."""
     estoi, pesq_wb = [], []
     for path in grid_wavs[:3]:
-        wav = read_wav(path)
+        wav = read_wav(path, 16000)
         wav = wav / np.abs(wav).max()
         out = GriffinLimVocoder(n_iter=32)(log_mel(wav))
         scores = speech_scores(wav, out)
@@ -81,7 +81,7 @@ def test_hifigan_checkpoint_loads_weights_only_and_matches_length(trained_hifiga
     for frames in (1, 5, 64):
         mel = np.full((frames, 80), -5.0, np.float32)
         assert len(vocoder(mel)) == (frames - 1) * 256
-    wav = read_wav(grid_wavs[0])
+    wav = read_wav(grid_wavs[0], 16000)
     out = vocoder(log_mel(wav))
     assert num_frames(len(out)) == len(log_mel(wav))
     assert np.isfinite(out).all()
@@ -99,7 +99,7 @@ def test_vocode_cli_writes_wavs_and_names_bad_utterances(tmp_path, grid_wavs):
 
     feats_dir = tmp_path / "dump dir"
     with ArkWriter(feats_dir / "feats.ark", feats_dir / "feats.scp") as writer:
-        writer["good"] = log_mel(read_wav(grid_wavs[0]))
+        writer["good"] = log_mel(read_wav(grid_wavs[0], 16000))
         writer["bad"] = np.zeros((10, 3), np.float32)  # wrong number of bands
     rows = read_table(feats_dir / "feats.scp")
     rows["missing"] = str(feats_dir / "nothere.ark:5")
@@ -119,6 +119,6 @@ def test_vocode_cli_writes_wavs_and_names_bad_utterances(tmp_path, grid_wavs):
         ) in (0, 1)
     written = {**read_table(out / "wav.1.scp"), **read_table(out / "wav.2.scp")}
     assert list(written) == ["good"]
-    assert len(read_wav(written["good"])) == (len(log_mel(read_wav(grid_wavs[0]))) - 1) * 256
+    assert len(read_wav(written["good"], 16000)) == (len(log_mel(read_wav(grid_wavs[0], 16000))) - 1) * 256
     failed = (out / "wav.1.scp.failed").read_text().split() + (out / "wav.2.scp.failed").read_text().split()
     assert sorted(failed) == ["bad", "missing"]
