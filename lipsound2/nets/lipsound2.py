@@ -1,7 +1,9 @@
 """The LipSound2 model (paper section III, Fig. 2): face frames -> log-mel spectrogram.
 
 It is an ESPnet ``AbsESPnetModel``: ``forward`` returns the training loss, the statistics
-the trainer logs and the batch weight; ``generate`` decodes free-running.
+the trainer logs and the batch weight, as 1-dim tensors on the loss's device (what ESPnet's
+multi-GPU and distributed averaging and DataParallel's gather take); ``generate`` decodes
+free-running.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import torch
 from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import GuidedAttentionLoss
 from espnet2.layers.abs_normalize import AbsNormalize
+from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
 from lipsound2.nets.alignment import diagonal_share
@@ -166,7 +169,7 @@ class LipSound2(AbsESPnetModel):
         stats["loss"] = loss.detach()
         if self.training:
             self.num_updates += 1
-        return loss, stats, torch.tensor(feats.size(0), device=loss.device)
+        return force_gatherable((loss, stats, feats.size(0)), loss.device)
 
     def _encoder_mel_loss(
         self, memory: torch.Tensor, video_lengths: torch.Tensor, feats: torch.Tensor, out_mask: torch.Tensor

@@ -81,6 +81,8 @@ def test_loss_ignores_padding():
     loss2, _, _ = model(video, vl, feats, fl)
     assert torch.isclose(loss1, loss2) and int(weight) == 2
     assert torch.isclose(loss1, stats["dec_loss"] + stats["post_loss"])
+    # 1-dim on the loss's device: what ESPnet's distributed averaging and DataParallel gather
+    assert all(t.shape == (1,) and t.device == loss1.device for t in [loss1, weight, *stats.values()])
     mask = torch.tensor([[True, True, False]])
     assert masked_mse(torch.zeros(1, 3, 2), torch.tensor([[[1.0, 1], [1, 1], [9, 9]]]), mask) == 1.0
 
