@@ -46,7 +46,8 @@ class LipSound2(AbsESPnetModel):
         max_decode_steps: cap on free-running steps (the paper: 1000).
         ss_max_prob, ss_start_step, ss_end_step: scheduled sampling; the probability of
             feeding the model's own previous frame rises linearly from 0 at ``ss_start_step``
-            to ``ss_max_prob`` at ``ss_end_step`` (counted in training forward passes).
+            to ``ss_max_prob`` at ``ss_end_step``, counted in optimiser updates (the
+            ``num_updates`` buffer, advanced by the hook :meth:`count_updates` registers).
         guided_attention_weight, guided_attention_sigma: optional diagonal attention loss
             (Tachibana et al. 2018); 0 disables it. ESPnet's loss averages over every
             (output step, video frame) cell, so a weight near the number of video frames
@@ -97,7 +98,7 @@ class LipSound2(AbsESPnetModel):
         self.encoder_mel_weight = encoder_mel_weight
         if encoder_mel_weight > 0:
             self.encoder_mel = torch.nn.Linear(self.encoder.output_size, n_mels)
-        # training forward passes so far: drives scheduled sampling, saved with the model
+        # optimiser updates so far: drives scheduled sampling, saved with the model
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._initialize()
 
@@ -112,6 +113,18 @@ class LipSound2(AbsESPnetModel):
                 torch.nn.init.xavier_uniform_(module.weight, gain=torch.nn.init.calculate_gain("tanh"))
                 if module.bias is not None:
                     torch.nn.init.zeros_(module.bias)
+
+    def count_updates(self, optimizer: torch.optim.Optimizer) -> None:
+        """Advance the scheduled-sampling count after every step ``optimizer`` takes.
+
+        Counting steps rather than forward passes keeps the schedule in updates under gradient
+        accumulation, skips the steps a trainer drops (non-finite gradients, AMP overflow) and
+        counts on the module DataParallel replicates from, whose buffers its replicas only copy.
+        """
+        optimizer.register_step_post_hook(self._count_update)
+
+    def _count_update(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        self.num_updates += 1
 
     def sampling_prob(self) -> float:
         progress = (int(self.num_updates) - self.ss_start_step) / (self.ss_end_step - self.ss_start_step)
@@ -167,8 +180,6 @@ class LipSound2(AbsESPnetModel):
         stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, att_lengths).mean()
         stats["ss_prob"] = torch.tensor(prob)
         stats["loss"] = loss.detach()
-        if self.training:
-            self.num_updates += 1
         return force_gatherable((loss, stats, feats.size(0)), loss.device)
 
     def _encoder_mel_loss(

@@ -118,9 +118,13 @@ def test_scheduled_sampling_schedule():
     assert probs == pytest.approx([0.0, 0.0, 0.2, 0.4, 0.4])
     model.train()
     video, vl, feats, fl = _batch([5, 4], [12, 10])
-    loss, stats, _ = model(video, vl, feats, fl)  # the sampled path runs and counts the update
-    assert float(stats["ss_prob"]) == pytest.approx(0.4) and int(model.num_updates) == 101
+    loss, stats, _ = model(video, vl, feats, fl)  # the sampled path runs; a forward pass is no update
+    assert float(stats["ss_prob"]) == pytest.approx(0.4) and int(model.num_updates) == 100
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    model.count_updates(optimizer)
     loss.backward()
+    optimizer.step()
+    assert int(model.num_updates) == 101
 
 
 def test_preprocessor_casts_flips_and_blanks():

@@ -4,6 +4,7 @@ distributed training through ESPnet's own trainer."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_resume_reproduces_uninterrupted_run(tiny_corpus: Path, tmp_path: Path):
     for name in ("checkpoint.pth", "valid.loss.best.pth", "3epoch.pth"):
         assert load_checkpoint(tmp_path / "resumed" / name)
     model, _ = load_model(tmp_path / "resumed" / "config.yaml", tmp_path / "resumed" / "valid.loss.best.pth")
-    assert int(model.num_updates) == 6  # 2 batches x 3 epochs, restored from the checkpoint
+    assert int(model.num_updates) == 6  # 2 updates x 3 epochs, restored from the checkpoint
 
 
 @pytest.mark.slow
@@ -88,6 +89,56 @@ def test_init_param_loads_pretrained_model(tiny_corpus: Path, tmp_path: Path):
     weights = [k for k, v in pre.items() if v.is_floating_point() and "running" not in k]
     assert all(torch.equal(pre[k], fine[k]) for k in weights)
     assert not all(torch.equal(pre[k], scratch[k]) for k in weights)
+
+
+@pytest.mark.slow
+def test_scheduled_sampling_counts_optimizer_updates(tiny_corpus: Path, tmp_path: Path):
+    """With accum_grad 2 the trainer steps once per 2 batches: 1 update per epoch here."""
+    model_conf = {**TINY_MODEL_CONF, "ss_max_prob": 0.3, "ss_start_step": 0, "ss_end_step": 4}
+    config = _config(tmp_path, model_conf=model_conf, accum_grad=2)
+    _train(tiny_corpus, tmp_path / "exp", config, "--max_epoch", "2")
+    checkpoint = load_checkpoint(tmp_path / "exp" / "checkpoint.pth")
+    steps = [int(s["step"]) for s in checkpoint["optimizers"][0]["state"].values()]
+    assert set(steps) == {2} and int(checkpoint["model"]["num_updates"]) == 2
+    # the probability each epoch trained with: 0 updates, then 1 update of the 4 to 0.3
+    stats = checkpoint["reporter"]["stats"]
+    assert [stats[epoch]["train"]["ss_prob"] for epoch in (1, 2)] == pytest.approx([0.0, 0.075])
+
+
+def _fine_tune_with_recipe(root: Path, corpus: Path, exp: Path, config: Path, pretrained: Path, restart: str):
+    """Stage 4 of the stage script, initialised from ``pretrained``: its model and checkpoint."""
+    opts = ["--stage", "4", "--stop_stage", "4", "--dumpdir", str(corpus), "--expdir", str(exp)]
+    opts += ["--train_set", "train", "--valid_set", "valid", "--pretrain_model", str(pretrained)]
+    opts += ["--train_config", str(config), "--train_tag", "fine", "--feats_normalize", "none"]
+    opts += ["--ss_restart", restart]
+    res = subprocess.run(
+        ["./lipsound2.sh", *opts], cwd=root / "egs" / "mini_grid", capture_output=True, text=True, timeout=600
+    )
+    log = exp / "fine" / "train.log"
+    assert res.returncode == 0, res.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
+    return load_checkpoint(exp / "fine" / "1epoch.pth"), load_checkpoint(exp / "fine" / "checkpoint.pth")
+
+
+@pytest.mark.slow
+def test_fine_tuning_restarts_scheduled_sampling(root: Path, tiny_corpus: Path, tmp_path: Path):
+    """Stage 4 initialised from a pre-trained model starts the update count at 0, unless
+    ``--ss_restart false``; the weights come from the pre-trained model either way."""
+    _train(tiny_corpus, tmp_path / "pre", _config(tmp_path), "--max_epoch", "1")
+    pretrained = tmp_path / "pre" / "valid.loss.best.pth"
+    pre = load_checkpoint(pretrained)
+    assert int(pre["num_updates"]) == 2
+    # lr 0: the weights stay the pre-trained ones, and each step still counts as an update
+    frozen = _config(tmp_path, optim="sgd", optim_conf={"lr": 0.0}, scheduler=None, max_epoch=1)
+    weights = [k for k, v in pre.items() if v.is_floating_point() and "running" not in k]
+    prob = {}
+    for restart, updates in (("true", 2), ("false", 4)):
+        exp = tmp_path / f"exp restart={restart}"
+        model, checkpoint = _fine_tune_with_recipe(root, tiny_corpus, exp, frozen, pretrained, restart)
+        assert int(model["num_updates"]) == updates, restart
+        assert all(torch.equal(pre[k], model[k]) for k in weights), restart
+        prob[restart] = checkpoint["reporter"]["stats"][1]["train"]["ss_prob"]
+    # ss 0 -> 0.3 over updates 1-4: counts 0 and 1 give 0; the kept counts 2 and 3 give 0.1, 0.2
+    assert prob == pytest.approx({"true": 0.0, "false": 0.15})
 
 
 class _TracedTask(LipSound2Task):
