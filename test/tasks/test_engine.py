@@ -170,12 +170,11 @@ class _TracedTask(LipSound2Task):
         return optimizers
 
 
-def _traced_train(rank: int, world: int, args: list[str]) -> None:
+def _traced_rank(rank: int, world: int, args: list[str]) -> None:
     """One process of ESPnet's external-launcher mode (``--multiprocessing_distributed
-    false``, one process per rank, CPU and gloo), or the whole run when ``world`` is 1."""
+    false``: one process per rank, here on the CPU over gloo)."""
     torch.set_num_threads(1)
-    if world > 1:
-        args = args + ["--dist_world_size", str(world), "--dist_rank", str(rank), "--dist_backend", "gloo"]
+    args = args + ["--dist_world_size", str(world), "--dist_rank", str(rank), "--dist_backend", "gloo"]
     _TracedTask.main(cmd=args + ["--multiprocessing_distributed", "false"])
 
 
@@ -200,8 +199,11 @@ def test_two_process_trainer_matches_one_process(tmp_path: Path):
     for name, world in (("one", 1), ("two", 2)):
         out = tmp_path / name
         args = _train_args(corpus, out, config) + ["--max_epoch", "1"]
-        args += ["--dist_init_method", f"file://{tmp_path / f'{name}.init'}"]
-        mp.spawn(_traced_train, args=(world, args), nprocs=world, join=True)
+        if world == 1:
+            _TracedTask.main(cmd=args)
+        else:
+            args += ["--dist_init_method", f"file://{tmp_path / 'dist_init'}"]
+            mp.spawn(_traced_rank, args=(world, args), nprocs=world, join=True)
         stats = load_checkpoint(out / "checkpoint.pth")["reporter"]["stats"][1]
         runs[name] = torch.load(out / "grads.0.pt", weights_only=True), stats
         assert int(load_checkpoint(out / "1epoch.pth")["num_updates"]) == 2
