@@ -86,6 +86,7 @@ def make_batch(utts: list[Utterance], flip: bool = False, blank: bool = False) -
 
 def train(model: LipSound2, utts: list[Utterance], updates: int, lr: float, batch_size: int) -> float:
     optim = torch.optim.Adam(model.parameters(), lr=lr)
+    model.count_updates(optim)  # scheduled sampling follows the updates, as in the task
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=updates, eta_min=1e-4)
     start = time.perf_counter()
     model.train()

@@ -56,6 +56,8 @@ train_config=conf/train.yaml        # Training config for stage 4.
 train_tag=""                        # Name of the fine-tuning experiment (default: from config).
 train_args=""                       # Extra arguments for the stage 4 trainer.
 init_from_pretrain=true             # Initialise stage 4 from the pre-trained model.
+ss_restart=true                     # Stage 4 starts scheduled sampling's update count at 0, not
+                                    # at the count of the model it is initialised from.
 feats_normalize=global_mvn          # Mel target normalisation: global_mvn (ESPnet's GlobalMVN) or none.
 
 # Inference (stage 5)
@@ -109,6 +111,7 @@ Options (defaults in brackets):
   --max_reject_share          fail a stage above this reject share [${max_reject_share}]
   --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
+  --ss_restart                restart the scheduled-sampling schedule in stage 4 [${ss_restart}]
   --feats_normalize           global_mvn or none [${feats_normalize}]; a fine-tuned model keeps
                               the statistics of the model it starts from
   --inference_config / --inference_model / --num_plots / --infer_train
@@ -361,7 +364,14 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   elif [ "${init_from_pretrain}" = true ] && [ -f "${pretrain_exp}/valid.loss.best.pth" ]; then
     init_model=${pretrain_exp}/valid.loss.best.pth
   fi
-  [ -z "${init_model}" ] || init_args=(--init_param "${init_model}")
+  if [ -n "${init_model}" ]; then
+    # ESPnet's PATH:SRC_KEY:DST_KEY:EXCLUDE form: all but the update count (num_updates).
+    if [ "${ss_restart}" = true ]; then
+      init_args=(--init_param "${init_model}:::num_updates")
+    else
+      init_args=(--init_param "${init_model}")
+    fi
+  fi
   # The pre-trained decoder predicts mel normalised with its own statistics: keep them.
   init_stats=""
   [ -z "${init_model}" ] || [ ! -f "$(dirname "${init_model}")/feats_stats.npz" ] ||

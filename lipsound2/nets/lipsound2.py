@@ -1,7 +1,9 @@
 """The LipSound2 model (paper section III, Fig. 2): face frames -> log-mel spectrogram.
 
 It is an ESPnet ``AbsESPnetModel``: ``forward`` returns the training loss, the statistics
-the trainer logs and the batch weight; ``generate`` decodes free-running.
+the trainer logs and the batch weight, as 1-dim tensors on the loss's device (what ESPnet's
+multi-GPU and distributed averaging and DataParallel's gather take); ``generate`` decodes
+free-running.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import torch
 from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import GuidedAttentionLoss
 from espnet2.layers.abs_normalize import AbsNormalize
+from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
 from lipsound2.nets.alignment import diagonal_share
@@ -44,7 +47,8 @@ class LipSound2(AbsESPnetModel):
         max_decode_steps: cap on free-running steps (the paper: 1000).
         ss_max_prob, ss_start_step, ss_end_step: scheduled sampling; the probability of
             feeding the model's own previous frame rises linearly from 0 at ``ss_start_step``
-            to ``ss_max_prob`` at ``ss_end_step`` (counted in training forward passes).
+            to ``ss_max_prob`` at ``ss_end_step``, counted in optimiser updates (the
+            ``num_updates`` buffer, advanced by the hook :meth:`count_updates` registers).
         guided_attention_weight, guided_attention_sigma: optional diagonal attention loss
             (Tachibana et al. 2018); 0 disables it. ESPnet's loss averages over every
             (output step, video frame) cell, so a weight near the number of video frames
@@ -95,7 +99,7 @@ class LipSound2(AbsESPnetModel):
         self.encoder_mel_weight = encoder_mel_weight
         if encoder_mel_weight > 0:
             self.encoder_mel = torch.nn.Linear(self.encoder.output_size, n_mels)
-        # training forward passes so far: drives scheduled sampling, saved with the model
+        # optimiser updates so far: drives scheduled sampling, saved with the model
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._initialize()
 
@@ -124,6 +128,18 @@ class LipSound2(AbsESPnetModel):
             )
         if problems:
             raise ValueError("the model does not match its features: " + "; ".join(problems))
+
+    def count_updates(self, optimizer: torch.optim.Optimizer) -> None:
+        """Advance the scheduled-sampling count after every step ``optimizer`` takes.
+
+        Counting steps rather than forward passes keeps the schedule in updates under gradient
+        accumulation, skips the steps a trainer drops (non-finite gradients, AMP overflow) and
+        counts on the module DataParallel replicates from, whose buffers its replicas only copy.
+        """
+        optimizer.register_step_post_hook(self._count_update)
+
+    def _count_update(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        self.num_updates += 1
 
     def sampling_prob(self) -> float:
         progress = (int(self.num_updates) - self.ss_start_step) / (self.ss_end_step - self.ss_start_step)
@@ -181,9 +197,7 @@ class LipSound2(AbsESPnetModel):
         stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, att_lengths).mean()
         stats["ss_prob"] = torch.tensor(prob)
         stats["loss"] = loss.detach()
-        if self.training:
-            self.num_updates += 1
-        return loss, stats, torch.tensor(feats.size(0), device=loss.device)
+        return force_gatherable((loss, stats, feats.size(0)), loss.device)
 
     def _encoder_mel_loss(
         self, memory: torch.Tensor, video_lengths: torch.Tensor, feats: torch.Tensor, out_mask: torch.Tensor

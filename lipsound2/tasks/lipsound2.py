@@ -13,6 +13,11 @@ Data: ``video`` (face tracks, loader type ``face_track``) and ``feats`` (log-mel
 ``--frontend_config conf/frontend.yaml`` (the file the features were made with) gives the
 model its ``n_mels`` and ``mel_per_video_frame``; a ``model_conf`` that sets them otherwise
 is an error. The values used are written to the experiment's ``config.yaml``.
+
+Scheduled sampling counts the optimiser's steps (:meth:`LipSound2Task.build_optimizers`).
+The count is saved in the model, so ``--resume`` continues it; ``--init_param
+PATH:::num_updates`` leaves it out, so that a run initialised from a pre-trained model
+starts its schedule again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+import torch
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.tasks.abs_task import AbsTask
@@ -110,6 +116,14 @@ class LipSound2Task(AbsTask):
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False) -> tuple[str, ...]:
         return ("feats",) if inference else ()
+
+    @classmethod
+    def build_optimizers(cls, args: argparse.Namespace, model: LipSound2) -> list[torch.optim.Optimizer]:
+        """ESPnet's optimiser, whose steps advance the model's scheduled-sampling count: the
+        trainer steps once per ``accum_grad`` batches and not at all on non-finite gradients."""
+        optimizers = super().build_optimizers(args, model)
+        model.count_updates(optimizers[0])
+        return optimizers
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> LipSound2:

@@ -81,6 +81,8 @@ def test_loss_ignores_padding():
     loss2, _, _ = model(video, vl, feats, fl)
     assert torch.isclose(loss1, loss2) and int(weight) == 2
     assert torch.isclose(loss1, stats["dec_loss"] + stats["post_loss"])
+    # 1-dim on the loss's device: what ESPnet's distributed averaging and DataParallel gather
+    assert all(t.shape == (1,) and t.device == loss1.device for t in [loss1, weight, *stats.values()])
     mask = torch.tensor([[True, True, False]])
     assert masked_mse(torch.zeros(1, 3, 2), torch.tensor([[[1.0, 1], [1, 1], [9, 9]]]), mask) == 1.0
 
@@ -116,9 +118,13 @@ def test_scheduled_sampling_schedule():
     assert probs == pytest.approx([0.0, 0.0, 0.2, 0.4, 0.4])
     model.train()
     video, vl, feats, fl = _batch([5, 4], [12, 10])
-    loss, stats, _ = model(video, vl, feats, fl)  # the sampled path runs and counts the update
-    assert float(stats["ss_prob"]) == pytest.approx(0.4) and int(model.num_updates) == 101
+    loss, stats, _ = model(video, vl, feats, fl)  # the sampled path runs; a forward pass is no update
+    assert float(stats["ss_prob"]) == pytest.approx(0.4) and int(model.num_updates) == 100
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    model.count_updates(optimizer)
     loss.backward()
+    optimizer.step()
+    assert int(model.num_updates) == 101
 
 
 def test_preprocessor_casts_flips_and_blanks():

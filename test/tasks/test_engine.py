@@ -1,17 +1,21 @@
-"""The ESPnet training engine on LipSound2: resume, --init_param, weights_only files, DDP."""
+"""The ESPnet training engine on LipSound2: resume, --init_param, weights_only files, and
+distributed training through ESPnet's own trainer."""
 
 from __future__ import annotations
 
-import os
+import argparse
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF
+from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 from lipsound2.bin import train
+from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
+from lipsound2.tasks.lipsound2 import LipSound2Task
 
 
 def _config(tmp: Path, **overrides) -> Path:
@@ -36,13 +40,17 @@ def _config(tmp: Path, **overrides) -> Path:
     return path
 
 
-def _train(corpus: Path, out: Path, config: Path, *extra: str) -> None:
+def _train_args(corpus: Path, out: Path, config: Path) -> list[str]:
     args = ["--config", str(config), "--output_dir", str(out), "--ngpu", "0"]
     for split in ("train", "valid"):
         args += [f"--{split}_data_path_and_name_and_type", f"{corpus / split / 'video.scp'},video,face_track"]
         args += [f"--{split}_data_path_and_name_and_type", f"{corpus / split / 'feats.scp'},feats,kaldi_ark"]
         args += [f"--{split}_shape_file", str(corpus / split / "video_shape")]
-    train.main(args + list(extra))
+    return args
+
+
+def _train(corpus: Path, out: Path, config: Path, *extra: str) -> None:
+    train.main(_train_args(corpus, out, config) + list(extra))
 
 
 def _losses(exp: Path) -> dict[int, float]:
@@ -65,7 +73,7 @@ def test_resume_reproduces_uninterrupted_run(tiny_corpus: Path, tmp_path: Path):
     for name in ("checkpoint.pth", "valid.loss.best.pth", "3epoch.pth"):
         assert load_checkpoint(tmp_path / "resumed" / name)
     model, _ = load_model(tmp_path / "resumed" / "config.yaml", tmp_path / "resumed" / "valid.loss.best.pth")
-    assert int(model.num_updates) == 6  # 2 batches x 3 epochs, restored from the checkpoint
+    assert int(model.num_updates) == 6  # 2 updates x 3 epochs, restored from the checkpoint
 
 
 @pytest.mark.slow
@@ -83,54 +91,134 @@ def test_init_param_loads_pretrained_model(tiny_corpus: Path, tmp_path: Path):
     assert not all(torch.equal(pre[k], scratch[k]) for k in weights)
 
 
-def _ddp_worker(rank: int, init_file: str, batch: dict, conf: dict, out_dir: str) -> None:
-    import torch.distributed as dist
-
-    from lipsound2.nets.lipsound2 import LipSound2
-
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
-    torch.manual_seed(0)
-    model = _frozen_norm(LipSound2(**conf))
-    ddp = torch.nn.parallel.DistributedDataParallel(model)
-    part = {k: v[2 * rank : 2 * rank + 2] for k, v in batch.items()}
-    loss, _, _ = ddp(**part)
-    loss.backward()
-    if rank == 0:
-        torch.save({n: p.grad for n, p in model.named_parameters()}, os.path.join(out_dir, "ddp.pt"))
-    dist.destroy_process_group()
+@pytest.mark.slow
+def test_scheduled_sampling_counts_optimizer_updates(tiny_corpus: Path, tmp_path: Path):
+    """With accum_grad 2 the trainer steps once per 2 batches: 1 update per epoch here."""
+    model_conf = {**TINY_MODEL_CONF, "ss_max_prob": 0.3, "ss_start_step": 0, "ss_end_step": 4}
+    config = _config(tmp_path, model_conf=model_conf, accum_grad=2)
+    _train(tiny_corpus, tmp_path / "exp", config, "--max_epoch", "2")
+    checkpoint = load_checkpoint(tmp_path / "exp" / "checkpoint.pth")
+    steps = [int(s["step"]) for s in checkpoint["optimizers"][0]["state"].values()]
+    assert set(steps) == {2} and int(checkpoint["model"]["num_updates"]) == 2
+    # the probability each epoch trained with: 0 updates, then 1 update of the 4 to 0.3
+    stats = checkpoint["reporter"]["stats"]
+    assert [stats[epoch]["train"]["ss_prob"] for epoch in (1, 2)] == pytest.approx([0.0, 0.075])
 
 
-def _frozen_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """Train mode without dropout and with BatchNorm on running statistics: what remains is
-    the gradient averaging under test (per-process BatchNorm statistics differ by design)."""
-    model.train()
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.eval()
-    return model
+def _fine_tune_with_recipe(root: Path, corpus: Path, exp: Path, config: Path, pretrained: Path, restart: str):
+    """Stage 4 of the stage script, initialised from ``pretrained``: its model and checkpoint."""
+    opts = ["--stage", "4", "--stop_stage", "4", "--dumpdir", str(corpus), "--expdir", str(exp)]
+    opts += ["--train_set", "train", "--valid_set", "valid", "--pretrain_model", str(pretrained)]
+    opts += ["--train_config", str(config), "--train_tag", "fine", "--feats_normalize", "none"]
+    opts += ["--ss_restart", restart]
+    res = subprocess.run(
+        ["./lipsound2.sh", *opts], cwd=root / "egs" / "mini_grid", capture_output=True, text=True, timeout=600
+    )
+    log = exp / "fine" / "train.log"
+    assert res.returncode == 0, res.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
+    return load_checkpoint(exp / "fine" / "1epoch.pth"), load_checkpoint(exp / "fine" / "checkpoint.pth")
 
 
 @pytest.mark.slow
-def test_two_process_ddp_matches_one_process(tmp_path: Path):
+def test_fine_tuning_restarts_scheduled_sampling(root: Path, tiny_corpus: Path, tmp_path: Path):
+    """Stage 4 initialised from a pre-trained model starts the update count at 0, unless
+    ``--ss_restart false``; the weights come from the pre-trained model either way."""
+    _train(tiny_corpus, tmp_path / "pre", _config(tmp_path), "--max_epoch", "1")
+    pretrained = tmp_path / "pre" / "valid.loss.best.pth"
+    pre = load_checkpoint(pretrained)
+    assert int(pre["num_updates"]) == 2
+    # lr 0: the weights stay the pre-trained ones, and each step still counts as an update
+    frozen = _config(tmp_path, optim="sgd", optim_conf={"lr": 0.0}, scheduler=None, max_epoch=1)
+    weights = [k for k, v in pre.items() if v.is_floating_point() and "running" not in k]
+    prob = {}
+    for restart, updates in (("true", 2), ("false", 4)):
+        exp = tmp_path / f"exp restart={restart}"
+        model, checkpoint = _fine_tune_with_recipe(root, tiny_corpus, exp, frozen, pretrained, restart)
+        assert int(model["num_updates"]) == updates, restart
+        assert all(torch.equal(pre[k], model[k]) for k in weights), restart
+        prob[restart] = checkpoint["reporter"]["stats"][1]["train"]["ss_prob"]
+    # ss 0 -> 0.3 over updates 1-4: counts 0 and 1 give 0; the kept counts 2 and 3 give 0.1, 0.2
+    assert prob == pytest.approx({"true": 0.0, "false": 0.15})
+
+
+class _TracedTask(LipSound2Task):
+    """The LipSound2 task as the recipe trains it, with two changes for an exact comparison:
+    BatchNorm normalises with its running statistics in training too (per-process batch
+    statistics differ by design), and the optimiser saves the gradients of each step it
+    takes (after the trainer's all-reduce and clipping) to ``OUTPUT_DIR/grads.RANK.pt``."""
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> LipSound2:
+        model = super().build_model(args)
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                # the trainer calls model.train() every epoch: a flag set once would not hold
+                module.register_forward_pre_hook(lambda m, _: setattr(m, "training", False))
+        return model
+
+    @classmethod
+    def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module) -> list:
+        optimizers = super().build_optimizers(args, model)
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        path, steps = Path(args.output_dir) / f"grads.{rank}.pt", []
+
+        def save(optimizer, *_):
+            steps.append({n: p.grad.clone() for n, p in model.named_parameters()})
+            torch.save(steps, path)
+
+        optimizers[0].register_step_pre_hook(save)
+        return optimizers
+
+
+def _traced_rank(rank: int, world: int, args: list[str]) -> None:
+    """One process of ESPnet's external-launcher mode (``--multiprocessing_distributed
+    false``: one process per rank, here on the CPU over gloo)."""
+    torch.set_num_threads(1)
+    args = args + ["--dist_world_size", str(world), "--dist_rank", str(rank), "--dist_backend", "gloo"]
+    _TracedTask.main(cmd=args + ["--multiprocessing_distributed", "false"])
+
+
+@pytest.mark.slow
+def test_two_process_trainer_matches_one_process(tmp_path: Path):
+    """ESPnet's Trainer (run, train_one_epoch, validate_one_epoch) in 2 gloo processes, each
+    on its half of every batch, against 1 process on whole batches: the same gradients at
+    every step and the same reported statistics. The utterances are of one length: ESPnet
+    weights each process's statistics by its utterances, which equals the whole batch's
+    frame-averaged losses only when the processes hold as many frames per utterance."""
     import torch.multiprocessing as mp
 
-    from lipsound2.nets.lipsound2 import LipSound2
-
-    g = torch.Generator().manual_seed(1)
-    batch = {
-        "video": torch.randint(0, 256, (4, 6, 112, 112), generator=g).float(),
-        "video_lengths": torch.tensor([6, 6, 6, 6]),
-        "feats": torch.randn(4, 15, 80, generator=g),
-        "feats_lengths": torch.tensor([15, 15, 15, 15]),
-    }
-    conf = {**TINY_MODEL_CONF, "decoder_conf": {**TINY_MODEL_CONF["decoder_conf"], "prenet_dropout": 0.0}}
-    mp.spawn(_ddp_worker, args=(str(tmp_path / "init"), batch, conf, str(tmp_path)), nprocs=2, join=True)
-    torch.manual_seed(0)
-    model = _frozen_norm(LipSound2(**conf))
-    loss, _, _ = model(**batch)
-    loss.backward()
-    ddp_grads = torch.load(tmp_path / "ddp.pt", weights_only=True)
-    for name, param in model.named_parameters():
-        torch.testing.assert_close(
-            ddp_grads[name], param.grad, atol=1e-6, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}"
-        )
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus / "train", 8, min_frames=8, max_frames=8, seed=1)
+    write_corpus(corpus / "valid", 4, min_frames=8, max_frames=8, seed=2)
+    decoder_conf = {**TINY_MODEL_CONF["decoder_conf"], "prenet_dropout": 0.0}
+    model_conf = {**TINY_MODEL_CONF, "decoder_conf": decoder_conf}  # no dropout, no sampling
+    config = _config(
+        tmp_path, model_conf=model_conf, optim="sgd", optim_conf={"lr": 0.5}, scheduler=None, hflip_prob=0.0
+    )
+    runs = {}
+    for name, world in (("one", 1), ("two", 2)):
+        out = tmp_path / name
+        args = _train_args(corpus, out, config) + ["--max_epoch", "1"]
+        if world == 1:
+            _TracedTask.main(cmd=args)
+        else:
+            args += ["--dist_init_method", f"file://{tmp_path / 'dist_init'}"]
+            mp.spawn(_traced_rank, args=(world, args), nprocs=world, join=True)
+        stats = load_checkpoint(out / "checkpoint.pth")["reporter"]["stats"][1]
+        runs[name] = torch.load(out / "grads.0.pt", weights_only=True), stats
+        assert int(load_checkpoint(out / "1epoch.pth")["num_updates"]) == 2
+    (one_grads, one_stats), (two_grads, two_stats) = runs["one"], runs["two"]
+    assert len(one_grads) == len(two_grads) == 2  # 8 utterances, batches of 4
+    for step, (one, two) in enumerate(zip(one_grads, two_grads)):
+        for name in one:
+            torch.testing.assert_close(
+                two[name], one[name], atol=1e-6, rtol=1e-4, msg=lambda m, n=name, s=step: f"{s} {n}: {m}"
+            )
+    for split in ("train", "valid"):
+        keys = {k for k in one_stats[split] if not k.endswith("time") and k != "total_count"}
+        assert {"loss", "dec_loss", "post_loss", "att_diag", "ss_prob"} <= keys
+        assert keys == {k for k in two_stats[split] if not k.endswith("time") and k != "total_count"}
+        for key in keys:
+            expected = pytest.approx(one_stats[split][key], rel=1e-5, abs=1e-7)
+            assert two_stats[split][key] == expected, (split, key)
+    assert "grad_norm" in one_stats["train"]
