@@ -75,13 +75,14 @@ vocode_oracle=true                    # Also vocode the test sets' ground-truth 
 # Cascaded lip reading (stage 7)
 asr_config=conf/asr.yaml              # ASR training config (from scratch on real audio).
 asr_finetune_config=conf/asr_finetune.yaml  # ASR fine-tuning config on generated audio.
-asr_pretrained_model=""               # A pre-trained ESPnet ASR model file (or zoo tag, online).
+asr_pretrained_model=""               # A pre-trained ESPnet ASR: model file, experiment dir,
+                                      # espnet2.bin.pack archive, or zoo tag (online).
 asr_token_type=char                   # char or bpe.
 nbpe=100                              # sentencepiece vocabulary size when asr_token_type=bpe.
 ngram_order=3                         # n-gram LM order (the paper: 6-gram on large text).
 use_lm=true                           # Also decode with the n-gram LM.
 asr_inference_config=conf/decode_asr.yaml  # Beam search settings (espnet2.bin.asr_inference).
-asr_lr_factor=0.1                     # Fine-tuning lr = pre-trained lr x this (the paper: 10x smaller).
+asr_lr_factor=0.1                     # Fine-tuning lr = pre-trained peak lr x this (the paper: 10x smaller).
 
 # Scoring (stage 8)
 judge_model=""                        # Off-the-shelf judge ASR (faster-whisper dir); empty: installed one.
@@ -119,7 +120,7 @@ Options (defaults in brackets):
   --asr_config / --asr_finetune_config / --asr_pretrained_model
   --asr_token_type / --nbpe / --ngram_order / --use_lm
   --asr_inference_config      ASR beam search settings [${asr_inference_config}]
-  --asr_lr_factor             fine-tuning lr / pre-trained lr [${asr_lr_factor}]
+  --asr_lr_factor             fine-tuning lr / pre-trained peak lr [${asr_lr_factor}]
   --judge_model               off-the-shelf judge ASR for intelligibility
   --score_label               this experiment's row label [${score_label}]
   --score_extra_exps          more rows: ';'-separated "LABEL=DIR" ({set} = test set name)
@@ -497,6 +498,10 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     }
   done
 
+  # GPUs: training as stages 3-4; each decoding job on one GPU.
+  asr_gpu=(--ngpu "${ngpu}")
+  asr_decode_cmd=${decode_cmd}
+  [ "${ngpu}" -eq 0 ] || asr_decode_cmd=${cuda_cmd}
   if [ -z "${asr_pretrained_model}" ]; then
     # No pre-trained ASR: train one from scratch on the corpus' real training audio.
     base_asr=${expdir}/asr_scratch_$(config_tag "${asr_config}")_${asr_token_type}
@@ -508,21 +513,21 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
       [ "${asr_token_type}" = bpe ] && bpe_args=(--bpemodel "${base_asr}/tokens/bpe.model")
       asr_cascade train --config "${asr_config}" --train_dir "${asr_data}/real_train" \
         --valid_dir "${asr_data}/real_valid" --outdir "${base_asr}" --cmd "${cuda_cmd}" --seed "${seed}" \
-        --token_list "${base_asr}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}"
+        --token_list "${base_asr}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}" "${asr_gpu[@]}"
       mark_done "${base_asr}" train
     fi
     base_model=${base_asr}
     base_config=${base_asr}/config.yaml
   else
-    base_asr=""
-    base_model=${asr_pretrained_model}
-    base_config=$(${python} -c 'import sys; from lipsound2.asr.espnet_asr import resolve_pretrained as r; print(r(sys.argv[1])[1])' "${asr_pretrained_model}")
+    # a packed archive is unpacked once under the experiment dir
+    base_model=$(asr_cascade resolve --model "${asr_pretrained_model}" --unpack_dir "${expdir}/asr_pretrained")
+    base_config=$(asr_cascade resolve --model "${base_model}" --train_config)
     # "+ fine-tuning": the pre-trained ASR fine-tuned on the corpus' real training audio
     ft_real=${expdir}/asr_finetune_real_$(config_tag "${asr_finetune_config}")
     if ! is_done "${ft_real}" train; then
-      asr_cascade finetune --pretrained_model "${asr_pretrained_model}" --config "${asr_finetune_config}" \
+      asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
         --lr_factor "${asr_lr_factor}" --train_dir "${asr_data}/real_train" --valid_dir "${asr_data}/real_valid" \
-        --outdir "${ft_real}" --cmd "${cuda_cmd}" --seed "${seed}"
+        --outdir "${ft_real}" --cmd "${cuda_cmd}" --seed "${seed}" "${asr_gpu[@]}"
       mark_done "${ft_real}" train
     fi
   fi
@@ -533,7 +538,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     log "Fine-tuning the ASR on generated speech; log: ${ft_gen}/train.log"
     asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
       --lr_factor "${asr_lr_factor}" --train_dir "${gen_data}/gen_train" --valid_dir "${gen_data}/gen_valid" \
-      --outdir "${ft_gen}" --cmd "${cuda_cmd}" --seed "${seed}"
+      --outdir "${ft_gen}" --cmd "${cuda_cmd}" --seed "${seed}" "${asr_gpu[@]}"
     mark_done "${ft_gen}" train
   fi
 
@@ -551,15 +556,22 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
       return 0
     fi
     asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
-      --cmd "${decode_cmd}" --inference_config "${asr_inference_config}" ${ngram:+--ngram_file "${ngram}"}
+      --cmd "${asr_decode_cmd}" --inference_config "${asr_inference_config}" "${asr_gpu[@]}" \
+      ${ngram:+--ngram_file "${ngram}"}
     mkdir -p "$(dirname "${hyp}")"
     cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
   }
   for dset in ${test_sets}; do
-    real_dir=${expdir}/real_${dset}
-    asr_decode "${base_model}" "${dumpdir}/${dset}/wav.scp" "${expdir}/asr_decode/gold_${dset}" "${real_dir}/hyp/asr.txt"
+    real_wav=${dumpdir}/${dset}/wav.scp
     if [ -n "${asr_pretrained_model}" ]; then
-      asr_decode "${ft_real}" "${dumpdir}/${dset}/wav.scp" "${ft_real}/decode_real_${dset}" "${real_dir}/hyp/asr_ft.txt"
+      # "Audio gold standard": the pre-trained ASR on real audio; "+ fine-tuning": adapted to it
+      real_dir=${expdir}/real_${dset}
+      asr_decode "${base_model}" "${real_wav}" "${expdir}/asr_decode/gold_${dset}" "${real_dir}/hyp/asr.txt"
+      asr_decode "${ft_real}" "${real_wav}" "${ft_real}/decode_real_${dset}" "${real_dir}/hyp/asr_ft.txt"
+    else
+      # an ASR trained on the corpus' real audio is no gold standard: it stands for "+ fine-tuning"
+      asr_decode "${base_model}" "${real_wav}" "${base_asr}/decode_real_${dset}" \
+        "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"
     fi
     gen_dir=${train_exp}/decode_${dset}
     asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
@@ -610,6 +622,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     echo "${key}" >"${dir}/scores/speech.tsv.key"
   }
   rows=("Audio gold standard=${expdir}/real_{set}"
+    "Real audio, ASR trained on this corpus (paper row: + fine-tuning)=${expdir}/real_asr_trained_{set}"
     "Oracle (vocoded ground truth, ${vocoder_type})=${train_exp}/oracle_{set}"
     "${score_label}=${train_exp}/decode_{set}")
   IFS=';' read -r -a extra_rows <<<"${score_extra_exps}"

@@ -4,9 +4,8 @@ Training is ``espnet2.bin.asr_train`` and decoding ``espnet2.bin.asr_inference``
 started through the Kaldi-style job runner (``run.pl``, ``slurm.pl``, ...), as ESPnet's
 ``asr.sh`` does. This module prepares what they read: data directories (wav.scp, text and
 the shape files ESPnet's batch sampler needs), the token list (characters or a
-sentencepiece model), the fine-tuning config (the pre-trained model's own config with the
-learning rate scaled down, 10x by default as in the paper), and the n-gram LM over the
-model's tokens.
+sentencepiece model) and the n-gram LM over the model's tokens. ``--ngpu`` reaches both
+binaries and the job runner (``--gpu N``), as ESPnet's launcher passes it.
 """
 
 from __future__ import annotations
@@ -17,50 +16,27 @@ import shlex
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import soundfile as sf
 
 from lipsound2.asr.ngram import KneserNeyLM
+from lipsound2.asr.pretrained import find_model_file
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
-from lipsound2.fileio.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
-# Keys of an ESPnet training config.yaml that belong to one run, not to the model.
-RUN_KEYS = (
-    "config",
-    "output_dir",
-    "train_data_path_and_name_and_type",
-    "valid_data_path_and_name_and_type",
-    "train_shape_file",
-    "valid_shape_file",
-    "init_param",
-    "print_config",
-    "collect_stats",
-    "write_collected_feats",
-    "resume",
-    "ngpu",
-    "dist_rank",
-    "local_rank",
-    "dist_master_addr",
-    "dist_master_port",
-    "dist_launcher",
-    "multiprocessing_distributed",
-    "dist_world_size",
-    "distributed",
-    "required",
-    "version",
-    "pretrain_path",
-)
-MODEL_FILES = ("valid.acc.ave.pth", "valid.acc.best.pth", "valid.loss.best.pth", "latest.pth")
 
+def run_job(cmd: str, log_file: Path, args: list[str], jobs: int | None = None, gpu: int = 0) -> None:
+    """Run ``python args...`` through the job runner ``cmd`` (``JOB=1:jobs`` when given).
 
-def run_job(cmd: str, log_file: Path, args: list[str], jobs: int | None = None) -> None:
-    """Run ``python args...`` through the job runner ``cmd`` (``JOB=1:jobs`` when given)."""
+    ``gpu``: GPUs each job asks the runner for (``--gpu N``, Kaldi's runner option).
+    """
     argv = shlex.split(cmd)
+    if gpu > 0:
+        argv += ["--gpu", str(gpu)]
     if jobs is not None:
         argv.append(f"JOB=1:{jobs}")
     argv += [str(log_file), sys.executable, *args]
@@ -136,63 +112,11 @@ def write_text_shape(
 
 
 def train_ngram(
-    text: str | os.PathLike, arpa: str | os.PathLike, order: int, token_type: str, bpemodel: str | None
+    sentences: Iterable[str], arpa: str | os.PathLike, order: int, token_type: str, bpemodel: str | None
 ) -> None:
-    """An n-gram LM over the ASR model's tokens of the training transcripts."""
+    """An n-gram LM over the ASR model's tokens of ``sentences``."""
     tokenizer = build_tokenizer(token_type, bpemodel)
-    sentences = [tokenizer.text2tokens(s) for s in read_table(text).values()]
-    KneserNeyLM(sentences, order).write_arpa(arpa)
-
-
-def finetune_config(
-    pretrained_config: str | os.PathLike, overrides: dict[str, Any], lr_factor: float = 0.1
-) -> dict[str, Any]:
-    """The pre-trained model's config with run keys dropped, ``overrides`` applied, lr scaled.
-
-    The architecture, front end, normalisation and token list stay the pre-trained model's
-    (they must, to load its weights); schedule settings such as ``max_epoch`` come from the
-    fine-tuning config; the learning rate is the pre-trained one times ``lr_factor``.
-    """
-    config = {k: v for k, v in load_yaml(pretrained_config).items() if k not in RUN_KEYS}
-    base_lr = (config.get("optim_conf") or {}).get("lr")
-    if base_lr is None:
-        raise ValueError(f"{pretrained_config}: no optim_conf.lr to scale for fine-tuning")
-    for key, value in overrides.items():
-        if key in ("optim_conf", "scheduler_conf") and isinstance(value, dict):
-            config[key] = {**(config.get(key) or {}), **value}
-        elif key not in RUN_KEYS:
-            config[key] = value
-    config["optim_conf"] = {**(config.get("optim_conf") or {}), "lr": float(base_lr) * lr_factor}
-    return config
-
-
-def find_model_file(expdir: str | os.PathLike) -> Path:
-    """The model file an ESPnet training run left, best first."""
-    for name in MODEL_FILES:
-        path = Path(expdir) / name
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"{expdir}: none of {', '.join(MODEL_FILES)}")
-
-
-def resolve_pretrained(spec: str) -> tuple[Path, Path]:
-    """(model file, config.yaml) of a pre-trained model: a .pth beside its config, or a zoo tag."""
-    path = Path(spec)
-    if path.is_dir():
-        path = find_model_file(path)
-    if path.is_file():
-        for config in (path.parent / "config.yaml", path.with_suffix(".yaml")):
-            if config.is_file():
-                return path, config
-        raise FileNotFoundError(f"{spec}: no config.yaml beside the model file")
-    try:
-        from espnet_model_zoo.downloader import ModelDownloader
-    except ImportError as exc:
-        raise FileNotFoundError(
-            f"{spec}: not a file, and espnet_model_zoo (needed for zoo tags, online) is not installed"
-        ) from exc
-    files = ModelDownloader().download_and_unpack(spec)
-    return Path(files["asr_model_file"]), Path(files["asr_train_config"])
+    KneserNeyLM([tokenizer.text2tokens(s) for s in sentences], order).write_arpa(arpa)
 
 
 def train(
@@ -206,9 +130,16 @@ def train(
     bpemodel: Path | None = None,
     init_param: Path | None = None,
     seed: int = 0,
+    ngpu: int = 0,
 ) -> Path:
-    """Run ``espnet2.bin.asr_train``; returns the chosen model file."""
-    args = ["-m", "espnet2.bin.asr_train", "--config", str(config), "--ngpu", "0", "--seed", str(seed)]
+    """Run ``espnet2.bin.asr_train`` on ``ngpu`` GPUs; returns the chosen model file.
+
+    With several GPUs ESPnet starts one process per GPU itself (its multiprocessing
+    distributed mode, as ``espnet2.bin.launch`` asks for on one node); with one or none it
+    runs a single process.
+    """
+    args = ["-m", "espnet2.bin.asr_train", "--config", str(config), "--seed", str(seed)]
+    args += ["--ngpu", str(ngpu), "--multiprocessing_distributed", "true"]
     args += ["--use_preprocessor", "true", "--output_dir", str(outdir)]
     if token_list is not None:
         args += ["--token_list", str(token_list)]
@@ -223,7 +154,7 @@ def train(
         args += [f"--{split}_data_path_and_name_and_type", f"{d}/text,text,text"]
         args += [f"--{split}_shape_file", f"{d}/speech_shape", f"--{split}_shape_file", f"{d}/text_shape"]
     outdir.mkdir(parents=True, exist_ok=True)
-    run_job(cmd, outdir / "train.log", args)
+    run_job(cmd, outdir / "train.log", args, gpu=ngpu)
     return find_model_file(outdir)
 
 
@@ -236,8 +167,12 @@ def decode(
     cmd: str = "run.pl",
     inference_config: Path | None = None,
     ngram_file: Path | None = None,
+    ngpu: int = 0,
 ) -> Path:
-    """Beam-search decode ``wav_scp`` with ``espnet2.bin.asr_inference``; returns ``outdir/text``."""
+    """Beam-search decode ``wav_scp`` with ``espnet2.bin.asr_inference``; returns ``outdir/text``.
+
+    ``ngpu`` > 0: each job decodes on one GPU (asr_inference uses at most one).
+    """
     keys = list(read_table(wav_scp))
     if not keys:
         raise ValueError(f"{wav_scp}: no utterances to decode")
@@ -245,7 +180,8 @@ def decode(
     outdir.mkdir(parents=True, exist_ok=True)
     for job in range(1, nj + 1):
         write_table(outdir / f"keys.{job}.scp", {k: k for k in keys[job - 1 :: nj]})
-    args = ["-m", "espnet2.bin.asr_inference", "--ngpu", "0", "--batch_size", "1"]
+    gpu = min(ngpu, 1)
+    args = ["-m", "espnet2.bin.asr_inference", "--ngpu", str(gpu), "--batch_size", "1"]
     args += [
         "--data_path_and_name_and_type",
         f"{wav_scp},speech,sound",
@@ -258,7 +194,7 @@ def decode(
         args += ["--config", str(inference_config)]
     if ngram_file is not None:
         args += ["--ngram_file", str(ngram_file)]
-    run_job(cmd, outdir / "logdir" / "asr_inference.JOB.log", args, jobs=nj)
+    run_job(cmd, outdir / "logdir" / "asr_inference.JOB.log", args, jobs=nj, gpu=gpu)
     hyps: dict[str, str] = {}
     for job in range(1, nj + 1):
         part = outdir / f"output.{job}" / "1best_recog" / "text"

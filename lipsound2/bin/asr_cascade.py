@@ -3,9 +3,12 @@
 Subcommands:
   data      an ESPnet data dir (wav.scp, text, speech_shape) from audio and transcripts
   tokens    token list (char, or sentencepiece bpe) from training transcripts
-  ngram     n-gram ARPA LM over the ASR model's tokens
+  resolve   a pre-trained model as the others take it (an espnet2.bin.pack archive unpacked)
+  ngram     n-gram ARPA LM over the ASR model's tokens (text in the model's letter case)
   train     espnet2.bin.asr_train from scratch (real audio)
-  finetune  espnet2.bin.asr_train initialised from a pre-trained model, lr x --lr_factor
+  finetune  espnet2.bin.asr_train initialised from a pre-trained model, on its own copy of the
+            data dirs with the text in the model's letter case, at a constant rate of the
+            pre-trained peak lr x --lr_factor (see lipsound2/asr/finetune.py)
   decode    espnet2.bin.asr_inference beam search over --nj jobs, optional n-gram LM
 """
 
@@ -18,8 +21,11 @@ from pathlib import Path
 
 import yaml
 
-from lipsound2.asr import espnet_asr
+from lipsound2.asr import espnet_asr, model_text
+from lipsound2.asr.finetune import finetune_config
+from lipsound2.asr.pretrained import archive_stem, is_archive, resolve_pretrained, unpack
 from lipsound2.fileio.atomic import atomic_open
+from lipsound2.fileio.table import read_table
 from lipsound2.fileio.yamlio import load_yaml
 
 
@@ -38,6 +44,11 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--token_type", choices=("char", "bpe"), default="char")
     s.add_argument("--nbpe", type=int, default=100)
 
+    s = sub.add_parser("resolve", help="print the model path (or its config) to give the other subcommands")
+    s.add_argument("--model", required=True, help="model .pth, experiment dir, packed archive, or zoo tag")
+    s.add_argument("--unpack_dir", type=Path, default=None, help="an archive is unpacked into DIR/<name>")
+    s.add_argument("--train_config", action="store_true", help="print the model's training config instead")
+
     s = sub.add_parser("ngram", help="n-gram LM (ARPA)")
     s.add_argument("--text", required=True)
     s.add_argument("--asr_train_config", required=True, help="config.yaml of the ASR model (its token units)")
@@ -51,6 +62,7 @@ def get_parser() -> argparse.ArgumentParser:
         s.add_argument("--outdir", type=Path, required=True)
         s.add_argument("--cmd", default="run.pl", help="job runner, e.g. run.pl or 'slurm.pl --mem 8G'")
         s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--ngpu", type=int, default=0, help="GPUs for training (0: CPU)")
         if name == "train":
             s.add_argument("--config", required=True)
             s.add_argument("--token_list", type=Path, required=True)
@@ -58,12 +70,16 @@ def get_parser() -> argparse.ArgumentParser:
             s.add_argument("--bpemodel", type=Path, default=None)
         else:
             s.add_argument(
-                "--pretrained_model", required=True, help="model .pth (config.yaml beside it) or zoo tag"
+                "--pretrained_model",
+                required=True,
+                help="model .pth (config.yaml beside it), experiment dir, packed archive, or zoo tag",
             )
             s.add_argument(
                 "--config", required=True, help="fine-tuning schedule (max_epoch, batch size, ...)"
             )
-            s.add_argument("--lr_factor", type=float, default=0.1, help="fine-tuning lr / pre-trained lr")
+            s.add_argument(
+                "--lr_factor", type=float, default=0.1, help="fine-tuning lr / pre-trained peak lr"
+            )
 
     s = sub.add_parser("decode", help="beam-search decoding")
     s.add_argument(
@@ -75,6 +91,7 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--cmd", default="run.pl")
     s.add_argument("--inference_config", type=Path, default=None)
     s.add_argument("--ngram_file", type=Path, default=None)
+    s.add_argument("--ngpu", type=int, default=0, help="> 0: each job decodes on one GPU")
     return p
 
 
@@ -97,10 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "tokens":
         tokens, _ = espnet_asr.make_token_list(args.text, args.outdir, args.token_type, args.nbpe)
         logging.info("%s: %d tokens", tokens, len(tokens.read_text(encoding="utf-8").split()))
+    elif args.command == "resolve":
+        spec = args.model
+        if args.unpack_dir is not None and is_archive(spec):
+            spec = str(unpack(spec, args.unpack_dir / archive_stem(spec)))
+        print(resolve_pretrained(spec)[1] if args.train_config else spec)
     elif args.command == "ngram":
         config = load_yaml(args.asr_train_config)
+        texts = model_text.for_model(read_table(args.text), config, f"LM text {args.text}")
         espnet_asr.train_ngram(
-            args.text, args.arpa, args.order, config.get("token_type", "char"), config.get("bpemodel")
+            texts.values(), args.arpa, args.order, config.get("token_type", "char"), config.get("bpemodel")
         )
     elif args.command == "train":
         config = {
@@ -119,29 +142,36 @@ def main(argv: list[str] | None = None) -> int:
             args.token_type,
             args.bpemodel,
             seed=args.seed,
+            ngpu=args.ngpu,
         )
         logging.info("model: %s", model)
     elif args.command == "finetune":
-        model_file, pretrained_config = espnet_asr.resolve_pretrained(args.pretrained_model)
-        config = espnet_asr.finetune_config(pretrained_config, load_yaml(args.config), args.lr_factor)
+        model_file, pretrained_config = resolve_pretrained(args.pretrained_model)
+        config = finetune_config(pretrained_config, load_yaml(args.config), args.lr_factor)
         args.outdir.mkdir(parents=True, exist_ok=True)
         ft_config = args.outdir / "finetune_config.yaml"
         with atomic_open(ft_config, "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
-        _shapes(args.train_dir, args.valid_dir, config)
-        logging.info("fine-tuning %s with lr %g", model_file, config["optim_conf"]["lr"])
+        # the model's own copy of the data dirs: the text in its letter case
+        train_dir = model_text.model_data_dir(args.train_dir, args.outdir / "data" / "train", config)
+        valid_dir = model_text.model_data_dir(args.valid_dir, args.outdir / "data" / "valid", config)
+        _shapes(train_dir, valid_dir, config)
+        logging.info(
+            "fine-tuning %s: lr %g, scheduler %s", model_file, config["optim_conf"]["lr"], config["scheduler"]
+        )
         model = espnet_asr.train(
             ft_config,
-            args.train_dir,
-            args.valid_dir,
+            train_dir,
+            valid_dir,
             args.outdir,
             args.cmd,
             init_param=model_file,
             seed=args.seed,
+            ngpu=args.ngpu,
         )
         logging.info("model: %s", model)
     elif args.command == "decode":
-        model_file, train_config = espnet_asr.resolve_pretrained(args.asr_model)
+        model_file, train_config = resolve_pretrained(args.asr_model)
         text = espnet_asr.decode(
             model_file,
             train_config,
@@ -151,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             args.cmd,
             args.inference_config,
             args.ngram_file,
+            ngpu=args.ngpu,
         )
         logging.info("hypotheses: %s", text)
     return 0
