@@ -414,6 +414,11 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     for f in feats.scp att_ws.scp utt2num_frames; do
       merge_job_tables "${logdir}/output.JOB/${f}" "${ddir}/${f}"
     done
+    # a job lists the utterances it could not read or decode in failed (absent when none)
+    for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/failed" 2>/dev/null || true; done >"${logdir}/failed"
+    if [ -s "${logdir}/failed" ]; then
+      log "WARNING: $(wc -l <"${logdir}/failed") utterances were not decoded, see ${logdir}/failed"
+    fi
     ${python} -m lipsound2.bin.plot_alignment --decode_dir "${ddir}" \
       --ref_feats "${dumpdir}/${dset}/feats.scp" --num_plots "${num_plots}"
     mark_done "${ddir}" infer

@@ -7,6 +7,7 @@ an MIT-licensed equivalent later) can be swapped in one file.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import kaldiio
@@ -78,6 +79,30 @@ class ArkWriter:
 def load_array(spec: str) -> np.ndarray:
     """Load one array from an scp value such as ``/path/feats.ark:123``."""
     return np.asarray(kaldiio.load_mat(spec))
+
+
+def array_length(spec: str) -> int:
+    """``len()`` of the array an scp value (``file.ark:offset``) points to, read from the
+    entry's header where it is a NumPy array or a binary Kaldi matrix, so the data is not
+    read; other entries (pipes, slices, compressed matrices) are loaded."""
+    path, _, offset = spec.strip().rpartition(":")
+    if path and offset.isdigit():
+        with open(path, "rb") as f:
+            f.seek(int(offset))
+            flag = f.read(5)
+            # kaldiio's numpy entry: NPY, a length field, then an .npy file
+            if len(flag) == 5 and flag[:3] == b"NPY":
+                f.seek(int(offset) + 4 + flag[3])
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    return int(np.lib.format.read_array_header_1_0(f)[0][0])
+                if version == (2, 0):
+                    return int(np.lib.format.read_array_header_2_0(f)[0][0])
+            elif flag in (b"\0BFM ", b"\0BDM "):  # binary Kaldi matrix: \4 then int32 rows
+                marker, rows = struct.unpack("<bi", f.read(5))
+                if marker == 4:
+                    return rows
+    return len(load_array(spec))
 
 
 def read_scp(scp: str | os.PathLike) -> dict[str, np.ndarray]:

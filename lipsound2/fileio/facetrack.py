@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipsound2.fileio.ark import ArkWriter, load_array
+from lipsound2.fileio.ark import ArkWriter, array_length, load_array
 from lipsound2.fileio.atomic import atomic_path, temp_name
 from lipsound2.fileio.table import read_table
 from lipsound2.frontend.gray import to_gray
@@ -38,6 +38,24 @@ def read_face_track(spec: str, gray: bool | None = None) -> np.ndarray:
     if gray and array.ndim == 4:
         array = to_gray(array)
     return array
+
+
+def face_track_length(spec: str) -> int:
+    """Frames of a face track, from the container or the ark entry's header, without decoding.
+
+    For media, the frame count the container declares, else its video packets counted (read,
+    not decoded). The count is what the file says; what decodes may differ by a frame or so.
+    """
+    spec = spec.strip()
+    if not spec.lower().endswith(MEDIA_SUFFIXES):
+        return array_length(spec)
+    import av
+
+    with av.open(spec) as container:
+        stream = container.streams.video[0]
+        if stream.frames > 0:
+            return int(stream.frames)
+        return sum(1 for packet in container.demux(stream) if packet.size)
 
 
 def _is_gray(rgb: np.ndarray) -> bool:

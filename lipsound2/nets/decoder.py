@@ -170,6 +170,7 @@ class AttentionDecoder(torch.nn.Module):
         stop_index: torch.Tensor | None,
         lengths: torch.Tensor | None,
         max_steps: int,
+        generators: Sequence[torch.Generator] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Free-running decoding of a batch.
 
@@ -178,6 +179,8 @@ class AttentionDecoder(torch.nn.Module):
         ``lengths`` (known-length mode): an utterance stops after that many frames.
         Decoding never exceeds ``max_steps`` steps. Returns frames ``(B, L, n_mels)``, output
         lengths in frames ``(B,)`` and attention weights ``(B, S, N)``, one row per step.
+        ``generators`` (one per utterance) draw the PreNet's inference dropout, which
+        otherwise comes from the global generator (see :mod:`lipsound2.nets.prenet`).
         """
         b, r = memory.size(0), self.reduction_factor
         processed = self.attention.process_memory(memory)
@@ -191,7 +194,8 @@ class AttentionDecoder(torch.nn.Module):
         layers = self._step_layers()
         outputs, weights = [], []
         for t in range(max_steps):
-            w = self._step(self.att_input(self.prenet(frame)), state, memory, processed, pad_mask, layers)
+            prenet_out = self.prenet(frame, generators)
+            w = self._step(self.att_input(prenet_out), state, memory, processed, pad_mask, layers)
             if stop_index is not None:
                 reached = (w.argmax(dim=1) == stop_index) & ~done
                 if t > 0 and bool(reached.any()):

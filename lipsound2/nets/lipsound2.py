@@ -9,6 +9,7 @@ free-running.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import GuidedAttentionLoss
@@ -226,10 +227,13 @@ class LipSound2(AbsESPnetModel):
         video_lengths: torch.Tensor,
         stop_mode: str | None = None,
         max_decode_steps: int | None = None,
+        generators: Sequence[torch.Generator] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Free-running decoding of a batch: ``mel`` (PostNet output), ``mel_lengths``,
         ``attention`` ``(B, S, N)`` (one row per decoder step), ``attention_steps`` ``(B,)``
-        and ``attention_lengths`` (encoder frames)."""
+        and ``attention_lengths`` (encoder frames). ``generators``: one CPU generator per
+        utterance for the PreNet's inference dropout, so that an utterance decodes the same
+        in any batch; without them the dropout draws from the global generator."""
         stop_mode = stop_mode or self.stop_mode
         if stop_mode not in STOP_MODES:
             raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
@@ -239,10 +243,12 @@ class LipSound2(AbsESPnetModel):
         memory, in_lengths = self.encode(video, video_lengths)
         pad_mask = ~sequence_mask(in_lengths, memory.size(1))
         if stop_mode == "visual_period":
-            frames, out_len, att_ws = self.decoder.generate(memory, pad_mask, in_lengths - 1, None, max_steps)
+            stop_index, lengths = in_lengths - 1, None
         else:
-            lengths = self.known_lengths(video_lengths)
-            frames, out_len, att_ws = self.decoder.generate(memory, pad_mask, None, lengths, max_steps)
+            stop_index, lengths = None, self.known_lengths(video_lengths)
+        frames, out_len, att_ws = self.decoder.generate(
+            memory, pad_mask, stop_index, lengths, max_steps, generators
+        )
         out_mask = sequence_mask(out_len, frames.size(1))
         frames = frames * out_mask.unsqueeze(2)
         mel = (frames + self.postnet(frames, out_mask)) * out_mask.unsqueeze(2)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 from espnet2.train import dataset
 
-from lipsound2.fileio.facetrack import read_face_track
+from lipsound2.fileio.facetrack import face_track_length, read_face_track
 from lipsound2.fileio.table import read_table
 
 TYPE_NAME = "face_track"
@@ -34,6 +34,19 @@ class FaceTrackReader(Mapping):
             raise RuntimeError(
                 f"{self.path}: utterance {key}: cannot read face track {spec!r}: {exc}"
             ) from exc
+
+    def num_frames(self, key: str) -> int:
+        """Frames of one track from its header, without decoding it."""
+        spec = self.table[key]
+        try:
+            return face_track_length(spec)
+        except Exception as exc:
+            raise RuntimeError(
+                f"{self.path}: utterance {key}: cannot read the header of face track {spec!r}: {exc}"
+            ) from exc
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.table  # without reading the track, as Mapping's default would
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.table)
