@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lipsound2.asr.espnet_asr import finetune_config
+from lipsound2.asr.finetune import finetune_config
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import load_config as load_frontend_config
 from lipsound2.tasks.checkpoint import load_model
