@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lipsound2.corpus.generate import generate_grid, generate_voxceleb
-from lipsound2.corpus.quality import detection_stats, read_rgb_frames
+from lipsound2.synthetic.generate import generate_grid, generate_voxceleb
+from lipsound2.synthetic.quality import detection_stats, read_rgb_frames
 
 
 def _size_mb(root: Path) -> float:

@@ -1,8 +1,9 @@
-"""Shared fixtures: the real sample clips, the repository root, small generated signals."""
+"""Shared fixtures: the real sample clips, the repository root, small generated corpora."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,48 @@ def realdata() -> Path:
 def grid_clips(realdata: Path) -> list[Path]:
     """The real GRID .mpg clips (360x288, 25 fps, 44.1 kHz stereo MPEG audio)."""
     return sorted((realdata / "GRID_rizkiarm_LipNet").glob("*.mpg"))
+
+
+# Small generated corpora (lipsound2.synthetic), made once per session for the generator's tests
+# and the readers' tests. The generator is imported only when a test asks for one.
+GRID_SPEAKERS, GRID_UTTS = 3, 3
+
+
+def _need_generator_tools() -> None:
+    from lipsound2.synthetic.speech import FESTIVAL_VOICES, festival_available
+
+    if shutil.which("ffmpeg") is None or not all(festival_available(v) for v in FESTIVAL_VOICES):
+        pytest.skip("ffmpeg, festival or its voices are not installed (tools/install.sh)")
+
+
+@pytest.fixture(scope="session")
+def grid_a(tmp_path_factory) -> Path:
+    """Generated GRID, layout (a), seed 0, under a folder whose name has a space."""
+    _need_generator_tools()
+    from lipsound2.synthetic.generate import generate_grid
+
+    root = tmp_path_factory.mktemp("corpus") / "grid a"
+    assert generate_grid(root, GRID_SPEAKERS, GRID_UTTS, seed=0, layout="a") == GRID_SPEAKERS * GRID_UTTS
+    return root
+
+
+@pytest.fixture(scope="session")
+def grid_b(tmp_path_factory) -> Path:
+    """Layout (b), same seed as ``grid_a``: the same utterances in the other release layout."""
+    _need_generator_tools()
+    from lipsound2.synthetic.generate import generate_grid
+
+    root = tmp_path_factory.mktemp("corpus") / "grid b"
+    generate_grid(root, GRID_SPEAKERS, GRID_UTTS, seed=0, layout="b")
+    return root
+
+
+@pytest.fixture(scope="session")
+def vox(tmp_path_factory) -> Path:
+    """Generated VoxCeleb2 layout: 2 dev speakers with 2 videos of 1 clip, 1 test speaker."""
+    _need_generator_tools()
+    from lipsound2.synthetic.generate import generate_voxceleb
+
+    root = tmp_path_factory.mktemp("corpus") / "vox"
+    generate_voxceleb(root, dev_speakers=2, test_speakers=1, videos=2, clips=1, seed=0)
+    return root

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from lipsound2.corpus.generate import generate_grid, generate_voxceleb
-from lipsound2.corpus.speech import FESTIVAL_VOICES, festival_available
+from lipsound2.synthetic.generate import generate_grid, generate_voxceleb
+from lipsound2.synthetic.speech import FESTIVAL_VOICES, festival_available
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -1,1 +1,1 @@
-"""Generated audio-visual corpora for CPU-only runs and tests."""
+"""The real corpora: readers of their release layouts, GRID's naming, Kaldi data directories."""

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from lipsound2.corpus.datadir import Entry, utt_id
-from lipsound2.corpus.grammar import grid_words
+from lipsound2.corpus.grid import grid_words
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lipsound2.corpus.video import write_clip
 from lipsound2.fileio.table import read_table
+from lipsound2.synthetic.video import write_clip
 
 GRID_CODES = ["bbaf2n", "lwbsza", "pwij3p", "sbia1a", "swwp2s"]
 
@@ -47,7 +47,7 @@ def _align(words: list[str], crlf: bool) -> str:
 
 
 def _fake_grid(root: Path, media: dict[str, Path], layout: str) -> Path:
-    from lipsound2.corpus.grammar import grid_words
+    from lipsound2.corpus.grid import grid_words
 
     for spk in ("s1", "s2", "s10"):
         for k, code in enumerate(GRID_CODES):
@@ -193,7 +193,7 @@ def test_cmlr_data_sh(media, tmp_path, root):
 
 @pytest.mark.slow
 def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
-    from lipsound2.corpus.speech import FESTIVAL_VOICES, festival_available
+    from lipsound2.synthetic.speech import FESTIVAL_VOICES, festival_available
 
     if not all(festival_available(v) for v in FESTIVAL_VOICES):
         pytest.skip("festival voices not installed")

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from lipsound2.bin.prepare_corpus import GRID_UNSEEN_TEST, TCD_TIMIT_EXCLUDED, TCD_TIMIT_SI_TEST
-from lipsound2.corpus.grammar import ADVERBS, COLOURS, COMMANDS, LETTERS, PREPOSITIONS, grid_code, grid_words
+from lipsound2.corpus.grid import ADVERBS, COLOURS, COMMANDS, LETTERS, PREPOSITIONS, grid_code, grid_words
 from lipsound2.corpus.readers import read_split_list
-from lipsound2.corpus.video import write_clip
 from lipsound2.fileio.table import read_table
+from lipsound2.synthetic.video import write_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID_LIST = ROOT / "egs" / "grid" / "local" / "lists" / "overlapped_test.txt"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lipsound2.corpus.face import FaceRenderer, Pose
-from lipsound2.corpus.visemes import mouth_track
 from lipsound2.fileio.atomic import atomic_path
 from lipsound2.fileio.wav import write_wav
+from lipsound2.synthetic.face import FaceRenderer, Pose
+from lipsound2.synthetic.visemes import mouth_track
 
 FPS = 25
 

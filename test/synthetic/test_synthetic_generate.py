@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lipsound2.corpus.generate import MARKER, generate_grid
-from lipsound2.corpus.grammar import grid_words
-from lipsound2.corpus.quality import detection_stats
+from lipsound2.corpus.grid import grid_words
 from lipsound2.corpus.readers import read_align_words
+from lipsound2.synthetic.generate import MARKER, generate_grid
+from lipsound2.synthetic.quality import detection_stats
 
 pytestmark = pytest.mark.slow
 

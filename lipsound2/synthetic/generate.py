@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lipsound2.corpus.face import FaceRenderer, FaceStyle
-from lipsound2.corpus.grammar import free_sentence, grid_code, grid_sentence
-from lipsound2.corpus.speech import FESTIVAL_VOICES, Utterance, Voice, synthesize
-from lipsound2.corpus.video import FPS, frames, write_clip
+from lipsound2.corpus.grid import grid_code
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.wav import write_wav
+from lipsound2.synthetic.face import FaceRenderer, FaceStyle
+from lipsound2.synthetic.grammar import free_sentence, grid_sentence
+from lipsound2.synthetic.speech import FESTIVAL_VOICES, Utterance, Voice, synthesize
+from lipsound2.synthetic.video import FPS, frames, write_clip
 
 GRID_RATE = 25000  # GRID's audio_25k release; .align times count 1000 per video frame
 GRID_FRAMES = 75  # GRID clips are 3 s long

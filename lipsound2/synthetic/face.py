@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lipsound2.corpus.visemes import MouthShape
+from lipsound2.synthetic.visemes import MouthShape
 
 SKIN_TONES = [  # RGB, light to dark
     (236, 200, 172),

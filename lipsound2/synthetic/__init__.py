@@ -1,0 +1,1 @@
+"""Generated audio-visual corpora in the real corpora's layouts, for CPU-only runs and tests."""
