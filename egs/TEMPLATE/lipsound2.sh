@@ -3,7 +3,8 @@
 # Stages, as in the design reference:
 #   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features
 #   3 pre-training            4 fine-tuning                  5 inference (video -> mel)
-#   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR)   8 scoring, RESULTS.md, report
+#   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR, lipreading.sh)
+#   8 scoring, RESULTS.md, report
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -470,115 +471,14 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-  log "Stage 7: cascaded lip reading (ESPnet ASR)"
-  asr_cascade() { ${python} -m lipsound2.bin.asr_cascade "$@"; }
-  asr_data=${expdir}/asr_data
-  gen_data=${train_exp}/asr_data
-  # ESPnet data dirs: real audio (shared by all experiments) and this experiment's generated audio
-  for pair in "real_train:${train_set}" "real_valid:${valid_set}"; do
-    name=${pair%%:*}
-    dset=${pair#*:}
-    is_done "${asr_data}/${name}" data || {
-      asr_cascade data --wav_scp "${dumpdir}/${dset}/wav.scp" --text "${dumpdir}/${dset}/text" \
-        --outdir "${asr_data}/${name}"
-      mark_done "${asr_data}/${name}" data
-    }
-  done
-  for pair in "gen_train:${train_set}" "gen_valid:${valid_set}"; do
-    name=${pair%%:*}
-    dset=${pair#*:}
-    gen_wav=${train_exp}/decode_${dset}/wav.scp
-    [ -f "${gen_wav}" ] || {
-      log "no generated speech ${gen_wav}: stages 5 and 6 must also run on ${dset} for ASR fine-tuning"
-      exit 1
-    }
-    is_done "${gen_data}/${name}" data || {
-      asr_cascade data --wav_scp "${gen_wav}" --text "${dumpdir}/${dset}/text" --outdir "${gen_data}/${name}"
-      mark_done "${gen_data}/${name}" data
-    }
-  done
-
-  # GPUs: training as stages 3-4; each decoding job on one GPU.
-  asr_gpu=(--ngpu "${ngpu}")
-  asr_decode_cmd=${decode_cmd}
-  [ "${ngpu}" -eq 0 ] || asr_decode_cmd=${cuda_cmd}
-  if [ -z "${asr_pretrained_model}" ]; then
-    # No pre-trained ASR: train one from scratch on the corpus' real training audio.
-    base_asr=${expdir}/asr_scratch_$(config_tag "${asr_config}")_${asr_token_type}
-    if ! is_done "${base_asr}" train; then
-      asr_cascade tokens --text "${asr_data}/real_train/text" --outdir "${base_asr}/tokens" \
-        --token_type "${asr_token_type}" --nbpe "${nbpe}"
-      log "Training the ASR from scratch on real audio; log: ${base_asr}/train.log"
-      bpe_args=()
-      [ "${asr_token_type}" = bpe ] && bpe_args=(--bpemodel "${base_asr}/tokens/bpe.model")
-      asr_cascade train --config "${asr_config}" --train_dir "${asr_data}/real_train" \
-        --valid_dir "${asr_data}/real_valid" --outdir "${base_asr}" --cmd "${cuda_cmd}" --seed "${seed}" \
-        --token_list "${base_asr}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}" "${asr_gpu[@]}"
-      mark_done "${base_asr}" train
-    fi
-    base_model=${base_asr}
-    base_config=${base_asr}/config.yaml
-  else
-    # a packed archive is unpacked once under the experiment dir
-    base_model=$(asr_cascade resolve --model "${asr_pretrained_model}" --unpack_dir "${expdir}/asr_pretrained")
-    base_config=$(asr_cascade resolve --model "${base_model}" --train_config)
-    # "+ fine-tuning": the pre-trained ASR fine-tuned on the corpus' real training audio
-    ft_real=${expdir}/asr_finetune_real_$(config_tag "${asr_finetune_config}")
-    if ! is_done "${ft_real}" train; then
-      asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
-        --lr_factor "${asr_lr_factor}" --train_dir "${asr_data}/real_train" --valid_dir "${asr_data}/real_valid" \
-        --outdir "${ft_real}" --cmd "${cuda_cmd}" --seed "${seed}" "${asr_gpu[@]}"
-      mark_done "${ft_real}" train
-    fi
-  fi
-
-  # LipSound2: the ASR fine-tuned on this experiment's generated training speech (lr x asr_lr_factor)
-  ft_gen=${train_exp}/asr_finetune_generated
-  if ! is_done "${ft_gen}" train; then
-    log "Fine-tuning the ASR on generated speech; log: ${ft_gen}/train.log"
-    asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
-      --lr_factor "${asr_lr_factor}" --train_dir "${gen_data}/gen_train" --valid_dir "${gen_data}/gen_valid" \
-      --outdir "${ft_gen}" --cmd "${cuda_cmd}" --seed "${seed}" "${asr_gpu[@]}"
-    mark_done "${ft_gen}" train
-  fi
-
-  lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
-  if "${use_lm}" && [ ! -f "${lm}" ]; then
-    asr_cascade ngram --text "${asr_data}/real_train/text" --asr_train_config "${base_config}" \
-      --arpa "${lm}" --order "${ngram_order}"
-  fi
-
-  # asr_decode MODEL WAV_SCP WORKDIR HYP_FILE [LM]: beam search, hypotheses copied to HYP_FILE
-  asr_decode() {
-    local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-}
-    if [ -f "${hyp}" ]; then
-      log "${hyp} exists; skipping"
-      return 0
-    fi
-    asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
-      --cmd "${asr_decode_cmd}" --inference_config "${asr_inference_config}" "${asr_gpu[@]}" \
-      ${ngram:+--ngram_file "${ngram}"}
-    mkdir -p "$(dirname "${hyp}")"
-    cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
-  }
-  for dset in ${test_sets}; do
-    real_wav=${dumpdir}/${dset}/wav.scp
-    if [ -n "${asr_pretrained_model}" ]; then
-      # "Audio gold standard": the pre-trained ASR on real audio; "+ fine-tuning": adapted to it
-      real_dir=${expdir}/real_${dset}
-      asr_decode "${base_model}" "${real_wav}" "${expdir}/asr_decode/gold_${dset}" "${real_dir}/hyp/asr.txt"
-      asr_decode "${ft_real}" "${real_wav}" "${ft_real}/decode_real_${dset}" "${real_dir}/hyp/asr_ft.txt"
-    else
-      # an ASR trained on the corpus' real audio is no gold standard: it stands for "+ fine-tuning"
-      asr_decode "${base_model}" "${real_wav}" "${base_asr}/decode_real_${dset}" \
-        "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"
-    fi
-    gen_dir=${train_exp}/decode_${dset}
-    asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
-    if "${use_lm}"; then
-      asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}_lm" "${gen_dir}/hyp/asr_lm.txt" "${lm}"
-    fi
-  done
+  log "Stage 7: cascaded lip reading (ESPnet ASR), lipreading.sh"
+  ./lipreading.sh --python "${python}" --seed "${seed}" --ngpu "${ngpu}" --inference_nj "${inference_nj}" \
+    --dumpdir "${dumpdir}" --expdir "${expdir}" --train_exp "${train_exp}" \
+    --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${test_sets}" \
+    --asr_config "${asr_config}" --asr_finetune_config "${asr_finetune_config}" \
+    --asr_pretrained_model "${asr_pretrained_model}" --asr_token_type "${asr_token_type}" --nbpe "${nbpe}" \
+    --asr_inference_config "${asr_inference_config}" --asr_lr_factor "${asr_lr_factor}" \
+    --use_lm "${use_lm}" --ngram_order "${ngram_order}"
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
