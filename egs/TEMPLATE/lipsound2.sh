@@ -1,25 +1,162 @@
 #!/usr/bin/env bash
-# The one LipSound2 stage script shared by every recipe (egs/<corpus>/run.sh calls it).
+# The one LipSound2 stage script shared by every recipe: egs/<corpus>/run.sh calls it with the
+# corpus' options (egs/<corpus>/lipsound2.sh links here).
+#
+#   ./lipsound2.sh --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
+#   ./lipsound2.sh --help
+#
 # Stages, as in the design reference:
 #   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features
 #   3 pre-training            4 fine-tuning                  5 inference (video -> mel)
-#   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR)   8 scoring, RESULTS.md, report
+#   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR, lipreading.sh)
+#   8 scoring, RESULTS.md, report
+#
+# Order of this file: helpers, options, help, option parsing and environment, option
+# resolution and checks (a bad option fails before any stage runs), derived names, stages.
+# Variables that only one stage uses start with "_" and are set by that stage.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
+
+# ========================== Helpers ==========================
 
 log() {
   local fname=${BASH_SOURCE[1]##*/}
   echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
 }
 min() { if [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi; }
+# unique WORD...: the words, each once, in their first order
+unique() {
+  local w out=""
+  for w in "$@"; do
+    case " ${out} " in *" ${w} "*) ;; *) out="${out:+${out} }${w}" ;; esac
+  done
+  echo "${out}"
+}
+
+# Option checks
+usage_error() {
+  log "Error: $*; see $0 --help"
+  exit 1
+}
+# check_choice NAME CHOICE...: option --NAME is one of CHOICE...
+check_choice() {
+  local name=$1 choice
+  shift
+  for choice in "$@"; do [ "${!name}" != "${choice}" ] || return 0; done
+  usage_error "--${name} must be one of: $*; got '${!name}'"
+}
+# check_int MIN NAME...: each option --NAME is a whole number, at least MIN
+check_int() {
+  local least=$1 name
+  shift
+  for name in "$@"; do
+    if ! [[ ${!name} =~ ^[0-9]+$ ]] || [ "${!name}" -lt "${least}" ]; then
+      usage_error "--${name} must be a whole number >= ${least}; got '${!name}'"
+    fi
+  done
+}
+# require NAME WHY: option --NAME is not empty
+require() { [ -n "${!1// /}" ] || usage_error "--$1 is required $2"; }
+# stage_runs N: whether --stage .. --stop_stage takes in stage N
+stage_runs() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+
+# Done markers: a stage step that finished writes one; a re-run skips the step.
+is_done() { [ -f "$1/.done.$2" ]; }
+mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
+
+config_tag() { basename "$1" .yaml; }
+
+# split_for_jobs MAX_JOBS SCP PREFIX: split SCP into PREFIX.1.scp .. PREFIX.N.scp with
+# N = min(MAX_JOBS, lines of SCP), and set _nj to N.
+split_for_jobs() {
+  local n parts=()
+  _nj=$(min "$1" "$(wc -l <"$2")")
+  for n in $(seq "${_nj}"); do parts+=("$3.${n}.scp"); done
+  utils/split_scp.sh "$2" "${parts[@]}"
+}
+
+# merge_job_tables PATTERN OUT: the _nj job tables PATTERN (JOB standing for 1.._nj), sorted,
+# into OUT through a temporary name.
+merge_job_tables() {
+  local n tmp
+  tmp=$(dirname "$2")/.$(basename "$2").tmp
+  for n in $(seq "${_nj}"); do cat "${1//JOB/${n}}"; done | sort >"${tmp}"
+  mv "${tmp}" "$2"
+}
+
+# Whether stage 3 pre-trains (it does not when told to skip or given a pre-trained model).
+pretrains() { [ "${skip_pretrain}" = false ] && [ -n "${pretrain_train_set}" ] && [ -z "${pretrain_model}" ]; }
+
+# Stages 3-4: train LipSound2 with ESPnet's trainer through its launcher (local, Slurm,
+# multi-GPU, multi-node). Usage: train_lipsound2 EXP CONFIG TRAIN_SET VALID_SET STATS [trainer args]
+# STATS: mel statistics to normalise with (those of the model fine-tuned from); empty: the
+# training set's. A finished run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
+train_lipsound2() {
+  local exp=$1 config=$2 tset=$3 vset=$4 stats=$5
+  shift 5
+  if is_done "${exp}" train; then
+    log "${exp} is already trained; skipping"
+    return 0
+  fi
+  local dset f n_mels
+  n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${frontend_config}")
+  for dset in "${tset}" "${vset}"; do
+    for f in video.scp feats.scp utt2num_vframes utt2num_frames; do
+      [ -f "${dumpdir}/${dset}/${f}" ] || { log "missing ${dumpdir}/${dset}/${f}: run stages 1-2 first"; exit 1; }
+    done
+    # ESPnet's length-bucketed batch samplers read these shape files.
+    mkdir -p "${exp}/shapes/${dset}"
+    awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
+    awk -v n_mels="${n_mels}" '{print $1 " " $2 "," n_mels}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
+  done
+  local norm_args=()
+  if [ "${feats_normalize}" = global_mvn ]; then
+    if [ ! -f "${exp}/feats_stats.npz" ]; then
+      if [ -n "${stats}" ]; then
+        cp "${stats}" "${exp}/.feats_stats.npz.tmp" && mv "${exp}/.feats_stats.npz.tmp" "${exp}/feats_stats.npz"
+      else
+        log "Mel statistics of ${tset}: ${exp}/feats_stats.npz"
+        ${python} -m lipsound2.bin.feats_stats "${dumpdir}/${tset}/feats.scp" "${exp}/feats_stats.npz"
+      fi
+    fi
+    norm_args=(--normalize global_mvn --normalize_conf "stats_file=${exp}/feats_stats.npz")
+  fi
+  log "Training ${exp} (config ${config}); log: ${exp}/train.log"
+  # shellcheck disable=SC2086
+  ${python} -m espnet2.bin.launch \
+    --cmd "${cuda_cmd}" \
+    --log "${exp}/train.log" \
+    --ngpu "${ngpu}" \
+    --num_nodes "${num_nodes}" \
+    --init_file_prefix "${exp}/.dist_init_" \
+    --multiprocessing_distributed true -- \
+    ${python} -m lipsound2.bin.train \
+    --config "${config}" \
+    --frontend_config "${frontend_config}" \
+    --output_dir "${exp}" \
+    --seed "${seed}" \
+    --resume true \
+    --train_data_path_and_name_and_type "${dumpdir}/${tset}/video.scp,video,face_track" \
+    --train_data_path_and_name_and_type "${dumpdir}/${tset}/feats.scp,feats,kaldi_ark" \
+    --train_shape_file "${exp}/shapes/${tset}/video_shape" \
+    --train_shape_file "${exp}/shapes/${tset}/feats_shape" \
+    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/video.scp,video,face_track" \
+    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/feats.scp,feats,kaldi_ark" \
+    --valid_shape_file "${exp}/shapes/${vset}/video_shape" \
+    --valid_shape_file "${exp}/shapes/${vset}/feats_shape" \
+    "${norm_args[@]}" "$@"
+  mark_done "${exp}" train
+}
 
 SECONDS=0
+
+# ========================== Options ==========================
 
 # General options
 stage=0              # First stage to run.
 stop_stage=10000     # Last stage to run.
 nj=4                 # Parallel jobs for data processing and scoring.
-inference_nj=4       # Parallel jobs for inference and vocoding.
+inference_nj=4       # Parallel jobs for inference, vocoding and ASR decoding.
 ngpu=0               # GPUs per training job (0: CPU).
 num_nodes=1          # Nodes for multi-node training (Slurm through cmd.sh).
 python=python3       # Python interpreter.
@@ -34,8 +171,9 @@ expdir=exp           # Experiments.
 
 # Data
 local_data_opts=""   # Options passed to local/data.sh.
-protocol=""           # Split protocol (sd or si): passed to local/data.sh as --protocol, and names
-                     # the sets train_<protocol>, dev_<protocol>, test_<protocol> unless they are given.
+protocol=""          # Split protocol of local/data.sh (sd, si, ...: the recipe's README): passed to
+                     # it as --protocol, and names the sets train_<protocol>, dev_<protocol>,
+                     # test_<protocol> unless they are given.
 train_set=""         # Fine-tuning training set.
 valid_set=""         # Fine-tuning validation set.
 test_sets=""         # Sets to infer and score (space separated).
@@ -94,7 +232,7 @@ help_message=$(cat <<HELP
 Usage: $0 --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
 
 Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel, 3 pre-train,
-4 fine-tune, 5 infer, 6 vocode, 7 lip reading ASR, 8 scoring and report.
+4 fine-tune, 5 infer, 6 vocode, 7 lip reading ASR (lipreading.sh), 8 scoring and report.
 
 Options (defaults in brackets):
   --stage / --stop_stage      first / last stage [${stage} / ${stop_stage}]
@@ -102,9 +240,12 @@ Options (defaults in brackets):
                               fp32 inference, HiFi-GAN, 6-gram LM, ASR lr x 0.1 [${paper_settings}]
   --nj / --inference_nj       parallel jobs [${nj} / ${inference_nj}]
   --ngpu / --num_nodes        GPUs per job / nodes for training [${ngpu} / ${num_nodes}]
+  --python                    Python interpreter [${python}]
+  --seed                      random seed for training [${seed}]
   --datadir / --dumpdir / --expdir   output directories [${datadir} / ${dumpdir} / ${expdir}]
   --local_data_opts           options for local/data.sh ["${local_data_opts}"]
-  --protocol                  split protocol, sd or si: sets train_/dev_/test_<protocol> ["${protocol}"]
+  --protocol                  split protocol of local/data.sh (sd, si, ...: the recipe's README);
+                              sets train_/dev_/test_<protocol> ["${protocol}"]
   --train_set / --valid_set / --test_sets   fine-tuning and test sets
   --pretrain_train_set / --pretrain_valid_set   pre-training sets (stage 3)
   --lang                      en (WER) or zh (CER) [${lang}]
@@ -116,9 +257,11 @@ Options (defaults in brackets):
   --feats_normalize           global_mvn or none [${feats_normalize}]; a fine-tuned model keeps
                               the statistics of the model it starts from
   --inference_config / --inference_model / --num_plots / --infer_train
-  --vocoder_type / --vocoder_config / --vocoder_file / --vocode_oracle
+  --vocoder_type              griffin_lim or hifigan [${vocoder_type}]
+  --vocoder_config / --vocoder_file / --vocode_oracle
   --asr_config / --asr_finetune_config / --asr_pretrained_model
-  --asr_token_type / --nbpe / --ngram_order / --use_lm
+  --asr_token_type            char or bpe [${asr_token_type}]
+  --nbpe / --ngram_order / --use_lm
   --asr_inference_config      ASR beam search settings [${asr_inference_config}]
   --asr_lr_factor             fine-tuning lr / pre-trained peak lr [${asr_lr_factor}]
   --judge_model               off-the-shelf judge ASR for intelligibility
@@ -131,20 +274,32 @@ log "$0 $*"
 run_args=$(printf '%q ' "$@")
 # shellcheck disable=SC1091
 . utils/parse_options.sh || exit 1
+[ $# -eq 0 ] || usage_error "unexpected arguments: $*"
 # shellcheck disable=SC1091
 . ./path.sh
 # shellcheck source=cmd.sh
 . ./cmd.sh
 
-[ $# -eq 0 ] || { log "unexpected arguments: $*"; log "${help_message}"; exit 1; }
+# ========================== Options resolved and checked ==========================
+
+for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train vocode_oracle use_lm; do
+  check_choice "${_opt}" true false
+done
+check_choice lang en zh
+check_choice feats_normalize global_mvn none
+check_choice vocoder_type griffin_lim hifigan
+check_choice asr_token_type char bpe
+check_int 0 stage stop_stage ngpu seed num_plots ngram_order
+check_int 1 nj inference_nj num_nodes nbpe
+[[ ${protocol} =~ ^[A-Za-z0-9_]*$ ]] || usage_error "--protocol must be a word (it names the sets); got '${protocol}'"
 
 # Paper settings: what the paper used, where this toolkit has it. What cannot be the paper's
 # (WaveGlow, Jasper, MTCNN, the LM's large text) stays listed in RESULTS.md's differences.
 if [ "${paper_settings}" = true ]; then
-  paper_conf=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/conf
-  pretrain_config=${paper_conf}/train_paper.yaml
-  train_config=${paper_conf}/train_paper.yaml
-  inference_config=${paper_conf}/inference_paper.yaml
+  _paper_conf=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/conf
+  pretrain_config=${_paper_conf}/train_paper.yaml
+  train_config=${_paper_conf}/train_paper.yaml
+  inference_config=${_paper_conf}/inference_paper.yaml
   feats_normalize=none
   vocoder_type=hifigan
   use_lm=true
@@ -155,10 +310,7 @@ if [ "${paper_settings}" = true ]; then
   [ -n "${asr_pretrained_model}" ] || log "Paper settings: the paper fine-tunes a pre-trained ASR; give --asr_pretrained_model"
 fi
 
-# Done markers: a stage step that finished writes one; a re-run skips the step.
-is_done() { [ -f "$1/.done.$2" ]; }
-mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
-
+# The protocol names the sets that are not given.
 if [ -n "${protocol}" ]; then
   [ -n "${train_set}" ] || train_set=train_${protocol}
   [ -n "${valid_set}" ] || valid_set=dev_${protocol}
@@ -166,277 +318,217 @@ if [ -n "${protocol}" ]; then
   local_data_opts="--protocol ${protocol} ${local_data_opts}"
 fi
 
-config_tag() { basename "$1" .yaml; }
+# What the stages that run need from the options
+if stage_runs 0 || stage_runs 1 || stage_runs 2; then
+  [ -n "${pretrain_train_set}${pretrain_valid_set}${train_set}${valid_set}${test_sets// /}" ] ||
+    usage_error "stages 0-2 need sets: --protocol, --train_set, --valid_set, --test_sets or --pretrain_train_set"
+fi
+if stage_runs 3 && pretrains; then
+  require pretrain_valid_set "with --pretrain_train_set (stage 3)"
+fi
+if stage_runs 4; then
+  require train_set "(stage 4)"
+  require valid_set "(stage 4)"
+  [ -z "${pretrain_model}" ] || [ -f "${pretrain_model}" ] || usage_error "--pretrain_model ${pretrain_model} does not exist"
+fi
+if stage_runs 6; then
+  if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ]; then
+    require train_set "to train HiFi-GAN (stage 6 without --vocoder_file)"
+  fi
+  [ -z "${vocoder_file}" ] || [ -f "${vocoder_file}" ] || usage_error "--vocoder_file ${vocoder_file} does not exist"
+fi
+if stage_runs 7; then
+  require train_set "(stage 7)"
+  require valid_set "(stage 7)"
+fi
+if stage_runs 8; then
+  require test_sets "(stage 8)"
+fi
 
-# split_for_jobs MAX_JOBS SCP PREFIX: split SCP into PREFIX.1.scp .. PREFIX.N.scp with
-# N = min(MAX_JOBS, lines of SCP), and set _nj to N.
-split_for_jobs() {
-  local n parts=()
-  _nj=$(min "$1" "$(wc -l <"$2")")
-  for n in $(seq "${_nj}"); do parts+=("$3.${n}.scp"); done
-  utils/split_scp.sh "$2" "${parts[@]}"
-}
+# ========================== Derived names ==========================
 
-# merge_job_tables PATTERN OUT: the _nj job tables PATTERN (JOB standing for 1.._nj), sorted,
-# into OUT through a temporary name.
-merge_job_tables() {
-  local n tmp
-  tmp=$(dirname "$2")/.$(basename "$2").tmp
-  for n in $(seq "${_nj}"); do cat "${1//JOB/${n}}"; done | sort >"${tmp}"
-  mv "${tmp}" "$2"
-}
 [ -n "${pretrain_tag}" ] || pretrain_tag=lipsound2_$(config_tag "${pretrain_config}")
 [ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
 pretrain_exp=${expdir}/${pretrain_tag}
 train_exp=${expdir}/${train_tag}
 
-all_sets=""
-for dset in ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${valid_set} ${test_sets}; do
-  case " ${all_sets} " in *" ${dset} "*) ;; *) all_sets="${all_sets} ${dset}" ;; esac
-done
+# Every set, once: stages 0-2 prepare them.
+# shellcheck disable=SC2086  # the test sets are a space-separated list
+all_sets=$(unique ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${valid_set} ${test_sets})
+
+# The vocoder checkpoint of stages 6 and 8: the user's, or the HiFi-GAN stage 6 trains.
+vocoder_exp=${expdir}/vocoder_$(config_tag "${vocoder_config}")
+vocoder_ckpt=${vocoder_file}
+if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ]; then
+  vocoder_ckpt=${vocoder_exp}/vocoder.pth
+fi
 
 mkdir -p "${expdir}"
 echo "${run_args}" >>"${expdir}/run_args.log"
 
-not_implemented() {
-  log "stage $1 is not implemented yet"
-  exit 1
-}
+# ========================== Main stages start here ==========================
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: data preparation"
   # One done marker per set of local/data.sh options: other options (another protocol, seed)
   # prepare again; the same ones do nothing.
-  data_prep_tag=data_prep_$(printf '%s' "${local_data_opts}" | md5sum | cut -c1-8)
-  if is_done "${datadir}" "${data_prep_tag}"; then
-    log "data preparation already done (${datadir}/.done.${data_prep_tag})"
+  _data_prep_tag=data_prep_$(printf '%s' "${local_data_opts}" | md5sum | cut -c1-8)
+  if is_done "${datadir}" "${_data_prep_tag}"; then
+    log "data preparation already done (${datadir}/.done.${_data_prep_tag})"
   else
     # shellcheck disable=SC2086  # local_data_opts holds several options
     local/data.sh --datadir "${datadir}" ${local_data_opts}
-    mark_done "${datadir}" "${data_prep_tag}"
+    mark_done "${datadir}" "${_data_prep_tag}"
   fi
   for dset in ${all_sets}; do
     [ -d "${datadir}/${dset}" ] || { log "local/data.sh made no set '${dset}' in ${datadir}"; exit 1; }
-    vopts=(--no-feats)
-    [ -f "${datadir}/${dset}/wav.scp" ] || vopts+=(--no-wav)
-    [ -f "${datadir}/${dset}/text" ] || vopts+=(--no-text)
-    utils/validate_data_dir.sh "${vopts[@]}" "${datadir}/${dset}"
+    _vopts=(--no-feats)
+    [ -f "${datadir}/${dset}/wav.scp" ] || _vopts+=(--no-wav)
+    [ -f "${datadir}/${dset}/text" ] || _vopts+=(--no-text)
+    utils/validate_data_dir.sh "${_vopts[@]}" "${datadir}/${dset}"
   done
 fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: face tracks and 16 kHz audio"
   for dset in ${all_sets}; do
-    src=${datadir}/${dset}
-    dst=${dumpdir}/${dset}
-    if is_done "${dst}" stage1; then
-      log "Stage 1: ${dset} already done (${dst}/.done.stage1)"
+    _src=${datadir}/${dset}
+    _dst=${dumpdir}/${dset}
+    if is_done "${_dst}" stage1; then
+      log "Stage 1: ${dset} already done (${_dst}/.done.stage1)"
       continue
     fi
-    logdir=${dst}/logs/stage1
-    mkdir -p "${logdir}"
-    split_for_jobs "${nj}" "${src}/video.scp" "${logdir}/video"
+    _logdir=${_dst}/logs/stage1
+    mkdir -p "${_logdir}"
+    split_for_jobs "${nj}" "${_src}/video.scp" "${_logdir}/video"
     # Without wav.scp the audio comes from the video files themselves.
-    wav_opts=()
-    [ ! -f "${src}/wav.scp" ] || wav_opts=(--wav_scp "${src}/wav.scp")
-    log "Stage 1: ${dset}: ${_nj} jobs, logs in ${logdir}/prepare_av.*.log"
-    ${train_cmd} JOB=1:"${_nj}" "${logdir}/prepare_av.JOB.log" \
+    _wav_opts=()
+    [ ! -f "${_src}/wav.scp" ] || _wav_opts=(--wav_scp "${_src}/wav.scp")
+    log "Stage 1: ${dset}: ${_nj} jobs, logs in ${_logdir}/prepare_av.*.log"
+    ${train_cmd} JOB=1:"${_nj}" "${_logdir}/prepare_av.JOB.log" \
       "${python}" -m lipsound2.bin.prepare_av --config "${frontend_config}" \
-      --video_scp "${logdir}/video.JOB.scp" "${wav_opts[@]}" \
-      --media_dir "${dst}/data" --out_dir "${logdir}/output.JOB" --job_tag JOB
-    outputs=()
-    for n in $(seq "${_nj}"); do outputs+=("${logdir}/output.${n}"); done
-    rm -f "${dst}/rejects"
-    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${dset}" --src_dir "${src}" --dst_dir "${dst}" \
-      --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${outputs[@]}"
-    utils/validate_data_dir.sh --no-feats "${dst}"
-    mark_done "${dst}" stage1
+      --video_scp "${_logdir}/video.JOB.scp" "${_wav_opts[@]}" \
+      --media_dir "${_dst}/data" --out_dir "${_logdir}/output.JOB" --job_tag JOB
+    _outputs=()
+    for n in $(seq "${_nj}"); do _outputs+=("${_logdir}/output.${n}"); done
+    rm -f "${_dst}/rejects"
+    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${dset}" --src_dir "${_src}" --dst_dir "${_dst}" \
+      --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${_outputs[@]}"
+    utils/validate_data_dir.sh --no-feats "${_dst}"
+    mark_done "${_dst}" stage1
   done
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "Stage 2: log-mel features"
   for dset in ${all_sets}; do
-    dst=${dumpdir}/${dset}
-    if is_done "${dst}" stage2; then
-      log "Stage 2: ${dset} already done (${dst}/.done.stage2)"
+    _dst=${dumpdir}/${dset}
+    if is_done "${_dst}" stage2; then
+      log "Stage 2: ${dset} already done (${_dst}/.done.stage2)"
       continue
     fi
-    is_done "${dst}" stage1 || { log "Stage 2: ${dst} has no finished stage 1"; exit 1; }
-    logdir=${dst}/logs/stage2
-    mkdir -p "${logdir}"
-    split_for_jobs "${nj}" "${dst}/wav.scp" "${logdir}/wav"
-    log "Stage 2: ${dset}: ${_nj} jobs, logs in ${logdir}/extract_mel.*.log"
-    ${train_cmd} JOB=1:"${_nj}" "${logdir}/extract_mel.JOB.log" \
+    is_done "${_dst}" stage1 || { log "Stage 2: ${_dst} has no finished stage 1"; exit 1; }
+    _logdir=${_dst}/logs/stage2
+    mkdir -p "${_logdir}"
+    split_for_jobs "${nj}" "${_dst}/wav.scp" "${_logdir}/wav"
+    log "Stage 2: ${dset}: ${_nj} jobs, logs in ${_logdir}/extract_mel.*.log"
+    ${train_cmd} JOB=1:"${_nj}" "${_logdir}/extract_mel.JOB.log" \
       "${python}" -m lipsound2.bin.extract_mel --config "${frontend_config}" \
-      --wav_scp "${logdir}/wav.JOB.scp" --utt2num_vframes "${dst}/utt2num_vframes" \
-      --ark "${dst}/data/feats.JOB.ark" --out_dir "${logdir}/output.JOB"
-    outputs=()
-    for n in $(seq "${_nj}"); do outputs+=("${logdir}/output.${n}"); done
-    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${dst}" --dst_dir "${dst}" \
-      --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${outputs[@]}"
-    utils/validate_data_dir.sh "${dst}"
-    mark_done "${dst}" stage2
+      --wav_scp "${_logdir}/wav.JOB.scp" --utt2num_vframes "${_dst}/utt2num_vframes" \
+      --ark "${_dst}/data/feats.JOB.ark" --out_dir "${_logdir}/output.JOB"
+    _outputs=()
+    for n in $(seq "${_nj}"); do _outputs+=("${_logdir}/output.${n}"); done
+    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${_dst}" --dst_dir "${_dst}" \
+      --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${_outputs[@]}"
+    utils/validate_data_dir.sh "${_dst}"
+    mark_done "${_dst}" stage2
   done
 fi
 
-# Stages 3-4: train LipSound2 with ESPnet's trainer through its launcher (local, Slurm,
-# multi-GPU, multi-node). Usage: train_lipsound2 EXP CONFIG TRAIN_SET VALID_SET STATS [trainer args]
-# STATS: mel statistics to normalise with (those of the model fine-tuned from); empty: the
-# training set's. A finished run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
-train_lipsound2() {
-  local exp=$1 config=$2 tset=$3 vset=$4 stats=$5
-  shift 5
-  if is_done "${exp}" train; then
-    log "${exp} is already trained; skipping"
-    return 0
-  fi
-  local dset f n_mels
-  n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${frontend_config}")
-  for dset in "${tset}" "${vset}"; do
-    for f in video.scp feats.scp utt2num_vframes utt2num_frames; do
-      [ -f "${dumpdir}/${dset}/${f}" ] || { log "missing ${dumpdir}/${dset}/${f}: run stages 1-2 first"; exit 1; }
-    done
-    # ESPnet's length-bucketed batch samplers read these shape files.
-    mkdir -p "${exp}/shapes/${dset}"
-    awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
-    awk -v n_mels="${n_mels}" '{print $1 " " $2 "," n_mels}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
-  done
-  local norm_args=()
-  case "${feats_normalize}" in
-    none) ;;
-    global_mvn)
-      if [ ! -f "${exp}/feats_stats.npz" ]; then
-        if [ -n "${stats}" ]; then
-          cp "${stats}" "${exp}/.feats_stats.npz.tmp" && mv "${exp}/.feats_stats.npz.tmp" "${exp}/feats_stats.npz"
-        else
-          log "Mel statistics of ${tset}: ${exp}/feats_stats.npz"
-          ${python} -m lipsound2.bin.feats_stats "${dumpdir}/${tset}/feats.scp" "${exp}/feats_stats.npz"
-        fi
-      fi
-      norm_args=(--normalize global_mvn --normalize_conf "stats_file=${exp}/feats_stats.npz")
-      ;;
-    *) log "--feats_normalize must be global_mvn or none, got '${feats_normalize}'"; exit 1 ;;
-  esac
-  log "Training ${exp} (config ${config}); log: ${exp}/train.log"
-  # shellcheck disable=SC2086
-  ${python} -m espnet2.bin.launch \
-    --cmd "${cuda_cmd}" \
-    --log "${exp}/train.log" \
-    --ngpu "${ngpu}" \
-    --num_nodes "${num_nodes}" \
-    --init_file_prefix "${exp}/.dist_init_" \
-    --multiprocessing_distributed true -- \
-    ${python} -m lipsound2.bin.train \
-    --config "${config}" \
-    --frontend_config "${frontend_config}" \
-    --output_dir "${exp}" \
-    --seed "${seed}" \
-    --resume true \
-    --train_data_path_and_name_and_type "${dumpdir}/${tset}/video.scp,video,face_track" \
-    --train_data_path_and_name_and_type "${dumpdir}/${tset}/feats.scp,feats,kaldi_ark" \
-    --train_shape_file "${exp}/shapes/${tset}/video_shape" \
-    --train_shape_file "${exp}/shapes/${tset}/feats_shape" \
-    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/video.scp,video,face_track" \
-    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/feats.scp,feats,kaldi_ark" \
-    --valid_shape_file "${exp}/shapes/${vset}/video_shape" \
-    --valid_shape_file "${exp}/shapes/${vset}/feats_shape" \
-    "${norm_args[@]}" "$@"
-  mark_done "${exp}" train
-}
-
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: pre-training"
-  if [ "${skip_pretrain}" = true ] || [ -z "${pretrain_train_set}" ] || [ -n "${pretrain_model}" ]; then
-    log "No pre-training here (skip_pretrain=${skip_pretrain}, pretrain_train_set='${pretrain_train_set}', pretrain_model='${pretrain_model}')"
-  else
-    [ -n "${pretrain_valid_set}" ] || { log "--pretrain_valid_set is required with --pretrain_train_set"; exit 1; }
+  if pretrains; then
     train_lipsound2 "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" ""
+  else
+    log "No pre-training here (skip_pretrain=${skip_pretrain}, pretrain_train_set='${pretrain_train_set}', pretrain_model='${pretrain_model}')"
   fi
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
-  init_args=()
-  init_model=""
+  _init_args=()
+  _init_model=""
   if [ -n "${pretrain_model}" ]; then
-    [ -f "${pretrain_model}" ] || { log "--pretrain_model ${pretrain_model} does not exist"; exit 1; }
-    init_model=${pretrain_model}
+    _init_model=${pretrain_model}
   elif [ "${init_from_pretrain}" = true ] && [ -f "${pretrain_exp}/valid.loss.best.pth" ]; then
-    init_model=${pretrain_exp}/valid.loss.best.pth
+    _init_model=${pretrain_exp}/valid.loss.best.pth
   fi
-  if [ -n "${init_model}" ]; then
+  if [ -n "${_init_model}" ]; then
     # ESPnet's PATH:SRC_KEY:DST_KEY:EXCLUDE form: all but the update count (num_updates).
     if [ "${ss_restart}" = true ]; then
-      init_args=(--init_param "${init_model}:::num_updates")
+      _init_args=(--init_param "${_init_model}:::num_updates")
     else
-      init_args=(--init_param "${init_model}")
+      _init_args=(--init_param "${_init_model}")
     fi
   fi
   # The pre-trained decoder predicts mel normalised with its own statistics: keep them.
-  init_stats=""
-  [ -z "${init_model}" ] || [ ! -f "$(dirname "${init_model}")/feats_stats.npz" ] ||
-    init_stats=$(dirname "${init_model}")/feats_stats.npz
-  log "Initialisation: ${init_args[*]:-from scratch}"
+  _init_stats=""
+  [ -z "${_init_model}" ] || [ ! -f "$(dirname "${_init_model}")/feats_stats.npz" ] ||
+    _init_stats=$(dirname "${_init_model}")/feats_stats.npz
+  log "Initialisation: ${_init_args[*]:-from scratch}"
   # shellcheck disable=SC2086
-  train_lipsound2 "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${init_stats}" \
-    "${init_args[@]}" ${train_args}
+  train_lipsound2 "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${_init_stats}" \
+    "${_init_args[@]}" ${train_args}
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: inference"
   [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
-  decode_sets=""
-  infer_sets="${test_sets} ${valid_set}"
-  [ "${infer_train}" = false ] || infer_sets="${infer_sets} ${train_set}"
-  for dset in ${infer_sets}; do
-    case " ${decode_sets} " in *" ${dset} "*) ;; *) decode_sets="${decode_sets} ${dset}" ;; esac
-  done
-  for dset in ${decode_sets}; do
-    ddir=${train_exp}/decode_${dset}
-    if is_done "${ddir}" infer; then
-      log "${ddir} is done; skipping"
+  _infer_sets="${test_sets} ${valid_set}"
+  [ "${infer_train}" = false ] || _infer_sets="${_infer_sets} ${train_set}"
+  # shellcheck disable=SC2086  # a space-separated list
+  _decode_sets=$(unique ${_infer_sets})
+  for dset in ${_decode_sets}; do
+    _ddir=${train_exp}/decode_${dset}
+    if is_done "${_ddir}" infer; then
+      log "${_ddir} is done; skipping"
       continue
     fi
-    logdir=${ddir}/log
-    mkdir -p "${logdir}"
-    split_for_jobs "${inference_nj}" "${dumpdir}/${dset}/video.scp" "${logdir}/keys"
-    log "Inference on ${dset} (${_nj} jobs); logs: ${logdir}/infer.*.log"
-    ${decode_cmd} JOB=1:"${_nj}" "${logdir}/infer.JOB.log" \
+    _logdir=${_ddir}/log
+    mkdir -p "${_logdir}"
+    split_for_jobs "${inference_nj}" "${dumpdir}/${dset}/video.scp" "${_logdir}/keys"
+    log "Inference on ${dset} (${_nj} jobs); logs: ${_logdir}/infer.*.log"
+    ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/infer.JOB.log" \
       ${python} -m lipsound2.bin.infer \
       --train_config "${train_exp}/config.yaml" \
       --frontend_config "${frontend_config}" \
       --model_file "${train_exp}/${inference_model}" \
       --config "${inference_config}" \
       --data_path "${dumpdir}/${dset}/video.scp" \
-      --key_file "${logdir}/keys.JOB.scp" \
-      --output_dir "${logdir}/output.JOB"
-    for f in feats.scp att_ws.scp utt2num_frames; do
-      merge_job_tables "${logdir}/output.JOB/${f}" "${ddir}/${f}"
+      --key_file "${_logdir}/keys.JOB.scp" \
+      --output_dir "${_logdir}/output.JOB"
+    for _f in feats.scp att_ws.scp utt2num_frames; do
+      merge_job_tables "${_logdir}/output.JOB/${_f}" "${_ddir}/${_f}"
     done
     # a job lists the utterances it could not read or decode in failed (absent when none)
-    for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/failed" 2>/dev/null || true; done >"${logdir}/failed"
-    if [ -s "${logdir}/failed" ]; then
-      log "WARNING: $(wc -l <"${logdir}/failed") utterances were not decoded, see ${logdir}/failed"
+    for _n in $(seq "${_nj}"); do cat "${_logdir}/output.${_n}/failed" 2>/dev/null || true; done >"${_logdir}/failed"
+    if [ -s "${_logdir}/failed" ]; then
+      log "WARNING: $(wc -l <"${_logdir}/failed") utterances were not decoded, see ${_logdir}/failed"
     fi
-    ${python} -m lipsound2.bin.plot_alignment --decode_dir "${ddir}" \
+    ${python} -m lipsound2.bin.plot_alignment --decode_dir "${_ddir}" \
       --ref_feats "${dumpdir}/${dset}/feats.scp" --num_plots "${num_plots}"
-    mark_done "${ddir}" infer
+    mark_done "${_ddir}" infer
   done
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: vocoding (${vocoder_type})"
-  if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ]; then
-    vocoder_exp=${expdir}/vocoder_$(config_tag "${vocoder_config}")
-    if ! is_done "${vocoder_exp}" train; then
-      log "Training HiFi-GAN on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
-      ${train_cmd} "${vocoder_exp}/train.log" \
-        ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" \
-        --frontend_config "${frontend_config}" --wav_scp "${dumpdir}/${train_set}/wav.scp" --outdir "${vocoder_exp}"
-      mark_done "${vocoder_exp}" train
-    fi
-    vocoder_file=${vocoder_exp}/vocoder.pth
+  if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ] && ! is_done "${vocoder_exp}" train; then
+    log "Training HiFi-GAN on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
+    ${train_cmd} "${vocoder_exp}/train.log" \
+      ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" \
+      --frontend_config "${frontend_config}" --wav_scp "${dumpdir}/${train_set}/wav.scp" --outdir "${vocoder_exp}"
+    mark_done "${vocoder_exp}" train
   fi
   # vocode_dir FEATS_SCP OUT_DIR: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and OUT_DIR/wav.scp
   vocode_dir() {
@@ -451,7 +543,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     ${decode_cmd} JOB=1:"${_nj}" "${out}/log/vocode.JOB.log" \
       ${python} -m lipsound2.bin.vocode --feats_scp "${feats}" --outdir "${out}" \
       --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" \
-      --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_file:+--vocoder_file "${vocoder_file}"} \
+      --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_ckpt:+--vocoder_file "${vocoder_ckpt}"} \
       --frontend_config "${frontend_config}"
     merge_job_tables "${out}/log/wav.JOB.scp" "${out}/wav.scp"
     for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp.failed"; done >"${out}/log/failed"
@@ -475,129 +567,27 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-  log "Stage 7: cascaded lip reading (ESPnet ASR)"
-  asr_cascade() { ${python} -m lipsound2.bin.asr_cascade "$@"; }
-  asr_data=${expdir}/asr_data
-  gen_data=${train_exp}/asr_data
-  # ESPnet data dirs: real audio (shared by all experiments) and this experiment's generated audio
-  for pair in "real_train:${train_set}" "real_valid:${valid_set}"; do
-    name=${pair%%:*}
-    dset=${pair#*:}
-    is_done "${asr_data}/${name}" data || {
-      asr_cascade data --wav_scp "${dumpdir}/${dset}/wav.scp" --text "${dumpdir}/${dset}/text" \
-        --outdir "${asr_data}/${name}"
-      mark_done "${asr_data}/${name}" data
-    }
-  done
-  for pair in "gen_train:${train_set}" "gen_valid:${valid_set}"; do
-    name=${pair%%:*}
-    dset=${pair#*:}
-    gen_wav=${train_exp}/decode_${dset}/wav.scp
-    [ -f "${gen_wav}" ] || {
-      log "no generated speech ${gen_wav}: stages 5 and 6 must also run on ${dset} for ASR fine-tuning"
-      exit 1
-    }
-    is_done "${gen_data}/${name}" data || {
-      asr_cascade data --wav_scp "${gen_wav}" --text "${dumpdir}/${dset}/text" --outdir "${gen_data}/${name}"
-      mark_done "${gen_data}/${name}" data
-    }
-  done
-
-  # GPUs: training as stages 3-4; each decoding job on one GPU.
-  asr_gpu=(--ngpu "${ngpu}")
-  asr_decode_cmd=${decode_cmd}
-  [ "${ngpu}" -eq 0 ] || asr_decode_cmd=${cuda_cmd}
-  if [ -z "${asr_pretrained_model}" ]; then
-    # No pre-trained ASR: train one from scratch on the corpus' real training audio.
-    base_asr=${expdir}/asr_scratch_$(config_tag "${asr_config}")_${asr_token_type}
-    if ! is_done "${base_asr}" train; then
-      asr_cascade tokens --text "${asr_data}/real_train/text" --outdir "${base_asr}/tokens" \
-        --token_type "${asr_token_type}" --nbpe "${nbpe}"
-      log "Training the ASR from scratch on real audio; log: ${base_asr}/train.log"
-      bpe_args=()
-      [ "${asr_token_type}" = bpe ] && bpe_args=(--bpemodel "${base_asr}/tokens/bpe.model")
-      asr_cascade train --config "${asr_config}" --train_dir "${asr_data}/real_train" \
-        --valid_dir "${asr_data}/real_valid" --outdir "${base_asr}" --cmd "${cuda_cmd}" --seed "${seed}" \
-        --token_list "${base_asr}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}" "${asr_gpu[@]}"
-      mark_done "${base_asr}" train
-    fi
-    base_model=${base_asr}
-    base_config=${base_asr}/config.yaml
-  else
-    # a packed archive is unpacked once under the experiment dir
-    base_model=$(asr_cascade resolve --model "${asr_pretrained_model}" --unpack_dir "${expdir}/asr_pretrained")
-    base_config=$(asr_cascade resolve --model "${base_model}" --train_config)
-    # "+ fine-tuning": the pre-trained ASR fine-tuned on the corpus' real training audio
-    ft_real=${expdir}/asr_finetune_real_$(config_tag "${asr_finetune_config}")
-    if ! is_done "${ft_real}" train; then
-      asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
-        --lr_factor "${asr_lr_factor}" --train_dir "${asr_data}/real_train" --valid_dir "${asr_data}/real_valid" \
-        --outdir "${ft_real}" --cmd "${cuda_cmd}" --seed "${seed}" "${asr_gpu[@]}"
-      mark_done "${ft_real}" train
-    fi
-  fi
-
-  # LipSound2: the ASR fine-tuned on this experiment's generated training speech (lr x asr_lr_factor)
-  ft_gen=${train_exp}/asr_finetune_generated
-  if ! is_done "${ft_gen}" train; then
-    log "Fine-tuning the ASR on generated speech; log: ${ft_gen}/train.log"
-    asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
-      --lr_factor "${asr_lr_factor}" --train_dir "${gen_data}/gen_train" --valid_dir "${gen_data}/gen_valid" \
-      --outdir "${ft_gen}" --cmd "${cuda_cmd}" --seed "${seed}" "${asr_gpu[@]}"
-    mark_done "${ft_gen}" train
-  fi
-
-  lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
-  if "${use_lm}" && [ ! -f "${lm}" ]; then
-    asr_cascade ngram --text "${asr_data}/real_train/text" --asr_train_config "${base_config}" \
-      --arpa "${lm}" --order "${ngram_order}"
-  fi
-
-  # asr_decode MODEL WAV_SCP WORKDIR HYP_FILE [LM]: beam search, hypotheses copied to HYP_FILE
-  asr_decode() {
-    local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-}
-    if [ -f "${hyp}" ]; then
-      log "${hyp} exists; skipping"
-      return 0
-    fi
-    asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
-      --cmd "${asr_decode_cmd}" --inference_config "${asr_inference_config}" "${asr_gpu[@]}" \
-      ${ngram:+--ngram_file "${ngram}"}
-    mkdir -p "$(dirname "${hyp}")"
-    cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
-  }
-  for dset in ${test_sets}; do
-    real_wav=${dumpdir}/${dset}/wav.scp
-    if [ -n "${asr_pretrained_model}" ]; then
-      # "Audio gold standard": the pre-trained ASR on real audio; "+ fine-tuning": adapted to it
-      real_dir=${expdir}/real_${dset}
-      asr_decode "${base_model}" "${real_wav}" "${expdir}/asr_decode/gold_${dset}" "${real_dir}/hyp/asr.txt"
-      asr_decode "${ft_real}" "${real_wav}" "${ft_real}/decode_real_${dset}" "${real_dir}/hyp/asr_ft.txt"
-    else
-      # an ASR trained on the corpus' real audio is no gold standard: it stands for "+ fine-tuning"
-      asr_decode "${base_model}" "${real_wav}" "${base_asr}/decode_real_${dset}" \
-        "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"
-    fi
-    gen_dir=${train_exp}/decode_${dset}
-    asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
-    if "${use_lm}"; then
-      asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}_lm" "${gen_dir}/hyp/asr_lm.txt" "${lm}"
-    fi
-  done
+  log "Stage 7: cascaded lip reading (ESPnet ASR), lipreading.sh"
+  ./lipreading.sh --python "${python}" --seed "${seed}" --ngpu "${ngpu}" --inference_nj "${inference_nj}" \
+    --dumpdir "${dumpdir}" --expdir "${expdir}" --train_exp "${train_exp}" \
+    --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${test_sets}" \
+    --asr_config "${asr_config}" --asr_finetune_config "${asr_finetune_config}" \
+    --asr_pretrained_model "${asr_pretrained_model}" --asr_token_type "${asr_token_type}" --nbpe "${nbpe}" \
+    --asr_inference_config "${asr_inference_config}" --asr_lr_factor "${asr_lr_factor}" \
+    --use_lm "${use_lm}" --ngram_order "${ngram_order}"
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   log "Stage 8: scoring, RESULTS.md and the HTML report"
-  judge_language=${lang}
-  [ "${lang}" = zh ] && log "the judge (Whisper tiny.en) is English only: no judge rows for zh"
+  [ "${lang}" = en ] || log "the judge (Whisper tiny.en) is English only: no judge rows for ${lang}"
   # A cached output FILE is reused only while FILE.key holds the digest of the tables it came
   # from and the files they list (size, mtime): new audio under the same paths is scored anew.
   inputs_key() { ${python} -m lipsound2.bin.fingerprint "$@"; }
   is_fresh() { [ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$2" ]; }
   # judge_dir WAV_SCP EVAL_DIR: the independent ASR's hypotheses into EVAL_DIR/hyp/judge.txt
   judge_dir() {
-    local wav=$1 dir=$2 key _nj n
-    [ "${judge_language}" = en ] || return 0
+    local wav=$1 dir=$2 key _nj
+    [ "${lang}" = en ] || return 0
     key=$(inputs_key "${wav}")
     is_fresh "${dir}/hyp/judge.txt" "${key}" && return 0
     mkdir -p "${dir}/log" "${dir}/hyp"
@@ -626,44 +616,44 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     mv "${dir}/scores/.speech.tsv.tmp" "${dir}/scores/speech.tsv"
     echo "${key}" >"${dir}/scores/speech.tsv.key"
   }
-  rows=("Audio gold standard=${expdir}/real_{set}"
+  _rows=("Audio gold standard=${expdir}/real_{set}"
     "Real audio, ASR trained on this corpus (paper row: + fine-tuning)=${expdir}/real_asr_trained_{set}"
     "Oracle (vocoded ground truth, ${vocoder_type})=${train_exp}/oracle_{set}"
     "${score_label}=${train_exp}/decode_{set}")
-  IFS=';' read -r -a extra_rows <<<"${score_extra_exps}"
-  for row in "${extra_rows[@]}"; do [ -n "${row// /}" ] && rows+=("${row}"); done
-  test_args=()
+  IFS=';' read -r -a _extra_rows <<<"${score_extra_exps}"
+  for row in "${_extra_rows[@]}"; do [ -n "${row// /}" ] && _rows+=("${row}"); done
+  _test_args=()
   for dset in ${test_sets}; do
-    test_args+=(--test_set "${dset}=${dumpdir}/${dset}")
+    _test_args+=(--test_set "${dset}=${dumpdir}/${dset}")
     judge_dir "${dumpdir}/${dset}/wav.scp" "${expdir}/real_${dset}"
-    for row in "${rows[@]}"; do
-      dir=${row#*=}
-      dir=${dir//\{set\}/${dset}}
-      if [ -f "${dir}/wav.scp" ]; then
-        score_dir "${dumpdir}/${dset}/wav.scp" "${dir}"
-        judge_dir "${dir}/wav.scp" "${dir}"
+    for row in "${_rows[@]}"; do
+      _dir=${row#*=}
+      _dir=${_dir//\{set\}/${dset}}
+      if [ -f "${_dir}/wav.scp" ]; then
+        score_dir "${dumpdir}/${dset}/wav.scp" "${_dir}"
+        judge_dir "${_dir}/wav.scp" "${_dir}"
       fi
     done
   done
-  exp_args=()
-  for row in "${rows[@]}"; do exp_args+=(--exp "${row}"); done
+  _exp_args=()
+  for row in "${_rows[@]}"; do _exp_args+=(--exp "${row}"); done
   # The settings in force, which RESULTS.md compares with the paper's
-  paper_args=(--vocoder_type "${vocoder_type}")
+  _paper_args=(--vocoder_type "${vocoder_type}")
   for pair in "train_exp_config:${train_exp}/config.yaml" "inference_config:${inference_config}" \
     "frontend_config:${frontend_config}"; do
-    [ ! -f "${pair#*:}" ] || paper_args+=("--${pair%%:*}" "${pair#*:}")
+    [ ! -f "${pair#*:}" ] || _paper_args+=("--${pair%%:*}" "${pair#*:}")
   done
-  asr_exp_config=${train_exp}/asr_finetune_generated/config.yaml
-  if [ -f "${asr_exp_config}" ]; then
-    paper_args+=(--asr_exp_config "${asr_exp_config}" --asr_pretrained_model "${asr_pretrained_model}"
-      --asr_lr_factor "${asr_lr_factor}" --ngram_order "$("${use_lm}" && echo "${ngram_order}" || echo 0)")
+  _asr_exp_config=${train_exp}/asr_finetune_generated/config.yaml
+  if [ -f "${_asr_exp_config}" ]; then
+    _paper_args+=(--asr_exp_config "${_asr_exp_config}" --asr_pretrained_model "${asr_pretrained_model}"
+      --asr_lr_factor "${asr_lr_factor}" --ngram_order "$([ "${use_lm}" = true ] && echo "${ngram_order}" || echo 0)")
   fi
   # Always rebuilt (seconds): the tables are never older than the scores and hypotheses.
-  ${python} -m lipsound2.bin.make_report "${test_args[@]}" "${exp_args[@]}" --lang "${lang}" \
+  ${python} -m lipsound2.bin.make_report "${_test_args[@]}" "${_exp_args[@]}" --lang "${lang}" \
     --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
     --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
-    --note "Vocoder: ${vocoder_type}${vocoder_file:+ (${vocoder_file})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
-    --num_samples "${num_plots}" "${paper_args[@]}"
+    --note "Vocoder: ${vocoder_type}${vocoder_ckpt:+ (${vocoder_ckpt})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
+    --num_samples "${num_plots}" "${_paper_args[@]}"
   log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
 fi
 

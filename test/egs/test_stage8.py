@@ -23,7 +23,7 @@ def _recipe(tmp_path: Path, root: Path) -> Path:
     (top / "utils").symlink_to(root / "utils")
     recipe = top / "egs" / "my recipe"
     recipe.mkdir(parents=True)
-    for name in ("lipsound2.sh", "path.sh", "cmd.sh", "db.sh"):
+    for name in ("lipsound2.sh", "lipreading.sh", "path.sh", "cmd.sh", "db.sh"):
         (recipe / name).symlink_to(root / "egs" / "TEMPLATE" / name)
     (recipe / "utils").symlink_to(top / "utils")
     return recipe

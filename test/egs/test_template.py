@@ -1,18 +1,27 @@
 """The shared stage script's option handling, and the installer's no-op second run."""
 
 import os
+import re
+import shlex
 import subprocess
 
 import pytest
 
+SCRIPTS = ("lipsound2.sh", "lipreading.sh", "path.sh", "cmd.sh", "db.sh")
+
 
 def _recipe(tmp_path, root):
-    """A throw-away recipe directory wired like egs/<corpus>/, under a path with a space."""
-    recipe = tmp_path / "my recipe"
-    recipe.mkdir()
-    for name in ("lipsound2.sh", "path.sh", "cmd.sh", "db.sh"):
+    """A throw-away recipe directory wired like egs/<corpus>/, in a tree whose tools/venv is the
+    installed environment (path.sh finds it two levels up), under paths with a space."""
+    top = tmp_path / "lip root"
+    (top / "tools").mkdir(parents=True)
+    (top / "tools" / "venv").symlink_to((root / "tools" / "venv").resolve())
+    (top / "utils").symlink_to(root / "utils")
+    recipe = top / "egs" / "my recipe"
+    recipe.mkdir(parents=True)
+    for name in SCRIPTS:
         (recipe / name).symlink_to(root / "egs" / "TEMPLATE" / name)
-    (recipe / "utils").symlink_to(root / "utils")
+    (recipe / "utils").symlink_to(top / "utils")
     return recipe
 
 
@@ -37,6 +46,49 @@ def test_boolean_option_rejects_other_values(tmp_path, root):
     res = _run(_recipe(tmp_path, root), "--skip_pretrain", "yes")
     assert res.returncode != 0
     assert "true or false" in res.stderr
+
+
+def test_help_lists_every_option(tmp_path, root):
+    script = (root / "egs" / "TEMPLATE" / "lipsound2.sh").read_text()
+    options = script.split("# General options")[1].split("help_message=")[0]
+    names = re.findall(r"^([a-z][a-z0-9_]*)=", options, flags=re.M)
+    assert len(names) > 40
+    res = _run(_recipe(tmp_path, root), "--help")
+    listed = set(re.findall(r"--([a-z0-9_]+)", res.stderr))
+    assert not set(names) - listed, f"options missing from --help: {sorted(set(names) - listed)}"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ("--vocoder_type waveglow --stage 6 --stop_stage 6 --test_sets t", "--vocoder_type"),
+        ("--feats_normalize minmax --stage 9", "--feats_normalize"),
+        ("--lang fr --stage 9", "--lang"),
+        ("--asr_token_type word --stage 9", "--asr_token_type"),
+        ("--nj 0 --stage 9", "--nj"),
+        ("--protocol 's d' --stage 9", "--protocol"),
+        ("--stage 4 --stop_stage 4", "--train_set"),
+        ("--stage 8 --stop_stage 8", "--test_sets"),
+        ("--stage 3 --stop_stage 3 --pretrain_train_set p", "--pretrain_valid_set"),
+        ("--protocol sd --stage 4 --stop_stage 4 --pretrain_model no.pth", "--pretrain_model"),
+    ],
+)
+def test_bad_options_fail_before_any_stage_runs(tmp_path, root, args, named):
+    recipe = _recipe(tmp_path, root)
+    res = _run(recipe, *shlex.split(args))
+    assert res.returncode != 0
+    assert named in res.stderr.splitlines()[-1]
+    assert "Stage " not in res.stderr
+    assert not (recipe / "exp").exists()
+
+
+def test_every_recipe_links_the_stage_scripts(root):
+    recipes = [d for d in (root / "egs").iterdir() if (d / "run.sh").is_file()]
+    assert len(recipes) >= 5
+    for recipe in recipes:
+        for name in ("lipsound2.sh", "lipreading.sh"):
+            assert (recipe / name).is_symlink(), f"{recipe.name}/{name}"
+            assert (recipe / name).resolve() == (root / "egs" / "TEMPLATE" / name).resolve()
 
 
 @pytest.mark.skipif(not os.access("/usr/bin/dpkg-query", os.X_OK), reason="needs Debian's dpkg")

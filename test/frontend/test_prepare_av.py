@@ -154,8 +154,8 @@ def test_killed_job_leaves_only_complete_files(grid_clips, tmp_path):
 def test_stage_script_runs_stages_1_and_2_and_skips_when_done(root, grid_clips, bad_media, tmp_path):
     recipe = tmp_path / "my recipe"
     (recipe / "conf").mkdir(parents=True)
-    (recipe / "lipsound2.sh").symlink_to(root / "egs" / "TEMPLATE" / "lipsound2.sh")
-    (recipe / "cmd.sh").symlink_to(root / "egs" / "TEMPLATE" / "cmd.sh")
+    for name in ("lipsound2.sh", "lipreading.sh", "cmd.sh"):
+        (recipe / name).symlink_to(root / "egs" / "TEMPLATE" / name)
     (recipe / "conf" / "frontend.yaml").symlink_to(root / "egs" / "TEMPLATE" / "conf" / "frontend.yaml")
     (recipe / "utils").symlink_to(root / "utils")
     bindir = Path(sys.executable).parent

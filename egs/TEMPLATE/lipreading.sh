@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Stage 7 of lipsound2.sh: the cascaded lip reader, an ESPnet ASR on LipSound2's generated
+# speech. lipsound2.sh calls it with every option; egs/<corpus>/lipreading.sh links here.
+#
+# The base ASR is either trained from scratch on the corpus' real training audio or, with
+# --asr_pretrained_model, a pre-trained one (then also fine-tuned on the real audio: the paper's
+# "+ fine-tuning" row). The base ASR fine-tuned on the experiment's generated training speech
+# decodes the generated test speech, without and with an n-gram LM.
+# Outputs (read by stage 8): <dir>/hyp/asr[_lm|_ft].txt beside the audio they transcribe.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+log() {
+  local fname=${BASH_SOURCE[1]##*/}
+  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
+}
+# Done markers, as in lipsound2.sh: a finished step writes DIR/.done.NAME; a re-run skips it.
+is_done() { [ -f "$1/.done.$2" ]; }
+mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
+asr_cascade() { ${python} -m lipsound2.bin.asr_cascade "$@"; }
+
+# asr_data_dir WAV_SCP TEXT OUT: an ESPnet ASR data dir, once
+asr_data_dir() {
+  is_done "$3" data && return 0
+  asr_cascade data --wav_scp "$1" --text "$2" --outdir "$3"
+  mark_done "$3" data
+}
+
+# asr_finetune TRAIN_DIR VALID_DIR OUT: the base ASR fine-tuned at its peak lr x asr_lr_factor, once
+asr_finetune() {
+  local train=$1 valid=$2 out=$3
+  if is_done "${out}" train; then
+    log "${out} is fine-tuned; skipping"
+    return 0
+  fi
+  log "Fine-tuning the ASR on ${train}; log: ${out}/train.log"
+  asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
+    --lr_factor "${asr_lr_factor}" --train_dir "${train}" --valid_dir "${valid}" \
+    --outdir "${out}" --cmd "${cuda_cmd}" --seed "${seed}" --ngpu "${ngpu}"
+  mark_done "${out}" train
+}
+
+# asr_decode MODEL WAV_SCP WORKDIR HYP_FILE [LM]: beam search, hypotheses copied to HYP_FILE
+asr_decode() {
+  local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-}
+  if [ -f "${hyp}" ]; then
+    log "${hyp} exists; skipping"
+    return 0
+  fi
+  asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
+    --cmd "${asr_decode_cmd}" --inference_config "${asr_inference_config}" --ngpu "${ngpu}" \
+    ${ngram:+--ngram_file "${ngram}"}
+  mkdir -p "$(dirname "${hyp}")"
+  cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
+}
+
+# Options: every one is lipsound2.sh's option of the same name, which passes them all.
+python=""
+seed=""
+ngpu=""
+inference_nj=""
+dumpdir=""
+expdir=""
+train_exp=""                # LipSound2 experiment whose generated speech is decoded
+train_set=""
+valid_set=""
+test_sets=""
+asr_config=""
+asr_finetune_config=""
+asr_pretrained_model=""     # empty: the base ASR is trained from scratch on real audio
+asr_token_type=""
+nbpe=""
+asr_inference_config=""
+asr_lr_factor=""
+use_lm=""
+ngram_order=""
+
+help_message=$(cat <<HELP
+Usage: $0 --python <python> --seed <n> --ngpu <n> --inference_nj <n> --dumpdir <dir> --expdir <dir>
+  --train_exp <dir> --train_set <set> --valid_set <set> --test_sets "<sets>"
+  --asr_config <yaml> --asr_finetune_config <yaml> [--asr_pretrained_model <model>]
+  --asr_token_type <char|bpe> --nbpe <n> --asr_inference_config <yaml> --asr_lr_factor <x>
+  --use_lm <true|false> --ngram_order <n>
+
+Stage 7 of lipsound2.sh (cascaded lip reading); see lipsound2.sh --help for the options.
+HELP
+)
+
+log "$0 $*"
+# shellcheck disable=SC1091
+. utils/parse_options.sh || exit 1
+[ $# -eq 0 ] || { log "Error: unexpected arguments: $*; see $0 --help"; exit 1; }
+# shellcheck disable=SC1091
+. ./path.sh
+# shellcheck source=cmd.sh
+. ./cmd.sh
+
+for opt in python seed ngpu inference_nj dumpdir expdir train_exp train_set valid_set test_sets \
+  asr_config asr_finetune_config asr_token_type nbpe asr_inference_config asr_lr_factor use_lm ngram_order; do
+  [ -n "${!opt// /}" ] || { log "Error: --${opt} is required; see $0 --help"; exit 1; }
+done
+
+asr_data=${expdir}/asr_data  # real audio, shared by all experiments
+gen_data=${train_exp}/asr_data  # this experiment's generated speech
+# GPUs: training as stages 3-4; each decoding job on one GPU.
+asr_decode_cmd=${decode_cmd}
+[ "${ngpu}" -eq 0 ] || asr_decode_cmd=${cuda_cmd}
+
+# ESPnet data dirs
+asr_data_dir "${dumpdir}/${train_set}/wav.scp" "${dumpdir}/${train_set}/text" "${asr_data}/real_train"
+asr_data_dir "${dumpdir}/${valid_set}/wav.scp" "${dumpdir}/${valid_set}/text" "${asr_data}/real_valid"
+for pair in "gen_train:${train_set}" "gen_valid:${valid_set}"; do
+  dset=${pair#*:}
+  gen_wav=${train_exp}/decode_${dset}/wav.scp
+  [ -f "${gen_wav}" ] || {
+    log "no generated speech ${gen_wav}: stages 5 and 6 must also run on ${dset} for ASR fine-tuning"
+    exit 1
+  }
+  asr_data_dir "${gen_wav}" "${dumpdir}/${dset}/text" "${gen_data}/${pair%%:*}"
+done
+
+# The base ASR
+if [ -z "${asr_pretrained_model}" ]; then
+  # No pre-trained ASR: train one from scratch on the corpus' real training audio.
+  base_model=${expdir}/asr_scratch_$(basename "${asr_config}" .yaml)_${asr_token_type}
+  if ! is_done "${base_model}" train; then
+    asr_cascade tokens --text "${asr_data}/real_train/text" --outdir "${base_model}/tokens" \
+      --token_type "${asr_token_type}" --nbpe "${nbpe}"
+    log "Training the ASR from scratch on real audio; log: ${base_model}/train.log"
+    bpe_args=()
+    [ "${asr_token_type}" = bpe ] && bpe_args=(--bpemodel "${base_model}/tokens/bpe.model")
+    asr_cascade train --config "${asr_config}" --train_dir "${asr_data}/real_train" \
+      --valid_dir "${asr_data}/real_valid" --outdir "${base_model}" --cmd "${cuda_cmd}" --seed "${seed}" \
+      --token_list "${base_model}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}" \
+      --ngpu "${ngpu}"
+    mark_done "${base_model}" train
+  fi
+  base_config=${base_model}/config.yaml
+else
+  # a packed archive is unpacked once under the experiment dir
+  base_model=$(asr_cascade resolve --model "${asr_pretrained_model}" --unpack_dir "${expdir}/asr_pretrained")
+  base_config=$(asr_cascade resolve --model "${base_model}" --train_config)
+  # "+ fine-tuning": the pre-trained ASR fine-tuned on the corpus' real training audio
+  ft_real=${expdir}/asr_finetune_real_$(basename "${asr_finetune_config}" .yaml)
+  asr_finetune "${asr_data}/real_train" "${asr_data}/real_valid" "${ft_real}"
+fi
+
+# LipSound2: the base ASR fine-tuned on this experiment's generated training speech
+ft_gen=${train_exp}/asr_finetune_generated
+asr_finetune "${gen_data}/gen_train" "${gen_data}/gen_valid" "${ft_gen}"
+
+lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
+if [ "${use_lm}" = true ] && [ ! -f "${lm}" ]; then
+  asr_cascade ngram --text "${asr_data}/real_train/text" --asr_train_config "${base_config}" \
+    --arpa "${lm}" --order "${ngram_order}"
+fi
+
+for dset in ${test_sets}; do
+  real_wav=${dumpdir}/${dset}/wav.scp
+  if [ -n "${asr_pretrained_model}" ]; then
+    # "Audio gold standard": the pre-trained ASR on real audio; "+ fine-tuning": adapted to it
+    real_dir=${expdir}/real_${dset}
+    asr_decode "${base_model}" "${real_wav}" "${expdir}/asr_decode/gold_${dset}" "${real_dir}/hyp/asr.txt"
+    asr_decode "${ft_real}" "${real_wav}" "${ft_real}/decode_real_${dset}" "${real_dir}/hyp/asr_ft.txt"
+  else
+    # an ASR trained on the corpus' real audio is no gold standard: it stands for "+ fine-tuning"
+    asr_decode "${base_model}" "${real_wav}" "${base_model}/decode_real_${dset}" \
+      "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"
+  fi
+  gen_dir=${train_exp}/decode_${dset}
+  asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
+  if [ "${use_lm}" = true ]; then
+    asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}_lm" "${gen_dir}/hyp/asr_lm.txt" "${lm}"
+  fi
+done
