@@ -6,8 +6,9 @@ the wall time, the peak, and, with ``--train_log``, the memory when ESPnet's tra
 each "<N>epoch results" line. For example, in egs/grid after stages 1-2:
 
   python ../../bench/training_memory.py --train_log exp/lipsound2_train_cpu/train.log \\
-      --timeline mem.tsv -- ./run.sh --stage 4 --stop_stage 4 --train_config ../TEMPLATE/conf/train_cpu.yaml \\
-      --pretrain_model "" --init_from_pretrain false --train_args "--max_epoch 40 --patience none"
+      --timeline mem.tsv -- ./run.sh --stage 4 --stop_stage 4 \\
+      --train_config ../TEMPLATE/conf/train_cpu.yaml --pretrain_model "" --init_from_pretrain false \\
+      --train_args "--max_epoch 40 --patience none"
 
 The figures of docs/network.md ("Memory over a long training") come from it.
 """
