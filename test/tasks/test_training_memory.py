@@ -19,7 +19,8 @@ from lipsound2.nets.step_linear import StepLinear
 
 def _live_tensors() -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+    # type(), not isinstance(): the latter dereferences weak proxies, dead ones raise
+    return sum(1 for o in gc.get_objects() if issubclass(type(o), torch.Tensor))
 
 
 def _resident_mb() -> float:
