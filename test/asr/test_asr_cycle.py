@@ -8,29 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_asr import TINY_ASR_CONF
 
 from lipsound2.bin.asr_cascade import main
 from lipsound2.fileio.table import read_table
-
-TINY = {
-    "frontend": "default",
-    "frontend_conf": {"n_fft": 512, "hop_length": 160, "n_mels": 40},
-    "normalize": "utterance_mvn",
-    "encoder": "transformer",
-    "encoder_conf": {"output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 1},
-    "decoder": "transformer",
-    "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1},
-    "model_conf": {"ctc_weight": 0.3},
-    "batch_type": "unsorted",
-    "batch_size": 8,
-    "max_epoch": 2,
-    "num_workers": 0,
-    "optim": "adam",
-    "optim_conf": {"lr": 0.002},
-    "best_model_criterion": [["valid", "acc", "max"]],
-    "keep_nbest_models": 1,
-    "num_att_plot": 0,
-}
 
 
 def _epoch_losses(log: Path) -> list[float]:
@@ -86,7 +67,7 @@ def espnet_dirs(espeak_corpus, tmp_path_factory, root):
         )
     main(["tokens", "--text", str(data / "train" / "text"), "--outdir", str(exp / "tokens")])
     conf = work / "tiny.yaml"
-    conf.write_text(yaml.safe_dump(TINY))
+    conf.write_text(yaml.safe_dump(TINY_ASR_CONF))
     common = ["--train_dir", str(data / "train"), "--valid_dir", str(data / "test")]
     main(["train", "--config", str(conf), *common, "--outdir", str(exp / "asr scratch"),
           "--token_list", str(exp / "tokens" / "tokens.txt")])  # fmt: skip

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_asr import TINY_ASR_CONF
 
 from lipsound2.bin.asr_cascade import main
 from lipsound2.fileio.table import read_table, write_table
@@ -26,27 +27,12 @@ from lipsound2.fileio.table import read_table, write_table
 PEAK_LR = 0.004
 LR_FACTOR = 0.1
 PRETRAIN = {
-    "frontend": "default",
-    "frontend_conf": {"n_fft": 512, "hop_length": 160, "n_mels": 40},
-    "normalize": "utterance_mvn",
-    "encoder": "transformer",
-    "encoder_conf": {"output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 1},
-    "decoder": "transformer",
-    "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1},
-    "model_conf": {"ctc_weight": 0.3},
-    "batch_type": "unsorted",
-    "batch_size": 8,
-    "max_epoch": 2,
-    "num_workers": 0,
-    "optim": "adam",
+    **TINY_ASR_CONF,
     "optim_conf": {"lr": PEAK_LR},
     # WarmupLR's peak is optim lr, reached at warmup_steps; a fine-tuning that kept this
     # schedule would restart at lr * 1/25000 (the LibriSpeech recipes' warm-up)
     "scheduler": "warmuplr",
     "scheduler_conf": {"warmup_steps": 25000},
-    "best_model_criterion": [["valid", "acc", "max"]],
-    "keep_nbest_models": 1,
-    "num_att_plot": 0,
 }
 FINETUNE = {
     "max_epoch": 1,
