@@ -15,20 +15,6 @@ from lipsound2.fileio.wav import read_wav, write_wav
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
 
 
-def _recipe(tmp_path: Path, root: Path) -> Path:
-    """A recipe dir at egs/<name>/ of a tree whose tools/venv is the installed environment."""
-    top = tmp_path / "lip root"
-    (top / "tools").mkdir(parents=True)
-    (top / "tools" / "venv").symlink_to((root / "tools" / "venv").resolve())
-    (top / "utils").symlink_to(root / "utils")
-    recipe = top / "egs" / "my recipe"
-    recipe.mkdir(parents=True)
-    for name in ("lipsound2.sh", "lipreading.sh", "path.sh", "cmd.sh", "db.sh"):
-        (recipe / name).symlink_to(root / "egs" / "TEMPLATE" / name)
-    (recipe / "utils").symlink_to(top / "utils")
-    return recipe
-
-
 def _stage8(recipe: Path, *args: str) -> subprocess.CompletedProcess:
     # zh: CER, and no judge (Whisper is English only), which keeps the run short
     cmd = ["./lipsound2.sh", "--stage", "8", "--stop_stage", "8", "--test_sets", "test", "--lang", "zh"]
@@ -44,8 +30,7 @@ def _row(md: str, title: str, label: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_stage8_counts_every_utterance_and_is_never_stale(tmp_path, root, realdata):
-    recipe = _recipe(tmp_path, root)
+def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     src = realdata / "LRS2_smeetrs_deep_avsr"
     texts = {u: re.search(r"Text:\s*(.*)", (src / f"{u}.txt").read_text()).group(1).strip() for u in CLIPS}
     write_table(recipe / "dump" / "test" / "wav.scp", {u: str(src / f"{u}.wav") for u in CLIPS})
@@ -88,8 +73,7 @@ def test_stage8_counts_every_utterance_and_is_never_stale(tmp_path, root, realda
     assert "Results:" in res.stderr and results.read_text().count("3/3") >= 2
 
 
-def test_paper_settings_switch_selects_the_paper_configs(tmp_path, root):
-    recipe = _recipe(tmp_path, root)
+def test_paper_settings_switch_selects_the_paper_configs(recipe, root):
     res = subprocess.run(
         ["./lipsound2.sh", "--paper_settings", "true", "--stage", "9", "--stop_stage", "8"],
         cwd=recipe,

@@ -6,54 +6,38 @@ import shlex
 import subprocess
 
 import pytest
-
-SCRIPTS = ("lipsound2.sh", "lipreading.sh", "path.sh", "cmd.sh", "db.sh")
-
-
-def _recipe(tmp_path, root):
-    """A throw-away recipe directory wired like egs/<corpus>/, in a tree whose tools/venv is the
-    installed environment (path.sh finds it two levels up), under paths with a space."""
-    top = tmp_path / "lip root"
-    (top / "tools").mkdir(parents=True)
-    (top / "tools" / "venv").symlink_to((root / "tools" / "venv").resolve())
-    (top / "utils").symlink_to(root / "utils")
-    recipe = top / "egs" / "my recipe"
-    recipe.mkdir(parents=True)
-    for name in SCRIPTS:
-        (recipe / name).symlink_to(root / "egs" / "TEMPLATE" / name)
-    (recipe / "utils").symlink_to(top / "utils")
-    return recipe
+from recipe_dir import SCRIPTS
 
 
 def _run(recipe, *args):
     return subprocess.run(["./lipsound2.sh", *args], cwd=recipe, capture_output=True, text=True, timeout=120)
 
 
-def test_help_lists_the_stages_and_options(tmp_path, root):
-    res = _run(_recipe(tmp_path, root), "--help")
+def test_help_lists_the_stages_and_options(recipe):
+    res = _run(recipe, "--help")
     assert res.returncode == 0
     for word in ("--stop_stage", "--train_config", "--vocoder_type", "--asr_config", "8 scoring"):
         assert word in res.stderr
 
 
-def test_unknown_option_fails_and_names_it(tmp_path, root):
-    res = _run(_recipe(tmp_path, root), "--no_such_option", "1")
+def test_unknown_option_fails_and_names_it(recipe):
+    res = _run(recipe, "--no_such_option", "1")
     assert res.returncode != 0
     assert "unknown option '--no_such_option'" in res.stderr
 
 
-def test_boolean_option_rejects_other_values(tmp_path, root):
-    res = _run(_recipe(tmp_path, root), "--skip_pretrain", "yes")
+def test_boolean_option_rejects_other_values(recipe):
+    res = _run(recipe, "--skip_pretrain", "yes")
     assert res.returncode != 0
     assert "true or false" in res.stderr
 
 
-def test_help_lists_every_option(tmp_path, root):
+def test_help_lists_every_option(recipe, root):
     script = (root / "egs" / "TEMPLATE" / "lipsound2.sh").read_text()
     options = script.split("# General options")[1].split("help_message=")[0]
     names = re.findall(r"^([a-z][a-z0-9_]*)=", options, flags=re.M)
     assert len(names) > 40
-    res = _run(_recipe(tmp_path, root), "--help")
+    res = _run(recipe, "--help")
     listed = set(re.findall(r"--([a-z0-9_]+)", res.stderr))
     assert not set(names) - listed, f"options missing from --help: {sorted(set(names) - listed)}"
 
@@ -73,8 +57,7 @@ def test_help_lists_every_option(tmp_path, root):
         ("--protocol sd --stage 4 --stop_stage 4 --pretrain_model no.pth", "--pretrain_model"),
     ],
 )
-def test_bad_options_fail_before_any_stage_runs(tmp_path, root, args, named):
-    recipe = _recipe(tmp_path, root)
+def test_bad_options_fail_before_any_stage_runs(recipe, args, named):
     res = _run(recipe, *shlex.split(args))
     assert res.returncode != 0
     assert named in res.stderr.splitlines()[-1]
@@ -86,7 +69,7 @@ def test_every_recipe_links_the_stage_scripts(root):
     recipes = [d for d in (root / "egs").iterdir() if (d / "run.sh").is_file()]
     assert len(recipes) >= 5
     for recipe in recipes:
-        for name in ("lipsound2.sh", "lipreading.sh"):
+        for name in SCRIPTS:
             assert (recipe / name).is_symlink(), f"{recipe.name}/{name}"
             assert (recipe / name).resolve() == (root / "egs" / "TEMPLATE" / name).resolve()
 

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lipsound2.bin.prepare_corpus import GRID_UNSEEN_TEST, TCD_TIMIT_EXCLUDED, TCD_TIMIT_SI_TEST
 from lipsound2.corpus.grid import ADVERBS, COLOURS, COMMANDS, LETTERS, PREPOSITIONS, grid_code, grid_words
 from lipsound2.corpus.readers import read_split_list
 from lipsound2.fileio.table import read_table
-from lipsound2.synthetic.video import write_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID_LIST = ROOT / "egs" / "grid" / "local" / "lists" / "overlapped_test.txt"
@@ -72,19 +69,6 @@ TCD_PER_VOLUNTEER = 98  # TIMIT sentences each volunteer read (31 test + 67 trai
 VOX_DEV, VOX_TEST = 5994, 118  # VoxCeleb2's speakers: 6,112 in all
 
 
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> dict[str, Path]:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
-    d = tmp_path_factory.mktemp("clips")
-    rng = np.random.default_rng(0)
-    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(3200) / 16000)).astype(np.float32)
-    for kind in ("mpg", "mp4"):
-        video = (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(5))
-        write_clip(d / f"x.{kind}", video, (64, 48), tone, 16000)
-    return {kind: d / f"x.{kind}" for kind in ("mpg", "mp4")}
-
-
 def _link(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.link(src, dst)
@@ -117,7 +101,7 @@ def test_grid_overlapped_list_is_255_sentences_of_each_speaker():
 
 
 @pytest.fixture(scope="module")
-def grid_corpus(clips, tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
+def grid_corpus(media, tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
     """Every speaker with video: the 255 listed sentences and GRID_EXTRA others (layout b)."""
     listed = _by_speaker(read_split_list(GRID_LIST))
     combos = itertools.product(COMMANDS, COLOURS, PREPOSITIONS, LETTERS, ["one"], ADVERBS)
@@ -126,7 +110,7 @@ def grid_corpus(clips, tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
     for spk in GRID_WITH_VIDEO:
         extra = [c for c in codes if c not in set(listed[spk])][:GRID_EXTRA]
         for code in listed[spk] + extra:
-            _link(clips["mpg"], corpus / spk / "video" / "mpg_6000" / f"{code}.mpg")
+            _link(media["mpg"], corpus / spk / "video" / "mpg_6000" / f"{code}.mpg")
     return corpus, listed
 
 
@@ -173,7 +157,7 @@ def test_tcd_timit_lists_have_the_published_counts():
 
 
 @pytest.fixture(scope="module")
-def tcd_corpus(clips, tmp_path_factory) -> tuple[Path, Path, dict[str, list[str]]]:
+def tcd_corpus(media, tmp_path_factory) -> tuple[Path, Path, dict[str, list[str]]]:
     """59 volunteers of 98 clips each (56 listed ones: their 31 test ids and 67 others; the 3 left
     out), the TIMIT prompt file for every id used."""
     listed = _by_speaker(read_split_list(TCD_LIST))
@@ -185,7 +169,7 @@ def tcd_corpus(clips, tmp_path_factory) -> tuple[Path, Path, dict[str, list[str]
         names = names + [n for n in pool if n not in set(names)][: TCD_PER_VOLUNTEER - len(names)]
         used.update(names)
         for name in names:
-            _link(clips["mp4"], root / "volunteers" / spk / "Clips" / "straightcam" / f"{name}.mp4")
+            _link(media["mp4"], root / "volunteers" / spk / "Clips" / "straightcam" / f"{name}.mp4")
     prompts = root / "PROMPTS.TXT"
     lines = [";", "; TIMIT prompts (a made-up stand-in in LDC's format)", ";"]
     lines += [f"Sentence {sid[2:]} of the {sid[:2]}-set. ({sid})" for sid in sorted(used)]
@@ -226,11 +210,11 @@ def test_tcd_timit_speaker_independent_split_is_39_and_17_volunteers(tcd_corpus,
 
 
 @pytest.mark.slow
-def test_voxceleb2_pretrains_on_dev_and_test_with_held_out_speakers(clips, tmp_path):
+def test_voxceleb2_pretrains_on_dev_and_test_with_held_out_speakers(media, tmp_path):
     corpus = tmp_path / "VoxCeleb 2"
     for part, first, count in (("dev", 1, VOX_DEV), ("test", VOX_DEV + 1, VOX_TEST)):
         for k in range(first, first + count):
-            _link(clips["mp4"], corpus / part / "mp4" / f"id{k:05d}" / "vid" / "00001.mp4")
+            _link(media["mp4"], corpus / part / "mp4" / f"id{k:05d}" / "vid" / "00001.mp4")
     data = tmp_path / "data"
     proc = _data_sh("voxceleb2", "--voxceleb2_root", str(corpus), "--datadir", str(data))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,0 +1,14 @@
+"""Fixtures of the stage-script tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from recipe_dir import make_recipe
+
+
+@pytest.fixture
+def recipe(tmp_path: Path, root: Path) -> Path:
+    """A throw-away recipe directory (see ``recipe_dir.make_recipe``)."""
+    return make_recipe(tmp_path, root)
