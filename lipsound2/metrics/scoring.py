@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 from tqdm import tqdm
 
 from lipsound2.fileio.atomic import atomic_open
@@ -112,6 +113,14 @@ def read_speech_tsv(path: str | os.PathLike) -> dict[str, SpeechRow]:
     return rows
 
 
+def confidence_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
+    """Half-width of the ``level`` confidence interval of the mean of ``values`` (Student's t)."""
+    n = len(values)
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
 def summarize_speech(
     rows: dict[str, SpeechRow],
     expected: Collection[str] | None = None,
@@ -120,8 +129,10 @@ def summarize_speech(
     """Means over the scored utterances and what they leave out.
 
     ``n`` scored of ``expected`` utterances (the test set; default: the rows), ``failed``
-    the rest (including those with no row at all); ``duration_ratio`` the median generated
-    over reference duration and ``duration_off`` how many are off by more than ``tolerance``.
+    the rest (including those with no row at all); ``<metric>_ci`` the half-width of the
+    mean's 95 % confidence interval over utterances (Student's t; NaN below two utterances);
+    ``duration_ratio`` the median generated over reference duration and ``duration_off`` how
+    many are off by more than ``tolerance``.
     """
     keys = list(rows) if expected is None else list(expected)
     scored = [rows[k] for k in keys if k in rows and not rows[k].error]
@@ -131,7 +142,9 @@ def summarize_speech(
         "failed": float(len(keys) - len(scored)),
     }
     for c in SPEECH_COLUMNS:
-        out[c] = float(np.mean([r.scores[c] for r in scored])) if scored else math.nan
+        values = np.array([r.scores[c] for r in scored])
+        out[c] = float(values.mean()) if scored else math.nan
+        out[f"{c}_ci"] = confidence_halfwidth(values)
     ratios = [r.duration_ratio for r in scored if not math.isnan(r.duration_ratio)]
     out["duration_ratio"] = float(np.median(ratios)) if ratios else math.nan
     out["duration_off"] = float(sum(abs(x - 1.0) > tolerance for x in ratios))

@@ -112,6 +112,15 @@ def _fmt(value: float | None, digits: int) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+SPEECH_ORDER = ("stoi", "estoi", "pesq_nb", "pesq_wb")  # columns of the all-metrics tables
+
+
+def _ci(sp: dict[str, float] | None, metric: str, digits: int) -> str:
+    """``±half-width`` of a metric's 95 % confidence interval; ``-`` without one."""
+    value = (sp or {}).get(f"{metric}_ci")
+    return "-" if value is None or math.isnan(value) else f"±{value:.{digits}f}"
+
+
 def _count(value: dict[str, float] | None, key: str = "n") -> str:
     """``scored/expected`` of a cell's summary; ``-`` without one."""
     return "-" if not value else f"{int(value[key])}/{int(value['expected'])}"
@@ -135,16 +144,21 @@ def tables(res: Results) -> list[tuple[str, list[str], list[list[str]]]]:
 
     speech_labels = [lb for lb in res.labels if any((c := cell(lb, s)) and c.speech for s in res.sets)]
     if speech_labels:
-        header = ["Model"] + [f"{s} {m}" for s in res.sets for m in ("ESTOI", "PESQ (NB)", "utts", OFF)]
+        columns = ("ESTOI", "95% CI", "PESQ (NB)", "95% CI", "utts", OFF)
+        header = ["Model"] + [f"{s} {m}" for s in res.sets for m in columns]
         rows = []
         for lb in speech_labels:
             row = [lb]
             for s in res.sets:
                 sp = c.speech if (c := cell(lb, s)) else None
-                row += [_fmt((sp or {}).get("estoi"), 3), _fmt((sp or {}).get("pesq_nb"), 3)]
+                row += [_fmt((sp or {}).get("estoi"), 3), _ci(sp, "estoi", 3)]
+                row += [_fmt((sp or {}).get("pesq_nb"), 3), _ci(sp, "pesq_nb", 3)]
                 row += [_count(sp), _off(sp)]
             rows.append(row)
-        title = "Speech reconstruction (layout of the paper's Tables III-V; utts: scored / expected)"
+        title = (
+            "Speech reconstruction (layout of the paper's Tables III-V; 95% CI: half-width over "
+            "test utterances; utts: scored / expected)"
+        )
         out.append((title, header, rows))
         for s in res.sets:
             header = ["Model", "utts", "STOI", "ESTOI", "PESQ (NB)", "PESQ (WB)", "gen/ref length", OFF]
@@ -154,12 +168,12 @@ def tables(res: Results) -> list[tuple[str, list[str], list[list[str]]]]:
                 if sp:
                     rows.append(
                         [lb, _count(sp)]
-                        + [_fmt(sp[m], 3) for m in ("stoi", "estoi", "pesq_nb", "pesq_wb")]
+                        + [f"{_fmt(sp[m], 3)} {_ci(sp, m, 3)}" for m in SPEECH_ORDER]
                         + [_fmt(sp["duration_ratio"], 2), _off(sp)]
                     )
             if rows:
                 title = (
-                    f"All speech metrics, {s} (means over the scored utterances; "
+                    f"All speech metrics, {s} (means over the scored utterances ± 95% CI; "
                     "gen/ref length: median generated / real duration)"
                 )
                 out.append((title, header, rows))

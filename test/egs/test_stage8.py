@@ -47,7 +47,8 @@ def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     results = recipe / "exp" / "lipsound2_train" / "RESULTS.md"
     md = results.read_text()
     speech = _row(md, "Speech reconstruction", "LipSound2")
-    assert speech[2:] == ["2/3", "1"]  # scored / expected, one length off by more than 20 %
+    assert speech[4:] == ["2/3", "1"]  # scored / expected, one length off by more than 20 %
+    assert speech[1].startswith("±") and speech[3].startswith("±")  # 95 % CIs of ESTOI and PESQ
     chars = {u: len(t.replace(" ", "")) for u, t in texts.items()}
     cer = 100 * chars["00022"] / sum(chars.values())  # the missing hypothesis: all deletions
     assert _row(md, "Cascaded lip reading", "LipSound2") == [f"{cer:.2f}", "2/3"]
@@ -62,7 +63,7 @@ def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     write_table(decode / "hyp" / "asr.txt", texts)
     _stage8(recipe)
     md = results.read_text()
-    assert _row(md, "Speech reconstruction", "LipSound2")[2:] == ["3/3", "0"]
+    assert _row(md, "Speech reconstruction", "LipSound2")[4:] == ["3/3", "0"]
     assert _row(md, "Cascaded lip reading", "LipSound2") == ["0.00", "3/3"]
 
     # unchanged inputs: the speech scores are reused, the tables rebuilt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -10,7 +11,13 @@ from lipsound2.bin import score
 from lipsound2.fileio.fingerprint import tables_fingerprint
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import read_wav, write_wav
-from lipsound2.metrics.scoring import read_speech_tsv, score_text, summarize_speech, write_speech_tsv
+from lipsound2.metrics.scoring import (
+    SpeechRow,
+    read_speech_tsv,
+    score_text,
+    summarize_speech,
+    write_speech_tsv,
+)
 from lipsound2.report.results import speech_scores_of
 
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
@@ -105,3 +112,15 @@ def test_scores_of_other_audio_are_refused(tmp_path):
     write_table(d / "wav.scp", {"u": str(tmp_path / "other.wav")})
     with pytest.raises(ValueError, match="score it again"):
         speech_scores_of(d, ref)
+
+
+def test_speech_means_carry_their_95_percent_confidence_interval():
+    scores = {"pesq_nb": 2.0, "pesq_wb": 2.0, "stoi": 0.5}
+    rows = {f"u{i}": SpeechRow(scores={**scores, "estoi": v}) for i, v in enumerate([0.1, 0.2, 0.3, 0.4])}
+    rows["u4"] = SpeechRow(error="no generated audio")  # failed: not in the mean, nor in the interval
+    summary = summarize_speech(rows)
+    # mean 0.25, sample standard deviation 0.1291, t(0.975, 3 df) = 3.1824: 3.1824 * 0.1291 / 2
+    assert summary["estoi"] == pytest.approx(0.25)
+    assert summary["estoi_ci"] == pytest.approx(0.2054, abs=1e-4)
+    assert summary["stoi_ci"] == 0.0  # every utterance alike
+    assert math.isnan(summarize_speech({"u0": rows["u0"]})["estoi_ci"])  # one utterance: no interval
