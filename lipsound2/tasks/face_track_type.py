@@ -8,7 +8,8 @@ dump/train/video.scp,video,face_track`` works in any process that imported the t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 import numpy as np
 from espnet2.train import dataset
@@ -17,6 +18,7 @@ from lipsound2.fileio.facetrack import face_track_length, read_face_track
 from lipsound2.fileio.table import read_table
 
 TYPE_NAME = "face_track"
+T = TypeVar("T")
 
 
 class FaceTrackReader(Mapping):
@@ -26,24 +28,20 @@ class FaceTrackReader(Mapping):
         self.path = path
         self.table = read_table(path)
 
-    def __getitem__(self, key: str) -> np.ndarray:
+    def _read(self, key: str, read: Callable[[str], T], what: str) -> T:
+        """``read`` of the track's scp value; an error names the scp file, utterance and track."""
         spec = self.table[key]
         try:
-            return read_face_track(spec)
+            return read(spec)
         except Exception as exc:
-            raise RuntimeError(
-                f"{self.path}: utterance {key}: cannot read face track {spec!r}: {exc}"
-            ) from exc
+            raise RuntimeError(f"{self.path}: utterance {key}: cannot read {what} {spec!r}: {exc}") from exc
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._read(key, read_face_track, "face track")
 
     def num_frames(self, key: str) -> int:
         """Frames of one track from its header, without decoding it."""
-        spec = self.table[key]
-        try:
-            return face_track_length(spec)
-        except Exception as exc:
-            raise RuntimeError(
-                f"{self.path}: utterance {key}: cannot read the header of face track {spec!r}: {exc}"
-            ) from exc
+        return self._read(key, face_track_length, "the header of face track")
 
     def __contains__(self, key: object) -> bool:
         return key in self.table  # without reading the track, as Mapping's default would
