@@ -50,14 +50,19 @@ def test_training_asks_for_the_gpus(tmp_path, recorder):
     assert _option(argv, "--ngpu") == "2" and _option(argv, "--multiprocessing_distributed") == "true"
 
 
-def test_decoding_jobs_use_one_gpu_each(tmp_path, recorder):
-    cmd, record = recorder
+def _decode(tmp_path, cmd: str, *extra: str) -> None:
+    """Stage 7's decode subcommand on an empty model dir, through the recording job runner."""
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "valid.acc.ave.pth").write_bytes(b"")
     (tmp_path / "model" / "config.yaml").write_text("{}\n")
     data = _data(tmp_path / "data")
     main(["decode", "--asr_model", str(tmp_path / "model"), "--wav_scp", str(data / "wav.scp"),
-          "--outdir", str(tmp_path / "dec"), "--cmd", cmd, "--ngpu", "4"])  # fmt: skip
+          "--outdir", str(tmp_path / "dec"), "--cmd", cmd, *extra])  # fmt: skip
+
+
+def test_decoding_jobs_use_one_gpu_each(tmp_path, recorder):
+    cmd, record = recorder
+    _decode(tmp_path, cmd, "--ngpu", "4")
     argv = record.read_text().splitlines()
     assert argv[:3] == ["--gpu", "1", "JOB=1:1"]
     assert "espnet2.bin.asr_inference" in argv and _option(argv, "--ngpu") == "1"
@@ -65,11 +70,6 @@ def test_decoding_jobs_use_one_gpu_each(tmp_path, recorder):
 
 def test_no_gpu_by_default(tmp_path, recorder):
     cmd, record = recorder
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "valid.acc.ave.pth").write_bytes(b"")
-    (tmp_path / "model" / "config.yaml").write_text("{}\n")
-    data = _data(tmp_path / "data")
-    main(["decode", "--asr_model", str(tmp_path / "model"), "--wav_scp", str(data / "wav.scp"),
-          "--outdir", str(tmp_path / "dec"), "--cmd", cmd])  # fmt: skip
+    _decode(tmp_path, cmd)
     argv = record.read_text().splitlines()
     assert "--gpu" not in argv[:3] and _option(argv, "--ngpu") == "0"
