@@ -9,9 +9,10 @@ egs/mini_grid after ``./run.sh --stop_stage 2``:
   python ../../bench/video_reliance.py --config conf/train.yaml --init pre.pth --updates 300
 
 It trains the network class directly on the face tracks and mel of ``dump/<train_set>``
-(random batches, Adam, cosine decay, gradient clipping 1, horizontal flips, mel targets
-normalised with the training set's statistics unless ``--no_normalize``), then reports on
-``dump/<test_set>``:
+(random batches, Adam, cosine decay, gradient clipping 1, the task's own preprocessing:
+gray or colour by the config's ``in_channels``, horizontal flips with ``--hflip_prob``, mel
+targets normalised with the training set's statistics unless ``--no_normalize``), then
+reports on ``dump/<test_set>`` (use the dev set when choosing a config):
 
 - the teacher-forced decoder MSE with the real video and with every frame gray ("blank
   in"): the gap is how much the model relies on the video;
@@ -19,7 +20,10 @@ normalised with the training set's statistics unless ``--no_normalize``), then r
 - ESTOI of Griffin-Lim speech from the free-running mel against the recorded audio.
 
 ``--set key=value`` overrides ``model_conf`` keys (dotted for nested ones, values in YAML),
-e.g. ``--set decoder_conf.reduction_factor=2 --set encoder_mel_weight=0``.
+e.g. ``--set decoder_conf.reduction_factor=2 --set encoder_mel_weight=0``. ``--blank_video``
+trains and tests on gray frames (the no-visual-information baseline). ``--device cuda``
+trains on a GPU (evaluation stays on the CPU); where the scoring packages are missing,
+``--mels_out`` keeps the free-running mel for ``--score_mels`` to score elsewhere.
 """
 
 from __future__ import annotations
@@ -43,17 +47,19 @@ from lipsound2.fileio.wav import read_wav
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import load_config
 from lipsound2.frontend.mel import MelConfig
-from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.tasks.preprocess import FaceTrackPreprocessor
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 
 Utterance = tuple[str, np.ndarray, np.ndarray]
 
 
-def load_set(dump: Path) -> list[Utterance]:
+def load_set(dump: Path, preprocess: FaceTrackPreprocessor) -> list[Utterance]:
+    """(key, uint8 track as the model's channels, mel) of every utterance of a dump dir."""
     videos, feats = read_table(dump / "video.scp"), read_table(dump / "feats.scp")
-    return [(key, read_face_track(videos[key], gray=True), load_array(feats[key])) for key in videos]
+    gray = preprocess.channels == 1
+    return [(key, read_face_track(videos[key], gray=gray), load_array(feats[key])) for key in videos]
 
 
 def override(conf: dict, assignments: list[str]) -> dict:
@@ -67,14 +73,18 @@ def override(conf: dict, assignments: list[str]) -> dict:
     return conf
 
 
-def make_batch(utts: list[Utterance], flip: bool = False, blank: bool = False) -> tuple[torch.Tensor, ...]:
-    frames, mels = max(len(v) for _, v, _ in utts), max(len(m) for _, _, m in utts)
-    side = utts[0][1].shape[1]
-    video = np.zeros((len(utts), frames, side, side), np.float32)
+def make_batch(
+    utts: list[Utterance], preprocess: FaceTrackPreprocessor, blank: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """Padded ``(video, video_lengths, feats, feats_lengths)``; ``blank`` grays every frame."""
+    videos = [preprocess(key, {"video": v})["video"] for key, v, _ in utts]
+    if blank:
+        videos = [np.full_like(v, preprocess.blank_value) for v in videos]
+    frames, mels = max(len(v) for v in videos), max(len(m) for _, _, m in utts)
+    video = np.zeros((len(utts), frames, *videos[0].shape[1:]), np.float32)
     feats = np.zeros((len(utts), mels, utts[0][2].shape[1]), np.float32)
-    for i, (_, v, m) in enumerate(utts):
-        v = np.full(v.shape, 128.0, np.float32) if blank else v.astype(np.float32)
-        video[i, : len(v)] = v[:, :, ::-1] if flip and np.random.random() < 0.5 else v
+    for i, (v, (_, _, m)) in enumerate(zip(videos, utts)):
+        video[i, : len(v)] = v
         feats[i, : len(m)] = m
     return (
         torch.from_numpy(video),
@@ -84,15 +94,22 @@ def make_batch(utts: list[Utterance], flip: bool = False, blank: bool = False) -
     )
 
 
-def train(model: LipSound2, utts: list[Utterance], updates: int, lr: float, batch_size: int) -> float:
-    optim = torch.optim.Adam(model.parameters(), lr=lr)
+def train(
+    model: LipSound2,
+    utts: list[Utterance],
+    preprocess: FaceTrackPreprocessor,
+    options: argparse.Namespace,
+) -> float:
+    updates, device = options.updates, options.device
+    optim = torch.optim.Adam(model.parameters(), lr=options.lr)
     model.count_updates(optim)  # scheduled sampling follows the updates, as in the task
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=updates, eta_min=1e-4)
     start = time.perf_counter()
     model.train()
     for step in range(updates):
-        pick = np.random.choice(len(utts), min(batch_size, len(utts)), replace=False)
-        loss, stats, _ = model(*make_batch([utts[i] for i in pick], flip=True))
+        pick = np.random.choice(len(utts), min(options.batch_size, len(utts)), replace=False)
+        batch = make_batch([utts[i] for i in pick], preprocess)
+        loss, stats, _ = model(*(t.to(device) for t in batch))
         optim.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -105,25 +122,39 @@ def train(model: LipSound2, utts: list[Utterance], updates: int, lr: float, batc
 
 
 @torch.no_grad()
-def evaluate(model: LipSound2, utts: list[Utterance], wav_scp: Path, mel: MelConfig) -> dict[str, float]:
-    model.eval()
-    wavs, vocoder = read_table(wav_scp), GriffinLimVocoder(mel)
-    sums = {"tf_dec_loss": [], "tf_dec_loss_blank_in": [], "free_running_diag": [], "estoi": []}
+def evaluate(
+    model: LipSound2, utts: list[Utterance], preprocess: FaceTrackPreprocessor, blank: bool
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Teacher-forced losses with the video and with gray frames, the free-running attention's
+    diagonal share, and the free-running mel of every utterance (on the CPU)."""
+    model.cpu().eval()
+    sums = {"tf_dec_loss": [], "tf_dec_loss_blank_in": [], "free_running_diag": []}
+    mels = {}
     for i in range(0, len(utts), 2):  # small batches keep the memory low
         chunk = utts[i : i + 2]
-        video, vl, feats, fl = make_batch(chunk)
+        video, vl, feats, fl = make_batch(chunk, preprocess, blank=blank)
         sums["tf_dec_loss"].append(float(model(video, vl, feats.clone(), fl)[1]["dec_loss"]))
-        blank = make_batch(chunk, blank=True)
-        sums["tf_dec_loss_blank_in"].append(float(model(*blank[:2], feats.clone(), fl)[1]["dec_loss"]))
+        gray = make_batch(chunk, preprocess, blank=True)
+        sums["tf_dec_loss_blank_in"].append(float(model(*gray[:2], feats.clone(), fl)[1]["dec_loss"]))
         out = model.generate(video, vl, stop_mode="known_length")
         steps = model.decoder.num_steps(out["mel_lengths"])
         sums["free_running_diag"].append(float(diagonal_share(out["attention"], vl, steps).mean()))
         for j, (key, _, _) in enumerate(chunk):
-            speech = vocoder(out["mel"][j, : int(out["mel_lengths"][j])].numpy())
-            ref = read_wav(wavs[key], SAMPLE_RATE)
-            n = min(len(ref), len(speech))
-            sums["estoi"].append(speech_scores(ref[:n], speech[:n]).estoi)
-    return {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
+            mels[key] = out["mel"][j, : int(out["mel_lengths"][j])].numpy()
+    return {k: round(float(np.mean(v)), 4) for k, v in sums.items()}, mels
+
+
+def estoi(mels: dict[str, np.ndarray], wav_scp: Path, mel: MelConfig) -> float:
+    """Mean ESTOI of Griffin-Lim speech from ``mels`` against the recorded audio."""
+    from lipsound2.metrics.speech import SAMPLE_RATE, speech_scores
+
+    wavs, vocoder = read_table(wav_scp), GriffinLimVocoder(mel)
+    scores = []
+    for key, m in mels.items():
+        speech, ref = vocoder(m), read_wav(wavs[key], SAMPLE_RATE)
+        n = min(len(ref), len(speech))
+        scores.append(speech_scores(ref[:n], speech[:n]).estoi)
+    return round(float(np.mean(scores)), 4)
 
 
 def main() -> None:
@@ -144,12 +175,25 @@ def main() -> None:
     parser.add_argument("--no_normalize", action="store_true", help="learn raw log-mel targets")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hflip_prob", type=float, default=0.5)
+    parser.add_argument("--blank_video", action="store_true", help="train and test on gray frames")
+    parser.add_argument("--device", default="cpu", help="where to train (cpu, cuda)")
+    parser.add_argument("--mels_out", type=Path, help="keep the free-running mel here (.npz)")
+    parser.add_argument("--no_score", action="store_true", help="no ESTOI (scoring packages missing)")
+    parser.add_argument("--score_mels", type=Path, help="only score a --mels_out file of the test set")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
 
     frontend = load_config(args.frontend_config)
+    test = args.dumpdir / args.test_set
+    if args.score_mels:
+        with np.load(args.score_mels) as saved:
+            mels = {key: saved[key] for key in saved.files}
+        score = estoi(mels, test / "wav.scp", frontend.mel)
+        print(json.dumps({"mels": str(args.score_mels), "estoi": score}))
+        return
     conf = override(load_yaml(args.config)["model_conf"], args.set)
     conf.setdefault("n_mels", frontend.mel.n_mels)
     conf.setdefault("mel_per_video_frame", frontend.mel_per_video_frame)
@@ -162,11 +206,20 @@ def main() -> None:
     model.check_features(frontend.mel.n_mels, frontend.mel_per_video_frame, str(args.frontend_config))
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
-    seconds = train(model, load_set(args.dumpdir / args.train_set), args.updates, args.lr, args.batch_size)
-    test = args.dumpdir / args.test_set
-    result = evaluate(model, load_set(test), test / "wav.scp", frontend.mel)
+    model.to(args.device)
+    channels = model.in_channels
+    trainer = FaceTrackPreprocessor(True, channels, args.hflip_prob, blank_video=args.blank_video)
+    seconds = train(model, load_set(args.dumpdir / args.train_set, trainer), trainer, args)
+    tester = FaceTrackPreprocessor(False, channels)
+    result, mels = evaluate(model, load_set(test, tester), tester, args.blank_video)
+    if not args.no_score:
+        result["estoi"] = estoi(mels, test / "wav.scp", frontend.mel)
+    if args.mels_out:
+        np.savez(args.mels_out, **mels)
     result["train_seconds"] = round(seconds, 1)
-    print(json.dumps({"config": str(args.config), "set": args.set, "init": str(args.init), **result}))
+    described = {"config": str(args.config), "set": args.set, "init": str(args.init)}
+    described.update(hflip_prob=args.hflip_prob, blank_video=args.blank_video, updates=args.updates)
+    print(json.dumps({**described, **result}))
     if args.save:
         torch.save(model.state_dict(), args.save)
 
