@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -68,8 +69,10 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _major_minor(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("+")[0].split(".")[:2])
+def _major_minor(version: str) -> tuple[int, int]:
+    """``(major, minor)`` of a version string; ``(-1, -1)`` when it has none (never compatible)."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else (-1, -1)
 
 
 def result_tables(markdown: str) -> str:
@@ -91,7 +94,7 @@ def result_tables(markdown: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def model_card(meta: dict[str, Any], results: str | None) -> str:
+def model_card(meta: dict[str, Any], results: str | None, pack_name: str) -> str:
     """The pack's README.md: what the model is, how to run it, its results and its members."""
     where = meta["corpus"] or "an unnamed corpus"
     if meta["protocol"]:
@@ -106,7 +109,7 @@ def model_card(meta: dict[str, Any], results: str | None) -> str:
         "```python",
         "from lipsound2.inference import Video2Speech",
         "",
-        'v2s = Video2Speech.from_pretrained("this_pack.zip")',
+        f'v2s = Video2Speech.from_pretrained("{pack_name}")',
         "speech = v2s(face_track)  # uint8 (frames, size, size[, 3]) cropped as frontend.yaml says",
         "```",
         "",
@@ -154,7 +157,8 @@ def write_pack(
             for name, data in contents.items()
         },
     }
-    card = model_card(meta, Path(results).read_text(encoding="utf-8") if results is not None else None)
+    results_text = Path(results).read_text(encoding="utf-8") if results is not None else None
+    card = model_card(meta, results_text, Path(outpath).name)
     meta["sha256"][CARD] = hashlib.sha256(card.encode()).hexdigest()
     with atomic_path(outpath) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         zf.writestr(META, yaml.safe_dump(meta, sort_keys=False), zipfile.ZIP_DEFLATED)

@@ -135,6 +135,7 @@ def test_a_packed_model_gives_the_mel_and_wav_of_stages_5_and_6(stage5, tmp_path
     with zipfile.ZipFile(packed) as zf:
         card = zf.read("README.md").decode()
     assert "tiny corpus, protocol sd" in card and "| LipSound2 | 0.123 |" in card
+    assert 'from_pretrained("a model.zip")' in card
     assert all(digest in card for name, digest in meta["sha256"].items() if name != "README.md")
 
 
