@@ -9,7 +9,7 @@
 #   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features
 #   3 pre-training            4 fine-tuning                  5 inference (video -> mel)
 #   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR, lipreading.sh)
-#   8 scoring, RESULTS.md, report
+#   8 scoring, RESULTS.md, report                              9 packing (one zip, from_pretrained)
 #
 # Order of this file: helpers, options, help, option parsing and environment, option
 # resolution and checks (a bad option fails before any stage runs), derived names, stages.
@@ -228,11 +228,16 @@ score_label=LipSound2                 # Row label of this experiment in RESULTS.
 score_extra_exps=""                   # More rows, ';'-separated "LABEL=DIR" (DIR may hold {set}), e.g.
                                       # "LipSound2 (from scratch)=exp/lipsound2_scratch/decode_{set}".
 
+# Packing (stage 9)
+pack_file=""                          # The zip to write (default: <train_exp>/<train_tag>_<inference_model>.zip).
+pack_corpus=""                        # Corpus name on the model card (default: the recipe folder's name).
+
 help_message=$(cat <<HELP
 Usage: $0 --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
 
 Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel, 3 pre-train,
-4 fine-tune, 5 infer, 6 vocode, 7 lip reading ASR (lipreading.sh), 8 scoring and report.
+4 fine-tune, 5 infer, 6 vocode, 7 lip reading ASR (lipreading.sh), 8 scoring and report,
+9 pack the model (one zip for Video2Speech.from_pretrained and lipsound2-speak).
 
 Options (defaults in brackets):
   --stage / --stop_stage      first / last stage [${stage} / ${stop_stage}]
@@ -267,6 +272,8 @@ Options (defaults in brackets):
   --judge_model               off-the-shelf judge ASR for intelligibility
   --score_label               this experiment's row label [${score_label}]
   --score_extra_exps          more rows: ';'-separated "LABEL=DIR" ({set} = test set name)
+  --pack_file                 the pack stage 9 writes [<train_exp>/<train_tag>_<inference_model>.zip]
+  --pack_corpus               corpus name on the pack's model card [the recipe folder's name]
 HELP
 )
 
@@ -344,6 +351,9 @@ fi
 if stage_runs 8; then
   require test_sets "(stage 8)"
 fi
+if stage_runs 9; then
+  [ -z "${vocoder_file}" ] || [ -f "${vocoder_file}" ] || usage_error "--vocoder_file ${vocoder_file} does not exist"
+fi
 
 # ========================== Derived names ==========================
 
@@ -351,6 +361,8 @@ fi
 [ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
 pretrain_exp=${expdir}/${pretrain_tag}
 train_exp=${expdir}/${train_tag}
+[ -n "${pack_file}" ] || pack_file=${train_exp}/${train_tag}_${inference_model%.pth}.zip
+[ -n "${pack_corpus}" ] || pack_corpus=$(basename "$(pwd)")
 
 # Every set, once: stages 0-2 prepare them.
 # shellcheck disable=SC2086  # the test sets are a space-separated list
@@ -655,6 +667,25 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     --note "Vocoder: ${vocoder_type}${vocoder_ckpt:+ (${vocoder_ckpt})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
     --num_samples "${num_plots}" "${_paper_args[@]}"
   log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
+fi
+
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+  log "Stage 9: packing ${train_exp}/${inference_model} into ${pack_file}"
+  if is_done "${train_exp}" pack && [ -f "${pack_file}" ]; then
+    log "already packed (remove ${train_exp}/.done.pack to pack again)"
+  else
+    [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
+    _pack_opts=()
+    [ -z "${vocoder_ckpt}" ] || _pack_opts+=(--vocoder_file "${vocoder_ckpt}")
+    # the model card shows stage 8's tables when there are any
+    [ ! -f "${train_exp}/RESULTS.md" ] || _pack_opts+=(--results "${train_exp}/RESULTS.md")
+    ${python} -m lipsound2.bin.pack --train_config "${train_exp}/config.yaml" \
+      --model_file "${train_exp}/${inference_model}" --frontend_config "${frontend_config}" \
+      --inference_config "${inference_config}" --vocoder_type "${vocoder_type}" \
+      --vocoder_config "${vocoder_config}" "${_pack_opts[@]}" \
+      --corpus "${pack_corpus}" --protocol "${protocol}" --outpath "${pack_file}"
+    mark_done "${train_exp}" pack
+  fi
 fi
 
 log "Finished in ${SECONDS} s"

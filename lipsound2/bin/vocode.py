@@ -22,7 +22,7 @@ from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import load_config as load_frontend_config
-from lipsound2.vocoders.factory import VOCODER_TYPES, build_vocoder, load_config
+from lipsound2.vocoders.factory import add_vocoder_arguments, build_vocoder, load_config
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -33,9 +33,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--outdir", required=True, help="wav files go to OUTDIR/wav/")
     p.add_argument("--wav_scp", required=True, help="output wav.scp of this job")
-    p.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
-    p.add_argument("--vocoder_config", default=None, help="vocoder YAML (griffin_lim settings)")
-    p.add_argument("--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth)")
+    add_vocoder_arguments(p)
     add_job_arguments(p)
     return p
 

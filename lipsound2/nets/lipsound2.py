@@ -86,6 +86,7 @@ class LipSound2(AbsESPnetModel):
             raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
         self.n_mels = n_mels
         self.in_channels = in_channels
+        self.image_size = image_size
         self.stop_mode = stop_mode
         self.mel_per_video_frame = mel_per_video_frame
         self.max_decode_steps = max_decode_steps

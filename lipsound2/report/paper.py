@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lipsound2.bin.infer import DEFAULTS as INFERENCE_DEFAULTS
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import FrontendConfig
+from lipsound2.inference.options import INFERENCE_DEFAULTS
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import VisualEncoder
 from lipsound2.nets.lipsound2 import LipSound2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,16 +31,30 @@ def load_model(
     config: str | os.PathLike,
     model_file: str | os.PathLike,
     frontend_config: str | os.PathLike | None = None,
+    stats_file: str | os.PathLike | None = None,
 ) -> tuple[LipSound2, argparse.Namespace]:
     """Build the model from an experiment's ``config.yaml`` and load ``model_file`` into it.
 
     The model is checked against ``frontend_config`` (None: the front end's defaults), the
     settings its output will be vocoded with, not the path recorded at training time.
+    ``stats_file``: the mel statistics of a model that normalises its targets, in place of the
+    path its config recorded (a moved experiment, a packed model). The statistics the model
+    de-normalises with are those saved in ``model_file``; the file is needed to build it.
     """
     from lipsound2.tasks.lipsound2 import LipSound2Task
 
     args = argparse.Namespace(**load_yaml(config))
     args.frontend_config = None if frontend_config is None else str(frontend_config)
+    if getattr(args, "normalize", None) is not None:
+        conf = dict(getattr(args, "normalize_conf", None) or {})
+        if stats_file is not None:
+            conf["stats_file"] = str(stats_file)
+        if not Path(conf.get("stats_file", "")).is_file():
+            raise FileNotFoundError(
+                f"{config}: the model normalises its mel ({args.normalize}) with statistics "
+                f"{conf.get('stats_file')!r}, which is not a file; give the experiment's feats_stats.npz"
+            )
+        args.normalize_conf = conf
     model = LipSound2Task.build_model(args)
     state = load_checkpoint(model_file)
     if "model" in state and isinstance(state["model"], dict):  # checkpoint.pth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,14 @@ VOCODER_TYPES = ("griffin_lim", "hifigan")
 def load_config(path: str | os.PathLike | None) -> dict[str, Any]:
     """The vocoder YAML as a dict (empty when no file is given)."""
     return {} if path is None else load_yaml(path)
+
+
+def add_vocoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--vocoder_type``, ``--vocoder_config`` and ``--vocoder_file``, the arguments of
+    :func:`build_vocoder` (with :func:`load_config`) on a command line."""
+    parser.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
+    parser.add_argument("--vocoder_config", default=None, help="vocoder YAML (griffin_lim settings)")
+    parser.add_argument("--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth)")
 
 
 def build_vocoder(

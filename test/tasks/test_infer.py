@@ -9,33 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF, make_utterance, write_corpus
+from tiny_lipsound2 import make_utterance, write_corpus, write_experiment
 
 from lipsound2.bin import infer
 from lipsound2.fileio.ark import ArkWriter, read_scp
 from lipsound2.fileio.facetrack import encode_mp4, face_track_length, read_face_track
 from lipsound2.fileio.table import read_table, write_table
-from lipsound2.nets.lipsound2 import LipSound2
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained tiny model as training leaves it: ``config.yaml`` and a model file.
-    Its PreNet keeps dropout 0.5 at inference, so the dropout's random stream shows."""
-    exp = tmp_path_factory.mktemp("tiny exp")
-    torch.manual_seed(0)
-    model = LipSound2(**TINY_MODEL_CONF)
-    with torch.no_grad():  # Xavier initialisation zeroes the biases; give them values
-        for name, param in model.named_parameters():
-            if name.endswith("bias"):
-                param.normal_(0.0, 0.3)
-    torch.save(model.state_dict(), exp / "model.pth")
-    (exp / "config.yaml").write_text(yaml.safe_dump({"model_conf": TINY_MODEL_CONF}))
-    return exp
+    return write_experiment(tmp_path_factory.mktemp("tiny exp"))
 
 
 def _infer(exp: Path, data: Path, out: Path, *extra: str) -> int:

@@ -11,9 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+import yaml
+from espnet2.layers.global_mvn import GlobalMVN
 
+from lipsound2.bin.feats_stats import feats_stats
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import write_table
+from lipsound2.nets.lipsound2 import LipSound2
 
 MEL_PER_FRAME = 2.5
 
@@ -71,3 +76,28 @@ TINY_MODEL_CONF = {
     },
     "postnet_conf": {"channels": 16, "dropout": 0.0},
 }
+
+
+def write_experiment(exp: Path, stats_of: Path | None = None) -> Path:
+    """An untrained tiny model as training leaves it: ``config.yaml`` and ``model.pth`` in ``exp``.
+
+    Its biases are drawn at random (Xavier initialisation zeroes them) and its PreNet keeps
+    dropout 0.5 at inference, so the dropout's random stream shows. With ``stats_of`` (a
+    ``feats.scp``) it normalises its mel with that set's statistics, which it keeps in
+    ``exp/feats_stats.npz`` as stage 4 does."""
+    exp.mkdir(parents=True, exist_ok=True)
+    config: dict = {"model_conf": TINY_MODEL_CONF}
+    normalize = None
+    if stats_of is not None:
+        np.savez(exp / "feats_stats.npz", **feats_stats(stats_of))
+        config |= {"normalize": "global_mvn", "normalize_conf": {"stats_file": str(exp / "feats_stats.npz")}}
+        normalize = GlobalMVN(exp / "feats_stats.npz")
+    torch.manual_seed(0)
+    model = LipSound2(**TINY_MODEL_CONF, normalize=normalize)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.normal_(0.0, 0.3)
+    torch.save(model.state_dict(), exp / "model.pth")
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    return exp

@@ -1,0 +1,6 @@
+"""Running a trained model: :class:`Video2Speech` (face track in, speech out) and packed models
+(:mod:`lipsound2.inference.pack`). See docs/inference.md."""
+
+from lipsound2.inference.video2speech import MelResult, Speech, Video2Speech
+
+__all__ = ["MelResult", "Speech", "Video2Speech"]
