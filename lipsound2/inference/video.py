@@ -138,25 +138,32 @@ class VideoSpeaker:
         path = str(path)
         name = Path(path).stem if name is None else name
         start = time.perf_counter()
-        v2s = self.v2s
         with self._bar(name, "frames detected") as bar:
             self.detector.bar = bar
             try:
-                face = prepare_video(path, v2s.frontend, self.detector)
+                face = prepare_video(path, self.v2s.frontend, self.detector)
             finally:
                 self.detector.bar = None
-        num_frames = len(face.crops)
-        bounds = window_bounds(num_frames, self.window, self.overlap)
+        spoken = self.speak_track(face.crops, name)
+        spoken.work = time.perf_counter() - start
+        return spoken
+
+    def speak_track(self, track: np.ndarray, name: str) -> Spoken:
+        """Speech of a face track as the front end crops it (uint8 ``(T, S, S[, 3])``), in
+        windows; ``name`` as in :meth:`__call__`."""
+        start = time.perf_counter()
+        v2s = self.v2s
+        bounds = window_bounds(len(track), self.window, self.overlap)
         keys = [name] if len(bounds) == 1 else [f"{name}@{a}" for a, _ in bounds]
         mels = []
         with self._bar(name, "windows decoded", len(bounds)) as bar:
             for i in range(0, len(bounds), v2s.batch_size):
                 part = dict(zip(keys[i : i + v2s.batch_size], bounds[i : i + v2s.batch_size]))
-                results = v2s.mel({key: face.crops[a:b] for key, (a, b) in part.items()})
+                results = v2s.mel({key: track[a:b] for key, (a, b) in part.items()})
                 mels += [results[key].mel for key in part]
                 bar.update(len(part))
         silence = math.log(v2s.frontend.mel.clip)
         mel = join_windows(mels, bounds, v2s.frontend.mel_per_video_frame, silence)
-        seconds = num_frames / v2s.fps
+        seconds = len(track) / v2s.fps
         wav = fit_length(v2s.vocode(mel), round(seconds * v2s.sample_rate), 0.0)
         return Spoken(wav, v2s.sample_rate, mel, seconds, time.perf_counter() - start, len(bounds))
