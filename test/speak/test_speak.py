@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from fractions import Fraction
@@ -29,6 +30,10 @@ def video_seconds(path: Path) -> float:
         return container.duration / av.time_base
 
 
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True, timeout=60)
+
+
 def write_faceless(path: Path, seconds: float = 2.0) -> None:
     """A clip of drifting colour gradients: video, but no face in it."""
     rng = np.random.default_rng(0)
@@ -46,8 +51,7 @@ def write_faceless(path: Path, seconds: float = 2.0) -> None:
 def write_truncated(source: Path, path: Path) -> None:
     """``source`` with its index moved to the front (as web videos are), then cut in half."""
     whole = path.with_name("whole.mp4")
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source), "-c", "copy",
-                    "-movflags", "+faststart", str(whole)], check=True, timeout=60)  # fmt: skip
+    ffmpeg("-i", str(source), "-c", "copy", "-movflags", "+faststart", str(whole))
     data = whole.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     whole.unlink()
@@ -69,16 +73,21 @@ def test_real_clips_get_wavs_and_each_bad_input_one_error_line(clips, tiny_pack,
     error line naming the file for each bad one, exit status 1."""
     if any(not clip.is_file() for clip in clips.values()):
         pytest.skip("real LRS2, VoxCeleb2-format or GRID s1 clips missing")
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
     bad = tmp_path / "bad inputs"
     bad.mkdir()
     faceless, truncated, text = bad / "no face.mp4", bad / "truncated.mp4", bad / "notes.mp4"
     write_faceless(faceless)
     write_truncated(clips["lrs2"].with_name("00002.mp4"), truncated)
     text.write_text("this is a text file, not a video\n")
+    fps30 = tmp_path / "thirty fps.mkv"  # another frame rate, stereo sound (not used)
+    ffmpeg("-i", str(clips["grid"]), "-r", "30", "-c:v", "mpeg4", "-q:v", "2", "-c:a", "copy", str(fps30))
+    clips = {**clips, "fps30": fps30}
     same_name = bad / "00010.mp4"  # a second input whose wav would overwrite the VoxCeleb2 clip's
     same_name.write_bytes(clips["vox"].read_bytes())
     out = tmp_path / "out dir"
-    inputs = [clips["lrs2"], faceless, clips["vox"], truncated, text, clips["grid"], same_name]
+    inputs = [clips["lrs2"], faceless, clips["vox"], truncated, text, clips["grid"], fps30, same_name]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "lipsound2.bin.speak", *map(str, inputs), "--model", str(tiny_pack)]
     proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, env=env, timeout=600)
@@ -93,9 +102,9 @@ def test_real_clips_get_wavs_and_each_bad_input_one_error_line(clips, tiny_pack,
     assert len(errors) == len(expected), proc.stderr
     for path, reason in expected.items():
         assert any(str(path) in line and reason in line for line in errors), (path, proc.stderr)
-    assert "4 of 7 videos failed" in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["00001.wav", "00010.wav", "bbaf2n.wav"]
-    for name in ("lrs2", "vox", "grid"):
+    assert "4 of 8 videos failed" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["00001.wav", "00010.wav", "bbaf2n.wav", "thirty fps.wav"]
+    for name in ("lrs2", "vox", "grid", "fps30"):
         wav, rate = soundfile.read(out / f"{clips[name].stem}.wav")
         assert rate == 16000 and np.abs(wav).max() > 0
         assert abs(len(wav) / rate - video_seconds(clips[name])) <= 0.04, name  # within a frame
