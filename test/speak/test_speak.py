@@ -60,19 +60,20 @@ def write_truncated(source: Path, path: Path) -> None:
 @pytest.fixture(scope="module")
 def clips(realdata: Path) -> dict[str, Path]:
     """A real clip per corpus: LRS2 160 px (4.8 s), VoxCeleb2 format 224 px (4.24 s), GRID 360x288 (3 s)."""
-    return {
+    clips = {
         "lrs2": realdata / "LRS2_smeetrs_deep_avsr" / "00001.mp4",
         "vox": realdata / "VoxCeleb2_PC-AVS_misc" / "00010.mp4",
         "grid": realdata / "GRID_s1" / "s1" / "bbaf2n.mpg",
     }
+    if any(not clip.is_file() for clip in clips.values()):
+        pytest.skip("real LRS2, VoxCeleb2-format or GRID s1 clips missing")
+    return clips
 
 
 @pytest.mark.slow
 def test_real_clips_get_wavs_and_each_bad_input_one_error_line(clips, tiny_pack, tmp_path):
     """One call with good and bad inputs: a wav of the video's duration for every good one, one
     error line naming the file for each bad one, exit status 1."""
-    if any(not clip.is_file() for clip in clips.values()):
-        pytest.skip("real LRS2, VoxCeleb2-format or GRID s1 clips missing")
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg not installed")
     bad = tmp_path / "bad inputs"
