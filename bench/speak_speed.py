@@ -54,8 +54,14 @@ SIZES = {
 
 
 def default_video() -> Path | None:
+    """GRID s1 bbaf2n from the real clips: $LIPSOUND2_REALDATA or ../shared/realdata (as the tests)."""
     env = os.environ.get("LIPSOUND2_REALDATA")
-    for base in [Path(env)] if env else [ROOT.parent / "shared" / "realdata"]:
+    bases = (
+        [Path(env)]
+        if env
+        else [ROOT.parent / "shared" / "realdata", ROOT.parent.parent / "shared" / "realdata"]
+    )
+    for base in bases:
         clip = base / "GRID_s1" / "s1" / "bbaf2n.mpg"
         if clip.is_file():
             return clip
