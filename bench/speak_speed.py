@@ -19,7 +19,9 @@ Then, each in a fresh process as a user or the stage script starts it:
   runs with its default of one thread; the stage script's bookkeeping, the data-directory
   check and the alignment plots, is left out).
 
-Reported per process: wall seconds from start to exit, the real-time factor (wall seconds per
+First, in one process, the seconds of each part (front end, network, vocoder) on the
+video at 1 and 2 torch threads alternately, without start-up. Then per process: wall seconds
+from start to exit, the real-time factor (wall seconds per
 second of video) and the peak resident memory (of the process alone: this script imports
 neither torch nor lipsound2, and builds the models in a child process, so no child starts
 as a copy of a large parent). Run with the threads you mean to measure:
@@ -194,15 +196,48 @@ def report(runs: list[tuple[dict, dict]]) -> None:
             print(f"| lipsound2-speak, its work only (its own line) | {work:.2f} | {work / seconds:.3f} | |")
 
 
+def time_parts(pack: Path, video: Path, repeats: int) -> None:
+    """In this process: seconds of the front end, the network and the vocoder on ``video``, at
+    1 and 2 torch threads alternately (medians over ``repeats``), as markdown rows."""
+    import torch
+
+    from lipsound2.frontend.pipeline import make_detector, prepare_video
+    from lipsound2.inference import Video2Speech
+
+    v2s = Video2Speech.from_pretrained(pack)
+    detector = make_detector(v2s.frontend)
+    times: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
+    for _ in range(repeats):
+        for threads in times:
+            torch.set_num_threads(threads)
+            t0 = time.perf_counter()
+            track = prepare_video(str(video), v2s.frontend, detector).crops
+            t1 = time.perf_counter()
+            mel = v2s.mel({"utt": track})["utt"].mel
+            t2 = time.perf_counter()
+            v2s.vocode(mel)
+            times[threads].append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+    seconds = len(track) / v2s.fps
+    for threads, rows in times.items():
+        parts = [statistics.median(row[i] for row in rows) for i in range(3)]
+        cells = " | ".join(f"{x:.2f}" for x in parts)
+        print(f"| {threads} | {cells} | {sum(parts):.2f} | {sum(parts) / seconds:.3f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--video", type=Path, default=default_video(), help="default: GRID s1 bbaf2n (3 s)")
     p.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     p.add_argument("--repeats", type=int, default=3, help="runs of each path; medians are reported")
+    p.add_argument("--parts_only", action="store_true", help="only the in-process times of the parts")
     p.add_argument("--build_model", nargs=2, metavar=("SIZE", "WORK"), help=argparse.SUPPRESS)
+    p.add_argument("--time_parts", type=Path, metavar="PACK", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.build_model:
         build_model(args.build_model[0], Path(args.build_model[1]))
+        return
+    if args.time_parts:
+        time_parts(args.time_parts, args.video, args.repeats)
         return
     if args.video is None:
         raise SystemExit("no --video given and the real clips were not found (set LIPSOUND2_REALDATA)")
@@ -212,13 +247,21 @@ def main() -> None:
         work = Path(tmp)
         for size in args.sizes:
             pack = untrained_pack(size, work)
+            print(f"\n{size} config ({SIZES[size][0]}, {SIZES[size][1]}), medians of {args.repeats} runs")
+            cmd = [sys.executable, __file__, "--time_parts", str(pack), "--video", str(args.video)]
+            parts = run([*cmd, "--repeats", str(args.repeats)], work / "parts.log")[2]
+            print(f"in one process, load average now {os.getloadavg()[0]:.2f}:")
+            print("| threads | front end s | network s | vocoder s | total s | real-time factor |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            print(parts, end="")
+            if args.parts_only:
+                continue
             runs = []
             for _ in range(args.repeats):
                 spoken = speak(args.video, pack, work)
                 recipe = stages(args.video, work / f"exp_{size}", SIZES[size][1], work)
                 runs.append((spoken, recipe))
-            print(f"\n{size} config ({SIZES[size][0]}, {SIZES[size][1]}), medians of {args.repeats} runs, "
-                  f"load average now {os.getloadavg()[0]:.2f}:")  # fmt: skip
+            print(f"each in a fresh process, load average now {os.getloadavg()[0]:.2f}:")
             report(runs)
 
 

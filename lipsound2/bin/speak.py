@@ -49,7 +49,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch_size", type=int, default=None, help="windows decoded together (default: the pack's)"
     )
-    p.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--num_threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (the decoder's many small steps gain little from more, and lose "
+        "much when other processes hold the cores: docs/speak.md)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
