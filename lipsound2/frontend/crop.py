@@ -66,12 +66,23 @@ def apply_transform(points: np.ndarray, mat: np.ndarray) -> np.ndarray:
     return points @ mat[:, :2].T + mat[:, 2]
 
 
+def crop_shape(num_frames: int, config: CropConfig) -> tuple[int, ...]:
+    """Shape of the crops of ``num_frames`` frames."""
+    return (num_frames, config.size, config.size) + (() if config.gray else (3,))
+
+
+def crop_frame(frame: np.ndarray, mat: np.ndarray, config: CropConfig) -> np.ndarray:
+    """One frame's crop with its matrix from :func:`crop_transforms`; pixels outside the frame
+    repeat the border."""
+    size = (config.size, config.size)
+    crop = cv2.warpAffine(frame, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return to_gray(crop) if config.gray else crop
+
+
 def crop_frames(frames: np.ndarray, landmarks: np.ndarray, config: CropConfig) -> np.ndarray:
     """Crops ``uint8 (T, size, size[, 3])``; pixels outside the frame repeat the border."""
     mats = crop_transforms(landmarks, config)
-    size = (config.size, config.size)
-    out = np.empty((len(frames), config.size, config.size) + (() if config.gray else (3,)), np.uint8)
+    out = np.empty(crop_shape(len(frames), config), np.uint8)
     for i, (frame, mat) in enumerate(zip(frames, mats)):
-        crop = cv2.warpAffine(frame, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out[i] = to_gray(crop) if config.gray else crop
+        out[i] = crop_frame(frame, mat, config)
     return out

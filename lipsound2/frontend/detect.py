@@ -30,6 +30,17 @@ class Detection:
         return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
 
 
+def shrink(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The frame downscaled (area interpolation) so its longer side is at most ``max_side``
+    (0: no limit), and the scale applied; a frame small enough comes back as it is."""
+    height, width = frame.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return frame, 1.0
+    scale = max_side / max(height, width)
+    size = (round(width * scale), round(height * scale))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), scale
+
+
 class FaceDetector(Protocol):
     def __call__(self, frame: np.ndarray) -> list[Detection]:
         """Faces in one ``uint8 (H, W, 3)`` RGB frame, best score first."""
@@ -81,13 +92,7 @@ class RetinaFaceDetector:
         return self._priors[key]
 
     def __call__(self, frame: np.ndarray) -> list[Detection]:
-        height, width = frame.shape[:2]
-        scale = 1.0
-        if self.max_side and max(height, width) > self.max_side:
-            scale = self.max_side / max(height, width)
-            frame = cv2.resize(
-                frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-            )
+        frame, scale = shrink(frame, self.max_side)
         h, w = frame.shape[:2]
         blob = (frame[..., ::-1].astype(np.float32) - self._MEAN_BGR).transpose(2, 0, 1)[None]
         loc, conf, landm = self.session.run(None, {"input": np.ascontiguousarray(blob)})

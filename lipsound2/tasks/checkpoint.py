@@ -17,6 +17,7 @@ import torch
 
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.tasks.build import build_model
 
 CHECKPOINT_GLOBALS = [np.dtype, np._core.multiarray.scalar, datetime.timedelta]
 
@@ -41,8 +42,6 @@ def load_model(
     path its config recorded (a moved experiment, a packed model). The statistics the model
     de-normalises with are those saved in ``model_file``; the file is needed to build it.
     """
-    from lipsound2.tasks.lipsound2 import LipSound2Task
-
     args = argparse.Namespace(**load_yaml(config))
     args.frontend_config = None if frontend_config is None else str(frontend_config)
     if getattr(args, "normalize", None) is not None:
@@ -55,7 +54,7 @@ def load_model(
                 f"{conf.get('stats_file')!r}, which is not a file; give the experiment's feats_stats.npz"
             )
         args.normalize_conf = conf
-    model = LipSound2Task.build_model(args)
+    model = build_model(args)
     state = load_checkpoint(model_file)
     if "model" in state and isinstance(state["model"], dict):  # checkpoint.pth
         state = state["model"]

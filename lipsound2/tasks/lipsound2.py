@@ -26,29 +26,22 @@ import argparse
 from collections.abc import Callable
 
 import torch
-from espnet2.layers.abs_normalize import AbsNormalize
-from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.tasks.abs_task import AbsTask
-from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
 from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
 
-from lipsound2.frontend.config import load_config
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.tasks import face_track_type
+from lipsound2.tasks.build import build_model, normalize_choices
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
 
 face_track_type.register()
 
 # Model settings that describe the features: they come from the front-end config.
 FEATURE_KEYS = ("n_mels", "mel_per_video_frame")
-
-normalize_choices = ClassChoices(
-    "normalize", classes=dict(global_mvn=GlobalMVN), type_check=AbsNormalize, default=None, optional=True
-)
 
 
 class LipSound2Task(AbsTask):
@@ -128,17 +121,4 @@ class LipSound2Task(AbsTask):
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> LipSound2:
         """The model; its feature settings filled in from (and checked against) the front end."""
-        source = getattr(args, "frontend_config", None)
-        frontend = load_config(source)
-        conf = dict(args.model_conf)
-        conf.setdefault("n_mels", frontend.mel.n_mels)
-        conf.setdefault("mel_per_video_frame", frontend.mel_per_video_frame)
-        args.model_conf = conf  # ESPnet writes args to config.yaml after building the model
-        normalize = None
-        if getattr(args, "normalize", None) is not None:
-            normalize = normalize_choices.get_class(args.normalize)(**args.normalize_conf)
-        model = LipSound2(**conf, normalize=normalize)
-        model.check_features(
-            frontend.mel.n_mels, frontend.mel_per_video_frame, source or "the default front-end settings"
-        )
-        return model
+        return build_model(args)

@@ -1,4 +1,4 @@
-"""The mini_grid recipe end to end with tiny settings: stages 0-8, every stage's outputs checked.
+"""The mini_grid recipe end to end with tiny settings: stages 0-9, every stage's outputs checked.
 
 One module-scoped run (a few minutes on 2 cores) feeds all the checks below; a second run
 over the finished experiment must do nothing.
@@ -6,7 +6,9 @@ over the finished experiment must do nothing.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -168,6 +170,20 @@ def test_stage8_results_and_report(recipe_run):
         assert row in training
     html = (exp / "report" / "index.html").read_text()
     assert "<table" in html and "<audio" in html
+
+
+def test_stage9_pack_speaks_a_test_clip(recipe_run, root, tmp_path):
+    """The demo ends with a pack that lipsound2-speak runs on a video of the test set."""
+    work, _, _ = recipe_run
+    pack = work / "exp" / "mini_grid.zip"
+    clip = next(iter(read_table(work / "data" / "test_sd" / "video.scp").values()))
+    cmd = [sys.executable, "-m", "lipsound2.bin.speak", clip, "--model", str(pack), "-o", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with wave.open(str(tmp_path / f"{Path(clip).stem}.wav")) as wav:
+        assert wav.getnframes() == 3 * wav.getframerate()  # the generated clips last 3 s
+    assert "real-time factor" in proc.stdout
 
 
 def test_rerun_does_nothing(recipe_run):
