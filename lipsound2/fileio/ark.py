@@ -22,7 +22,8 @@ class ArkWriter:
     Both files are written under temporary names and renamed only by :meth:`close` after
     every entry is flushed, so a killed job leaves no ark/scp pair that a later stage reads.
     The scp points at the final ark name. Arrays of any dtype and rank are stored; float
-    2-D matrices as Kaldi matrices, others in NumPy format inside the ark.
+    2-D matrices as Kaldi matrices, int32 1-D vectors (speech units) as Kaldi int vectors, others
+    in NumPy format inside the ark.
     """
 
     def __init__(self, ark: str | os.PathLike, scp: str | os.PathLike) -> None:
@@ -39,7 +40,9 @@ class ArkWriter:
     def __setitem__(self, key: str, array: np.ndarray) -> None:
         array = np.asarray(array)
         offset = self._ark_f.tell() + len(key.encode("utf-8")) + 1
-        if array.ndim == 2 and array.dtype in (np.float32, np.float64):
+        if (array.ndim == 2 and array.dtype in (np.float32, np.float64)) or (
+            array.ndim == 1 and array.dtype == np.int32
+        ):
             kaldiio.save_ark(self._ark_f, {key: array})
         else:
             kaldiio.save_ark(self._ark_f, {key: array}, write_function="numpy")
@@ -83,8 +86,8 @@ def load_array(spec: str) -> np.ndarray:
 
 def array_length(spec: str) -> int:
     """``len()`` of the array an scp value (``file.ark:offset``) points to, read from the
-    entry's header where it is a NumPy array or a binary Kaldi matrix, so the data is not
-    read; other entries (pipes, slices, compressed matrices) are loaded."""
+    entry's header where it is a NumPy array, a binary Kaldi matrix or int vector, so the data
+    is not read; other entries (pipes, slices, compressed matrices) are loaded."""
     path, _, offset = spec.strip().rpartition(":")
     if path and offset.isdigit():
         with open(path, "rb") as f:
@@ -98,6 +101,9 @@ def array_length(spec: str) -> int:
                     return int(np.lib.format.read_array_header_1_0(f)[0][0])
                 if version == (2, 0):
                     return int(np.lib.format.read_array_header_2_0(f)[0][0])
+            elif flag[:3] == b"\0B\4":  # binary Kaldi int vector: then its int32 length
+                f.seek(int(offset) + 3)
+                return struct.unpack("<i", f.read(4))[0]
             elif flag in (b"\0BFM ", b"\0BDM "):  # binary Kaldi matrix: \4 then int32 rows
                 marker, rows = struct.unpack("<bi", f.read(5))
                 if marker == 4:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lipsound2.fileio.ark import ArkWriter, load_array, read_scp
+from lipsound2.fileio.ark import ArkWriter, array_length, load_array, read_scp
 from lipsound2.fileio.table import read_table, write_table
 
 
@@ -15,6 +15,24 @@ def test_ark_roundtrip_float_and_uint8(tmp_path):
     np.testing.assert_array_equal(loaded["utt1"], feats)
     assert loaded["utt2"].dtype == np.uint8
     np.testing.assert_array_equal(loaded["utt2"], video)
+
+
+def test_int32_units_round_trip_as_kaldi_int_vectors(tmp_path):
+    units = {"u1": np.array([0, 199, 7, 7], np.int32), "u2": np.arange(300, dtype=np.int32) % 200}
+    with ArkWriter(tmp_path / "units.ark", tmp_path / "units.scp") as w:
+        for key, value in units.items():
+            w[key] = value
+    specs = read_table(tmp_path / "units.scp")
+    for key, spec in specs.items():
+        loaded = load_array(spec)
+        assert loaded.dtype == np.int32
+        np.testing.assert_array_equal(loaded, units[key])
+        assert array_length(spec) == len(units[key])
+        # Kaldi's own binary int vector (what copy-int-vector reads), not a NumPy blob
+        path, offset = spec.rsplit(":", 1)
+        with open(path, "rb") as f:
+            f.seek(int(offset))
+            assert f.read(3) == b"\0B\4"
 
 
 def test_ark_writer_leaves_nothing_when_interrupted(tmp_path):
