@@ -6,7 +6,7 @@
 #   ./lipsound2.sh --help
 #
 # Stages, as in the design reference:
-#   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features
+#   0 data preparation        1 face tracks + 16 kHz audio   2 log-mel features (+ speech units)
 #   3 pre-training            4 fine-tuning                  5 inference (video -> mel)
 #   6 vocoding (mel -> wav)   7 cascaded lip reading (ASR, lipreading.sh)
 #   8 scoring, RESULTS.md, report                              9 packing (one zip, from_pretrained)
@@ -185,6 +185,15 @@ lang=en              # Language of the transcripts: en (WER) or zh (CER).
 frontend_config=conf/frontend.yaml  # Face detection, tracking, crop, audio and mel settings.
 max_reject_share=0.1                # A stage fails when more than this share is rejected.
 
+# Speech units (an optional second step of stage 2; docs/units.md)
+unit_type=none                      # none, logmel, mfcc, hubert or wav2vec2: the content encoder.
+unit_k=200                          # k-means clusters (units).
+unit_encoder_file=""                # hubert/wav2vec2: the user's checkpoint (torchaudio state dict).
+unit_encoder_config=""              # hubert/wav2vec2: its architecture (torchaudio wav2vec2_model
+                                    # arguments, YAML); empty: the base model.
+unit_layer=6                        # hubert/wav2vec2: transformer layer whose output is clustered.
+unit_max_fit_frames=100000          # Training-set frames the k-means fit samples at most (with --seed).
+
 # Pre-training and fine-tuning (stages 3-4)
 pretrain_config=conf/pretrain.yaml  # Training config for stage 3.
 pretrain_tag=""                     # Name of the pre-training experiment (default: from config).
@@ -235,7 +244,7 @@ pack_corpus=""                        # Corpus name on the model card (default: 
 help_message=$(cat <<HELP
 Usage: $0 --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
 
-Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel, 3 pre-train,
+Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel (+ units), 3 pre-train,
 4 fine-tune, 5 infer, 6 vocode, 7 lip reading ASR (lipreading.sh), 8 scoring and report,
 9 pack the model (one zip for Video2Speech.from_pretrained and lipsound2-speak).
 
@@ -256,6 +265,11 @@ Options (defaults in brackets):
   --lang                      en (WER) or zh (CER) [${lang}]
   --frontend_config           front-end settings [${frontend_config}]
   --max_reject_share          fail a stage above this reject share [${max_reject_share}]
+  --unit_type                 speech units after the mel (stage 2): none, logmel, mfcc, hubert
+                              or wav2vec2 [${unit_type}]; one unit per mel frame in dump/<set>/units.scp
+  --unit_k / --unit_layer / --unit_max_fit_frames   k-means clusters, encoder layer, fit sample
+                              [${unit_k} / ${unit_layer} / ${unit_max_fit_frames}]
+  --unit_encoder_file / --unit_encoder_config   hubert/wav2vec2 checkpoint and architecture
   --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
   --ss_restart                restart the scheduled-sampling schedule in stage 4 [${ss_restart}]
@@ -296,8 +310,10 @@ check_choice lang en zh
 check_choice feats_normalize global_mvn none
 check_choice vocoder_type griffin_lim hifigan
 check_choice asr_token_type char bpe
+check_choice unit_type none logmel mfcc hubert wav2vec2
 check_int 0 stage stop_stage ngpu seed num_plots ngram_order
-check_int 1 nj inference_nj num_nodes nbpe
+check_int 1 nj inference_nj num_nodes nbpe unit_layer unit_max_fit_frames
+check_int 2 unit_k
 [[ ${protocol} =~ ^[A-Za-z0-9_]*$ ]] || usage_error "--protocol must be a word (it names the sets); got '${protocol}'"
 
 # Paper settings: what the paper used, where this toolkit has it. What cannot be the paper's
@@ -329,6 +345,15 @@ fi
 if stage_runs 0 || stage_runs 1 || stage_runs 2; then
   [ -n "${pretrain_train_set}${pretrain_valid_set}${train_set}${valid_set}${test_sets// /}" ] ||
     usage_error "stages 0-2 need sets: --protocol, --train_set, --valid_set, --test_sets or --pretrain_train_set"
+fi
+if stage_runs 2 && [ "${unit_type}" != none ]; then
+  require train_set "to fit the units' k-means (--unit_type ${unit_type})"
+  if [ "${unit_type}" = hubert ] || [ "${unit_type}" = wav2vec2 ]; then
+    require unit_encoder_file "with --unit_type ${unit_type}"
+    [ -f "${unit_encoder_file}" ] || usage_error "--unit_encoder_file ${unit_encoder_file} does not exist"
+    [ -z "${unit_encoder_config}" ] || [ -f "${unit_encoder_config}" ] ||
+      usage_error "--unit_encoder_config ${unit_encoder_config} does not exist"
+  fi
 fi
 if stage_runs 3 && pretrains; then
   require pretrain_valid_set "with --pretrain_train_set (stage 3)"
@@ -440,6 +465,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       continue
     fi
     is_done "${_dst}" stage1 || { log "Stage 2: ${_dst} has no finished stage 1"; exit 1; }
+    rm -f "${_dst}"/.done.units_*  # units of the old mel are stale
     _logdir=${_dst}/logs/stage2
     mkdir -p "${_logdir}"
     split_for_jobs "${nj}" "${_dst}/wav.scp" "${_logdir}/wav"
@@ -455,6 +481,35 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     utils/validate_data_dir.sh "${_dst}"
     mark_done "${_dst}" stage2
   done
+
+  # Speech units, one per mel frame, k-means fitted on the training set. One done marker per
+  # set of unit options: other options compute the units again, the same ones do nothing.
+  if [ "${unit_type}" != none ]; then
+    _units_tag=units_${unit_type}_k${unit_k}_$(printf '%s\n' "${unit_layer}" "${unit_encoder_file}" \
+      "${unit_encoder_config}" "${unit_max_fit_frames}" "${seed}" "${train_set}" "${frontend_config}" |
+      md5sum | cut -c1-8)
+    _units_dirs=()
+    for dset in ${all_sets}; do
+      is_done "${dumpdir}/${dset}" "${_units_tag}" || _units_dirs+=("${dumpdir}/${dset}")
+    done
+    if [ ${#_units_dirs[@]} -eq 0 ]; then
+      log "Stage 2: units already done (.done.${_units_tag})"
+    else
+      _units_exp=${expdir}/${_units_tag}
+      mkdir -p "${_units_exp}"
+      for _d in "${_units_dirs[@]}"; do rm -f "${_d}"/.done.units_*; done
+      _units_opts=()
+      [ -z "${unit_encoder_file}" ] || _units_opts+=(--encoder_file "${unit_encoder_file}")
+      [ -z "${unit_encoder_config}" ] || _units_opts+=(--encoder_config "${unit_encoder_config}")
+      log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets; log in ${_units_exp}/extract_units.log"
+      ${train_cmd} "${_units_exp}/extract_units.log" \
+        "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --config "${frontend_config}" \
+        --kmeans "${_units_exp}/kmeans.npz" --fit_dir "${dumpdir}/${train_set}" --k "${unit_k}" \
+        --seed "${seed}" --max_fit_frames "${unit_max_fit_frames}" --layer "${unit_layer}" \
+        --max_reject_share "${max_reject_share}" "${_units_opts[@]}" "${_units_dirs[@]}"
+      for _d in "${_units_dirs[@]}"; do mark_done "${_d}" "${_units_tag}"; done
+    fi
+  fi
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then

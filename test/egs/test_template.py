@@ -55,6 +55,11 @@ def test_help_lists_every_option(recipe, root):
         ("--stage 8 --stop_stage 8", "--test_sets"),
         ("--stage 3 --stop_stage 3 --pretrain_train_set p", "--pretrain_valid_set"),
         ("--protocol sd --stage 4 --stop_stage 4 --pretrain_model no.pth", "--pretrain_model"),
+        ("--unit_type bert --stage 9", "--unit_type"),
+        ("--unit_k 1 --stage 9", "--unit_k"),
+        ("--unit_type hubert --stage 2 --stop_stage 2 --train_set t", "--unit_encoder_file"),
+        ("--unit_type wav2vec2 --stage 2 --stop_stage 2 --train_set t --unit_encoder_file no.pt", "no.pt"),
+        ("--unit_type mfcc --stage 2 --stop_stage 2 --test_sets t", "--train_set"),
     ],
 )
 def test_bad_options_fail_before_any_stage_runs(recipe, args, named):
