@@ -94,22 +94,23 @@ TINY_MODEL_CONF = {
 }
 
 
-def write_experiment(exp: Path, stats_of: Path | None = None) -> Path:
+def write_experiment(exp: Path, stats_of: Path | None = None, **model_conf) -> Path:
     """An untrained tiny model as training leaves it: ``config.yaml`` and ``model.pth`` in ``exp``.
 
     Its biases are drawn at random (Xavier initialisation zeroes them) and its PreNet keeps
     dropout 0.5 at inference, so the dropout's random stream shows. With ``stats_of`` (a
     ``feats.scp``) it normalises its mel with that set's statistics, which it keeps in
-    ``exp/feats_stats.npz`` as stage 4 does."""
+    ``exp/feats_stats.npz`` as stage 4 does. ``model_conf``: more model settings (a unit head)."""
     exp.mkdir(parents=True, exist_ok=True)
-    config: dict = {"model_conf": TINY_MODEL_CONF}
+    conf = {**TINY_MODEL_CONF, **model_conf}
+    config: dict = {"model_conf": conf}
     normalize = None
     if stats_of is not None:
         np.savez(exp / "feats_stats.npz", **feats_stats(stats_of))
         config |= {"normalize": "global_mvn", "normalize_conf": {"stats_file": str(exp / "feats_stats.npz")}}
         normalize = GlobalMVN(exp / "feats_stats.npz")
     torch.manual_seed(0)
-    model = LipSound2(**TINY_MODEL_CONF, normalize=normalize)
+    model = LipSound2(**conf, normalize=normalize)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith("bias"):
