@@ -63,7 +63,8 @@ class LipSound2(AbsESPnetModel):
             and the model and its loss are those without units. Training then needs the
             ``units`` data input (``dump/<set>/units.scp``, one unit per mel frame).
         num_units: k, the number of units (the k-means clusters of the data's ``units.yaml``).
-        unit_head_side: ``decoder`` (from each decoder step) or ``encoder`` (from each video frame).
+        unit_head_side: ``encoder`` (from each video frame, the paper's choice) or ``decoder``
+            (from each decoder step); see :mod:`lipsound2.nets.unit_head`.
         unit_label_smoothing: the cross-entropy's label smoothing (the paper's code: 0.1).
         normalize: optional feature normalisation (ESPnet's ``GlobalMVN``). The network then
             learns normalised mel frames and :meth:`generate` returns them de-normalised.
@@ -88,7 +89,7 @@ class LipSound2(AbsESPnetModel):
         encoder_mel_weight: float = 0.0,
         unit_weight: float = 0.0,
         num_units: int = 0,
-        unit_head_side: str = "decoder",
+        unit_head_side: str = "encoder",
         unit_label_smoothing: float = 0.1,
         normalize: AbsNormalize | None = None,
     ) -> None:
