@@ -98,8 +98,15 @@ train_lipsound2() {
     log "${exp} is already trained; skipping"
     return 0
   fi
-  local dset f n_mels
+  local dset f n_mels units
   n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${frontend_config}")
+  # A model with a unit head (model_conf unit_weight > 0) also reads stage 2's units.
+  units=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(float((y(sys.argv[1]).get("model_conf") or {}).get("unit_weight", 0)) > 0).lower())' "${config}")
+  local data_args=()
+  if [ "${units}" = true ]; then
+    data_args=(--train_data_path_and_name_and_type "${dumpdir}/${tset}/units.scp,units,kaldi_ark"
+      --valid_data_path_and_name_and_type "${dumpdir}/${vset}/units.scp,units,kaldi_ark")
+  fi
   for dset in "${tset}" "${vset}"; do
     for f in video.scp feats.scp utt2num_vframes utt2num_frames; do
       [ -f "${dumpdir}/${dset}/${f}" ] || { log "missing ${dumpdir}/${dset}/${f}: run stages 1-2 first"; exit 1; }
@@ -108,6 +115,14 @@ train_lipsound2() {
     mkdir -p "${exp}/shapes/${dset}"
     awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
     awk -v n_mels="${n_mels}" '{print $1 " " $2 "," n_mels}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
+    if [ "${units}" = true ]; then
+      [ -f "${dumpdir}/${dset}/units.scp" ] || { log "${config} has a unit head (unit_weight > 0) but ${dumpdir}/${dset}/units.scp is missing: run stage 2 with --unit_type"; exit 1; }
+      # only utterances with units (stage 2 lists the others in units_rejects)
+      for f in video_shape feats_shape; do
+        awk 'NR == FNR { has[$1]; next } $1 in has' "${dumpdir}/${dset}/units.scp" "${exp}/shapes/${dset}/${f}" \
+          >"${exp}/shapes/${dset}/${f}.tmp" && mv "${exp}/shapes/${dset}/${f}.tmp" "${exp}/shapes/${dset}/${f}"
+      done
+    fi
   done
   local norm_args=()
   if [ "${feats_normalize}" = global_mvn ]; then
@@ -144,7 +159,7 @@ train_lipsound2() {
     --valid_data_path_and_name_and_type "${dumpdir}/${vset}/feats.scp,feats,kaldi_ark" \
     --valid_shape_file "${exp}/shapes/${vset}/video_shape" \
     --valid_shape_file "${exp}/shapes/${vset}/feats_shape" \
-    "${norm_args[@]}" "$@"
+    "${data_args[@]}" "${norm_args[@]}" "$@"
   mark_done "${exp}" train
 }
 
@@ -577,6 +592,18 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     for _f in feats.scp att_ws.scp utt2num_frames; do
       merge_job_tables "${_logdir}/output.JOB/${_f}" "${_ddir}/${_f}"
     done
+    # a model with a unit head also predicts units: merged, and scored against stage 2's
+    if [ -f "${_logdir}/output.1/units.scp" ]; then
+      merge_job_tables "${_logdir}/output.JOB/units.scp" "${_ddir}/units.scp"
+      if [ -f "${dumpdir}/${dset}/units.scp" ]; then
+        _train_units=${dumpdir}/${train_set}/units.scp  # its majority unit is the baseline
+        [ -f "${_train_units}" ] || _train_units=${dumpdir}/${dset}/units.scp
+        ${python} -m lipsound2.bin.unit_accuracy --ref "${dumpdir}/${dset}/units.scp" --hyp "${_ddir}/units.scp" \
+          --train_ref "${_train_units}" --out "${_ddir}/unit_accuracy.json" | tee "${_logdir}/unit_accuracy.log"
+      fi
+    else
+      rm -f "${_ddir}/units.scp" "${_ddir}/unit_accuracy.json"
+    fi
     # a job lists the utterances it could not read or decode in failed (absent when none)
     for _n in $(seq "${_nj}"); do cat "${_logdir}/output.${_n}/failed" 2>/dev/null || true; done >"${_logdir}/failed"
     if [ -s "${_logdir}/failed" ]; then

@@ -2,7 +2,9 @@
 
 Writes ``feats.ark``/``feats.scp`` (log-mel, float32 ``(frames, n_mels)``, the front end's
 scale), ``utt2num_frames`` and the attention weights ``att_ws.ark``/``att_ws.scp``
-(``(frames, encoder frames)``) to ``--output_dir``. An utterance that cannot be read or
+(``(frames, encoder frames)``) to ``--output_dir``; a model with a unit head (trained with
+speech units) also writes its predicted unit of every mel frame, ``units.ark``/``units.scp``
+(int32 vectors, as stage 2 writes the reference units). An utterance that cannot be read or
 decoded is logged and listed in ``failed``; the outputs appear only when every utterance
 was tried.
 
@@ -18,6 +20,7 @@ mel is the same whatever batch or job it is decoded in, and the same as the API 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -102,10 +105,15 @@ class StreamingDecoder:
     """Reads, decodes and writes one batch at a time; collects output lengths and failures."""
 
     def __init__(
-        self, v2s: Video2Speech, reader: FaceTrackReader, mel_writer: ArkWriter, att_writer: ArkWriter
+        self,
+        v2s: Video2Speech,
+        reader: FaceTrackReader,
+        mel_writer: ArkWriter,
+        att_writer: ArkWriter,
+        unit_writer: ArkWriter | None = None,
     ) -> None:
         self.v2s, self.reader = v2s, reader
-        self.mel_writer, self.att_writer = mel_writer, att_writer
+        self.mel_writer, self.att_writer, self.unit_writer = mel_writer, att_writer, unit_writer
         self.num_frames: dict[str, str] = {}
         self.failed: dict[str, str] = {}
         self.video_frames = 0
@@ -127,6 +135,8 @@ class StreamingDecoder:
         for key, result in self.v2s.mel(videos, failed).items():
             self.mel_writer[key] = result.mel
             self.att_writer[key] = result.attention
+            if self.unit_writer is not None and result.units is not None:
+                self.unit_writer[key] = result.units
             self.num_frames[key] = str(len(result.mel))
             self.video_frames += len(videos[key])
         for key, exc in failed.items():
@@ -158,8 +168,12 @@ def main(cmd: list[str] | None = None) -> int:
     with (
         ArkWriter(out / "feats.ark", out / "feats.scp") as mel_w,
         ArkWriter(out / "att_ws.ark", out / "att_ws.scp") as att_w,
+        contextlib.ExitStack() as stack,
     ):
-        decoder = StreamingDecoder(v2s, reader, mel_w, att_w)
+        unit_w = None
+        if v2s.model.unit_head is not None:
+            unit_w = stack.enter_context(ArkWriter(out / "units.ark", out / "units.scp"))
+        decoder = StreamingDecoder(v2s, reader, mel_w, att_w, unit_w)
         lengths = track_lengths(reader, keys, decoder.failed)
         with tqdm(total=len(lengths), desc="infer", unit="utt", file=sys.stderr) as progress:
             for batch_keys in length_sorted_batches(lengths, int(options["batch_size"])):
@@ -169,6 +183,9 @@ def main(cmd: list[str] | None = None) -> int:
                 del videos
                 progress.update(len(batch_keys))
     write_table(out / "utt2num_frames", decoder.num_frames)
+    if unit_w is None:
+        for name in ("units.scp", "units.ark"):  # from an earlier run with a unit head
+            (out / name).unlink(missing_ok=True)
     elapsed = time.perf_counter() - start
     video_seconds = decoder.video_frames / v2s.fps
     logging.info(

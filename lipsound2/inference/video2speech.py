@@ -40,21 +40,24 @@ PathLike = str | os.PathLike
 class MelResult:
     """The network's output for one utterance: ``mel`` float32 ``(frames, n_mels)`` on the
     front end's log-mel scale (de-normalised), ``attention`` float32 ``(decoder steps, encoder
-    frames)``."""
+    frames)``, and from a model with a unit head ``units`` int32 ``(frames,)``, the predicted
+    speech unit of each mel frame (None without one)."""
 
     mel: np.ndarray
     attention: np.ndarray
+    units: np.ndarray | None = None
 
 
 @dataclass
 class Speech:
-    """One utterance's speech: ``wav`` float32 at ``rate`` Hz, and the ``mel`` and
-    ``attention`` it was vocoded from (as in :class:`MelResult`)."""
+    """One utterance's speech: ``wav`` float32 at ``rate`` Hz, and the ``mel``, ``attention``
+    and ``units`` it was vocoded from (as in :class:`MelResult`)."""
 
     wav: np.ndarray
     rate: int
     mel: np.ndarray
     attention: np.ndarray
+    units: np.ndarray | None = None
 
 
 class Video2Speech:
@@ -159,7 +162,7 @@ class Video2Speech:
             except Exception as exc:  # one bad utterance must not stop the others
                 _fail(key, "vocoding failed", exc, failed)
                 continue
-            speech[key] = Speech(wav, self.sample_rate, result.mel, result.attention)
+            speech[key] = Speech(wav, self.sample_rate, result.mel, result.attention, result.units)
         return speech
 
     def mel(
@@ -230,9 +233,13 @@ class Video2Speech:
             n_out, n_in = int(out["mel_lengths"][j]), int(out["attention_lengths"][j])
             n_steps = int(out["attention_steps"][j])
             # copies: a result must not keep its batch's tensors alive
+            units = None
+            if "units" in out:
+                units = np.array(out["units"][j, :n_out].cpu(), dtype=np.int32)
             results[key] = MelResult(
                 mel=np.array(out["mel"][j, :n_out].float().cpu(), dtype=np.float32),
                 attention=np.array(out["attention"][j, :n_steps, :n_in].float().cpu(), dtype=np.float32),
+                units=units,
             )
         return results
 

@@ -122,14 +122,20 @@ class AttentionDecoder(torch.nn.Module):
         return projected.reshape(projected.size(0), -1, self.n_mels)
 
     def forward(
-        self, memory: torch.Tensor, pad_mask: torch.Tensor, targets: torch.Tensor, sampling_prob: float = 0.0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        memory: torch.Tensor,
+        pad_mask: torch.Tensor,
+        targets: torch.Tensor,
+        sampling_prob: float = 0.0,
+        return_hidden: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Teacher-forced decoding of ``targets`` ``(B, L, n_mels)``.
 
         With ``sampling_prob > 0`` each utterance feeds, at each step, its own previous
         prediction instead of the ground truth with that probability (scheduled sampling,
         Bengio et al. 2015). Returns frames ``(B, L, n_mels)`` and weights ``(B, S, N)``,
-        ``S = ceil(L / reduction_factor)`` steps.
+        ``S = ceil(L / reduction_factor)`` steps, and with ``return_hidden`` the decoder LSTM's
+        outputs ``(B, S, decoder_lstm_units)`` (what a decoder-side unit head reads).
         """
         b, length, _ = targets.shape
         r = self.reduction_factor
@@ -147,8 +153,11 @@ class AttentionDecoder(torch.nn.Module):
             for t in range(steps):
                 weights.append(self._step(prenet_gates[t], state, memory, processed, pad_mask, layers))
                 hidden.append(state["dec_h"])
-            frames = self._unfold(self.projection(torch.stack(hidden, dim=1)))
-            return frames[:, :length], torch.stack(weights, dim=1)
+            hidden_states = torch.stack(hidden, dim=1)
+            frames = self._unfold(self.projection(hidden_states))[:, :length]
+            if return_hidden:
+                return frames, torch.stack(weights, dim=1), hidden_states
+            return frames, torch.stack(weights, dim=1)
         att_input, projection = StepLinear(self.att_input), StepLinear(self.projection)
         previous = previous.unbind(1)
         outputs = []
@@ -160,7 +169,11 @@ class AttentionDecoder(torch.nn.Module):
             gates = att_input(self.prenet(frame))
             weights.append(self._step(gates, state, memory, processed, pad_mask, layers))
             outputs.append(projection(state["dec_h"]))
-        return self._unfold(torch.stack(outputs, dim=1))[:, :length], torch.stack(weights, dim=1)
+            hidden.append(state["dec_h"])
+        frames = self._unfold(torch.stack(outputs, dim=1))[:, :length]
+        if return_hidden:
+            return frames, torch.stack(weights, dim=1), torch.stack(hidden, dim=1)
+        return frames, torch.stack(weights, dim=1)
 
     @torch.no_grad()
     def generate(
@@ -171,7 +184,8 @@ class AttentionDecoder(torch.nn.Module):
         lengths: torch.Tensor | None,
         max_steps: int,
         generators: Sequence[torch.Generator] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return_hidden: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Free-running decoding of a batch.
 
         ``stop_index`` (visual-period mode): an utterance stops at the first step whose
@@ -181,6 +195,7 @@ class AttentionDecoder(torch.nn.Module):
         lengths in frames ``(B,)`` and attention weights ``(B, S, N)``, one row per step.
         ``generators`` (one per utterance) draw the PreNet's inference dropout, which
         otherwise comes from the global generator (see :mod:`lipsound2.nets.prenet`).
+        ``return_hidden``: also the decoder LSTM's outputs ``(B, S, decoder_lstm_units)``.
         """
         b, r = memory.size(0), self.reduction_factor
         processed = self.attention.process_memory(memory)
@@ -192,7 +207,7 @@ class AttentionDecoder(torch.nn.Module):
             max_steps = int(out_steps.max())
         done = torch.zeros(b, dtype=torch.bool, device=memory.device)
         layers = self._step_layers()
-        outputs, weights = [], []
+        outputs, weights, hidden = [], [], []
         for t in range(max_steps):
             prenet_out = self.prenet(frame, generators)
             w = self._step(self.att_input(prenet_out), state, memory, processed, pad_mask, layers)
@@ -209,10 +224,12 @@ class AttentionDecoder(torch.nn.Module):
             frame = output[:, -self.n_mels :]
             outputs.append(output)
             weights.append(w)
+            hidden.append(state["dec_h"])
             if stop_index is None and bool(done.all()):
                 break
         frames = self._unfold(torch.stack(outputs, dim=1))
         out_len = out_steps * r
         if lengths is not None:
             out_len = torch.minimum(out_len, lengths)
-        return frames[:, : int(out_len.max())], out_len, torch.stack(weights, dim=1)
+        result = (frames[:, : int(out_len.max())], out_len, torch.stack(weights, dim=1))
+        return (*result, torch.stack(hidden, dim=1)) if return_hidden else result

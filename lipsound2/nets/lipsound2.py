@@ -21,6 +21,7 @@ from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import VisualEncoder, sequence_mask
 from lipsound2.nets.postnet import Postnet
+from lipsound2.nets.unit_head import UnitHead, unit_loss, video_frame_index
 
 STOP_MODES = ("visual_period", "known_length")
 PERIOD_VALUE = 255.0  # the paper's 'visual period': one all-255 frame after the last frame
@@ -57,6 +58,14 @@ class LipSound2(AbsESPnetModel):
         encoder_mel_weight: optional loss on a linear read-out of each encoder frame against
             the mel frames it spans. It gives the encoder a direct gradient from the start,
             instead of only through an attention that has not aligned yet; 0 disables it.
+        unit_weight: weight of the speech-unit loss (label-smoothed cross-entropy of a unit head,
+            :mod:`lipsound2.nets.unit_head`) beside the mel loss; 0 (the default) builds no head,
+            and the model and its loss are those without units. Training then needs the
+            ``units`` data input (``dump/<set>/units.scp``, one unit per mel frame).
+        num_units: k, the number of units (the k-means clusters of the data's ``units.yaml``).
+        unit_head_side: ``encoder`` (from each video frame, the paper's choice) or ``decoder``
+            (from each decoder step); see :mod:`lipsound2.nets.unit_head`.
+        unit_label_smoothing: the cross-entropy's label smoothing (the paper's code: 0.1).
         normalize: optional feature normalisation (ESPnet's ``GlobalMVN``). The network then
             learns normalised mel frames and :meth:`generate` returns them de-normalised.
     """
@@ -78,6 +87,10 @@ class LipSound2(AbsESPnetModel):
         guided_attention_weight: float = 0.0,
         guided_attention_sigma: float = 0.4,
         encoder_mel_weight: float = 0.0,
+        unit_weight: float = 0.0,
+        num_units: int = 0,
+        unit_head_side: str = "encoder",
+        unit_label_smoothing: float = 0.1,
         normalize: AbsNormalize | None = None,
     ) -> None:
         super().__init__()
@@ -101,6 +114,15 @@ class LipSound2(AbsESPnetModel):
         self.encoder_mel_weight = encoder_mel_weight
         if encoder_mel_weight > 0:
             self.encoder_mel = torch.nn.Linear(self.encoder.output_size, n_mels)
+        self.unit_weight = unit_weight
+        self.num_units = num_units
+        self.unit_label_smoothing = unit_label_smoothing
+        self.unit_head: UnitHead | None = None
+        if unit_weight > 0:
+            in_size = self.decoder.dec_units if unit_head_side == "decoder" else self.encoder.output_size
+            self.unit_head = UnitHead(
+                unit_head_side, in_size, num_units, self.decoder.reduction_factor, mel_per_video_frame
+            )
         # optimiser updates so far: drives scheduled sampling, saved with the model
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._initialize()
@@ -178,7 +200,7 @@ class LipSound2(AbsESPnetModel):
         memory, in_lengths = self.encode(video, video_lengths)
         pad_mask = ~sequence_mask(in_lengths, memory.size(1))
         prob = self.sampling_prob() if self.training else 0.0
-        dec_out, att_ws = self.decoder(memory, pad_mask, feats, prob)
+        dec_out, att_ws, dec_hidden = self.decoder(memory, pad_mask, feats, prob, return_hidden=True)
         out_mask = sequence_mask(feats_lengths, feats.size(1))
         dec_out = dec_out * out_mask.unsqueeze(2)
         post_out = dec_out + self.postnet(dec_out, out_mask)
@@ -195,19 +217,42 @@ class LipSound2(AbsESPnetModel):
             enc_loss = self._encoder_mel_loss(memory, video_lengths, feats, out_mask)
             loss = loss + self.encoder_mel_weight * enc_loss
             stats["encoder_mel_loss"] = enc_loss.detach()
+        if self.unit_head is not None:
+            hidden = dec_hidden if self.unit_head.side == "decoder" else memory
+            logits = self.unit_head(hidden, feats.size(1), video_lengths)
+            units = self._unit_targets(kwargs.get("units"), kwargs.get("units_lengths"), feats_lengths)
+            u_loss, u_acc = unit_loss(logits, units, out_mask, self.unit_label_smoothing)
+            loss = loss + self.unit_weight * u_loss
+            stats["unit_loss"], stats["unit_acc"] = u_loss.detach(), u_acc.detach()
         video_frames = video_lengths  # the diagonal ends at the last real frame, not the period
         stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, att_lengths).mean()
         stats["ss_prob"] = torch.tensor(prob)
         stats["loss"] = loss.detach()
         return force_gatherable((loss, stats, feats.size(0)), loss.device)
 
+    @staticmethod
+    def _unit_targets(
+        units: torch.Tensor | None, units_lengths: torch.Tensor | None, feats_lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """The batch's units ``(B, L)`` for ``L`` mel frames, checked to be one per mel frame."""
+        if units is None or units_lengths is None:
+            raise ValueError(
+                "unit_weight > 0 but the batch has no units: give the data input "
+                "dump/<set>/units.scp,units,kaldi_ark (stage 2 with --unit_type)"
+            )
+        if not torch.equal(units_lengths.to(feats_lengths.device), feats_lengths):
+            raise ValueError(
+                f"units are not one per mel frame: unit counts {units_lengths.tolist()}, mel frames "
+                f"{feats_lengths.tolist()}; compute the units again for these features (stage 2)"
+            )
+        length = int(feats_lengths.max())
+        return units[:, :length].long()
+
     def _encoder_mel_loss(
         self, memory: torch.Tensor, video_lengths: torch.Tensor, feats: torch.Tensor, out_mask: torch.Tensor
     ) -> torch.Tensor:
         """MSE of a linear read-out of each encoder frame against the mel frames it spans."""
-        t = torch.arange(feats.size(1), device=feats.device)
-        index = (t.to(torch.float32) / self.mel_per_video_frame).long()
-        index = torch.minimum(index[None, :], (video_lengths - 1)[:, None])  # (B, L)
+        index = video_frame_index(feats.size(1), self.mel_per_video_frame, video_lengths)  # (B, L)
         spanned = torch.gather(memory, 1, index.unsqueeze(2).expand(-1, -1, memory.size(2)))
         return masked_mse(self.encoder_mel(spanned), feats, out_mask)
 
@@ -232,9 +277,11 @@ class LipSound2(AbsESPnetModel):
     ) -> dict[str, torch.Tensor]:
         """Free-running decoding of a batch: ``mel`` (PostNet output), ``mel_lengths``,
         ``attention`` ``(B, S, N)`` (one row per decoder step), ``attention_steps`` ``(B,)``
-        and ``attention_lengths`` (encoder frames). ``generators``: one CPU generator per
-        utterance for the PreNet's inference dropout, so that an utterance decodes the same
-        in any batch; without them the dropout draws from the global generator."""
+        and ``attention_lengths`` (encoder frames); with a unit head also ``units`` ``(B, L)``,
+        the most likely unit of each mel frame (``mel_lengths`` of them are valid).
+        ``generators``: one CPU generator per utterance for the PreNet's inference dropout, so
+        that an utterance decodes the same in any batch; without them the dropout draws from
+        the global generator."""
         stop_mode = stop_mode or self.stop_mode
         if stop_mode not in STOP_MODES:
             raise ValueError(f"stop_mode must be one of {STOP_MODES}, got {stop_mode!r}")
@@ -247,18 +294,22 @@ class LipSound2(AbsESPnetModel):
             stop_index, lengths = in_lengths - 1, None
         else:
             stop_index, lengths = None, self.known_lengths(video_lengths)
-        frames, out_len, att_ws = self.decoder.generate(
-            memory, pad_mask, stop_index, lengths, max_steps, generators
+        frames, out_len, att_ws, dec_hidden = self.decoder.generate(
+            memory, pad_mask, stop_index, lengths, max_steps, generators, return_hidden=True
         )
         out_mask = sequence_mask(out_len, frames.size(1))
         frames = frames * out_mask.unsqueeze(2)
         mel = (frames + self.postnet(frames, out_mask)) * out_mask.unsqueeze(2)
         if self.normalize is not None:
             mel, _ = self.normalize.inverse(mel, out_len)
-        return {
+        result = {
             "mel": mel,
             "mel_lengths": out_len,
             "attention": att_ws,
             "attention_steps": self.decoder.num_steps(out_len),
             "attention_lengths": in_lengths,
         }
+        if self.unit_head is not None:
+            hidden = dec_hidden if self.unit_head.side == "decoder" else memory
+            result["units"] = self.unit_head(hidden, mel.size(1), video_lengths).argmax(dim=2)
+        return result

@@ -10,6 +10,13 @@ Data: ``video`` (face tracks, loader type ``face_track``) and ``feats`` (log-mel
     --train_data_path_and_name_and_type dump/train/video.scp,video,face_track
     --train_data_path_and_name_and_type dump/train/feats.scp,feats,kaldi_ark
 
+A model with a unit head (``model_conf`` ``unit_weight`` > 0) also reads the speech units of
+stage 2, one per mel frame (Kaldi int vectors, which ``kaldi_ark`` loads as int arrays)::
+
+    --train_data_path_and_name_and_type dump/train/units.scp,units,kaldi_ark
+
+and its ``num_units`` must be the ``k`` of the ``units.yaml`` beside each ``units.scp``.
+
 ``--frontend_config conf/frontend.yaml`` (the file the features were made with) gives the
 model its ``n_mels`` and ``mel_per_video_frame``; a ``model_conf`` that sets them otherwise
 is an error. The values used are written to the experiment's ``config.yaml``.
@@ -37,6 +44,7 @@ from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.tasks import face_track_type
 from lipsound2.tasks.build import build_model, normalize_choices
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
+from lipsound2.tasks.unit_data import check_unit_data
 
 face_track_type.register()
 
@@ -108,7 +116,7 @@ class LipSound2Task(AbsTask):
 
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False) -> tuple[str, ...]:
-        return ("feats",) if inference else ()
+        return ("feats", "units") if inference else ("units",)
 
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: LipSound2) -> list[torch.optim.Optimizer]:
@@ -120,5 +128,8 @@ class LipSound2Task(AbsTask):
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> LipSound2:
-        """The model; its feature settings filled in from (and checked against) the front end."""
-        return build_model(args)
+        """The model; its feature settings filled in from (and checked against) the front end,
+        its unit head (if any) checked against the units of the data."""
+        model = build_model(args)
+        check_unit_data(args, model)
+        return model

@@ -175,3 +175,19 @@ def test_track_lengths_come_from_the_headers(tmp_path):
 def test_track_length_of_real_grid_clips(grid_clips):
     for clip in grid_clips[:2]:
         assert face_track_length(str(clip)) == len(read_face_track(str(clip))) == 75
+
+
+def test_a_unit_head_writes_units_beside_the_mel(tmp_path):
+    exp = write_experiment(tmp_path / "units exp", unit_weight=1.0, num_units=4)
+    data = write_corpus(tmp_path / "data", 5, seed=8)
+    opts = ["--stop_mode", "known_length", "--batch_size", "2"]
+    assert _infer(exp, data / "video.scp", tmp_path / "out", *opts) == 0
+    mels, units = read_scp(tmp_path / "out" / "feats.scp"), read_scp(tmp_path / "out" / "units.scp")
+    assert sorted(units) == sorted(mels) == sorted(read_table(data / "video.scp"))
+    for key, mel in mels.items():
+        assert units[key].dtype == np.int32 and units[key].shape == (len(mel),), key
+        assert units[key].min() >= 0 and units[key].max() < 4
+    # a model without a head leaves no units behind, not even an earlier run's
+    plain = write_experiment(tmp_path / "plain exp")
+    assert _infer(plain, data / "video.scp", tmp_path / "out", *opts) == 0
+    assert not (tmp_path / "out" / "units.scp").exists()

@@ -24,6 +24,12 @@ MEL_PER_FRAME = 2.5
 
 
 def make_utterance(rng: np.random.Generator, frames: int, size: int = 112, visemes: int = 4):
+    video, mel, _ = make_utterance_with_units(rng, frames, size, visemes)
+    return video, mel
+
+
+def make_utterance_with_units(rng: np.random.Generator, frames: int, size: int = 112, visemes: int = 4):
+    """Video, mel and the units of the mel frames: each frame's state (``visemes`` units)."""
     states = rng.integers(0, visemes, frames)
     video = np.full((frames, size, size), 40, dtype=np.uint8)
     for t, s in enumerate(states):
@@ -36,25 +42,35 @@ def make_utterance(rng: np.random.Generator, frames: int, size: int = 112, visem
     n_mel = int(np.floor(frames * MEL_PER_FRAME))
     index = np.minimum((np.arange(n_mel) / MEL_PER_FRAME).astype(int), frames - 1)
     mel = templates[states[index]] + 0.05 * rng.standard_normal((n_mel, 80))
-    return video, mel.astype(np.float32)
+    return video, mel.astype(np.float32), states[index].astype(np.int32)
 
 
-def write_corpus(out: Path, n_utts: int, min_frames: int = 6, max_frames: int = 10, seed: int = 0) -> Path:
+def write_corpus(
+    out: Path, n_utts: int, min_frames: int = 6, max_frames: int = 10, seed: int = 0, units: bool = False
+) -> Path:
     """Write ``video.scp`` (ark), ``feats.scp``, ``utt2num_vframes``, ``utt2num_frames`` and
-    ESPnet shape files ``video_shape``/``feats_shape`` under ``out``."""
+    ESPnet shape files ``video_shape``/``feats_shape`` under ``out``; with ``units`` also
+    ``units.scp`` (int vectors, one of 4 units per mel frame) and its ``units.yaml`` (k 4)."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
-    vframes, mframes = {}, {}
+    vframes, mframes, unit_arrays = {}, {}, {}
     with (
         ArkWriter(out / "video.ark", out / "video.scp") as vw,
         ArkWriter(out / "feats.ark", out / "feats.scp") as fw,
     ):
         for i in range(n_utts):
             key = f"utt{i:03d}"
-            video, mel = make_utterance(rng, int(rng.integers(min_frames, max_frames + 1)))
+            video, mel, unit_arrays[key] = make_utterance_with_units(
+                rng, int(rng.integers(min_frames, max_frames + 1))
+            )
             vw[key] = video
             fw[key] = mel
             vframes[key], mframes[key] = str(len(video)), str(len(mel))
+    if units:
+        with ArkWriter(out / "units.ark", out / "units.scp") as uw:
+            for key, array in unit_arrays.items():
+                uw[key] = array
+        (out / "units.yaml").write_text(yaml.safe_dump({"unit_type": "states", "k": 4}))
     write_table(out / "utt2num_vframes", vframes)
     write_table(out / "utt2num_frames", mframes)
     write_table(out / "video_shape", {k: f"{v},112,112" for k, v in vframes.items()})
@@ -78,22 +94,23 @@ TINY_MODEL_CONF = {
 }
 
 
-def write_experiment(exp: Path, stats_of: Path | None = None) -> Path:
+def write_experiment(exp: Path, stats_of: Path | None = None, **model_conf) -> Path:
     """An untrained tiny model as training leaves it: ``config.yaml`` and ``model.pth`` in ``exp``.
 
     Its biases are drawn at random (Xavier initialisation zeroes them) and its PreNet keeps
     dropout 0.5 at inference, so the dropout's random stream shows. With ``stats_of`` (a
     ``feats.scp``) it normalises its mel with that set's statistics, which it keeps in
-    ``exp/feats_stats.npz`` as stage 4 does."""
+    ``exp/feats_stats.npz`` as stage 4 does. ``model_conf``: more model settings (a unit head)."""
     exp.mkdir(parents=True, exist_ok=True)
-    config: dict = {"model_conf": TINY_MODEL_CONF}
+    conf = {**TINY_MODEL_CONF, **model_conf}
+    config: dict = {"model_conf": conf}
     normalize = None
     if stats_of is not None:
         np.savez(exp / "feats_stats.npz", **feats_stats(stats_of))
         config |= {"normalize": "global_mvn", "normalize_conf": {"stats_file": str(exp / "feats_stats.npz")}}
         normalize = GlobalMVN(exp / "feats_stats.npz")
     torch.manual_seed(0)
-    model = LipSound2(**TINY_MODEL_CONF, normalize=normalize)
+    model = LipSound2(**conf, normalize=normalize)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith("bias"):

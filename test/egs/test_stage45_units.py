@@ -1,0 +1,51 @@
+"""Stages 4-5 with a unit head: the units reach the trainer, and inference writes and scores
+the predicted units beside the mel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus  # noqa: E402
+
+from lipsound2.fileio.ark import read_scp  # noqa: E402
+from lipsound2.fileio.table import read_table, write_table  # noqa: E402
+
+
+def test_a_unit_head_trains_on_units_and_decodes_them(recipe: Path):
+    dump = recipe / "dump"
+    write_corpus(dump / "train", 6, seed=1, units=True)
+    write_corpus(dump / "valid", 3, seed=2, units=True)
+    # one training utterance without units (stage 2 rejected it): left out of training
+    units = read_table(dump / "train" / "units.scp")
+    write_table(dump / "train" / "units.scp", {k: v for k, v in units.items() if k != "utt000"})
+    conf = {
+        "model_conf": {**TINY_MODEL_CONF, "stop_mode": "known_length", "unit_weight": 1.0, "num_units": 4},
+        "optim": "adam", "optim_conf": {"lr": 0.003}, "batch_type": "sorted", "batch_size": 3,
+        "num_att_plot": 0, "num_workers": 0, "max_epoch": 1, "keep_nbest_models": 1,
+        "best_model_criterion": [["valid", "loss", "min"]],
+    }  # fmt: skip
+    (recipe / "conf").mkdir()
+    (recipe / "conf" / "train units.yaml").write_text(yaml.safe_dump(conf))
+    (recipe / "conf" / "frontend.yaml").write_text("{}\n")
+    (recipe / "conf" / "inference.yaml").write_text("precision: fp32\nbatch_size: 2\n")
+    cmd = ["./lipsound2.sh", "--stage", "4", "--stop_stage", "5", "--train_set", "train",
+           "--valid_set", "valid", "--test_sets", "valid", "--train_config", "conf/train units.yaml",
+           "--train_tag", "u",
+           "--feats_normalize", "none", "--inference_config", "conf/inference.yaml", "--inference_nj", "2",
+           "--num_plots", "0", "--skip_pretrain", "true"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exp = recipe / "exp" / "u"
+    assert "utt000" not in read_table(exp / "shapes" / "train" / "video_shape")
+    assert "unit_acc" in (exp / "train.log").read_text()
+    decoded, mels = read_scp(exp / "decode_valid" / "units.scp"), read_scp(exp / "decode_valid" / "feats.scp")
+    assert sorted(decoded) == sorted(mels) == ["utt000", "utt001", "utt002"]
+    assert all(decoded[k].shape == (len(mels[k]),) for k in mels)
+    result = json.loads((exp / "decode_valid" / "unit_accuracy.json").read_text())
+    assert 0 <= result["accuracy"] <= 1 and result["frames"] == sum(len(m) for m in mels.values())
