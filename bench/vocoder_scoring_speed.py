@@ -68,7 +68,7 @@ def main() -> None:
             options.steps = args.train_steps
         start = time.perf_counter()
         curve = train_hifigan(
-            paths[: -args.held_out],
+            {Path(p).stem: p for p in paths[: -args.held_out]},
             tmp / "cpu",
             cpu_conf["generator_params"],
             cpu_conf["discriminator_params"],

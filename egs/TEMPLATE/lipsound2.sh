@@ -229,7 +229,8 @@ num_plots=3                           # Utterances per set with attention / mel 
 infer_train=true                      # Also infer the train set (stage 7 fine-tunes the ASR on its speech).
 
 # Vocoder (stage 6)
-vocoder_type=griffin_lim              # griffin_lim or hifigan.
+vocoder_type=griffin_lim              # griffin_lim, hifigan, or hifigan_units (mel + speech units:
+                                      # needs units from stage 2's --unit_type, and in decode dirs).
 vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training config).
 vocoder_file=""                       # A vocoder checkpoint the user brings (skips training).
 vocode_oracle=true                    # Also vocode the test sets' ground-truth mel (the oracle rows).
@@ -291,7 +292,8 @@ Options (defaults in brackets):
   --feats_normalize           global_mvn or none [${feats_normalize}]; a fine-tuned model keeps
                               the statistics of the model it starts from
   --inference_config / --inference_model / --num_plots / --infer_train
-  --vocoder_type              griffin_lim or hifigan [${vocoder_type}]
+  --vocoder_type              griffin_lim, hifigan or hifigan_units [${vocoder_type}]; hifigan_units
+                              reads units.scp beside each feats.scp (stage 2 --unit_type for dump)
   --vocoder_config / --vocoder_file / --vocode_oracle
   --asr_config / --asr_finetune_config / --asr_pretrained_model
   --asr_token_type            char or bpe [${asr_token_type}]
@@ -323,7 +325,7 @@ for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_tra
 done
 check_choice lang en zh
 check_choice feats_normalize global_mvn none
-check_choice vocoder_type griffin_lim hifigan
+check_choice vocoder_type griffin_lim hifigan hifigan_units
 check_choice asr_token_type char bpe
 check_choice unit_type none logmel mfcc hubert wav2vec2
 check_int 0 stage stop_stage ngpu seed num_plots ngram_order
@@ -379,7 +381,7 @@ if stage_runs 4; then
   [ -z "${pretrain_model}" ] || [ -f "${pretrain_model}" ] || usage_error "--pretrain_model ${pretrain_model} does not exist"
 fi
 if stage_runs 6; then
-  if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ]; then
+  if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ]; then
     require train_set "to train HiFi-GAN (stage 6 without --vocoder_file)"
   fi
   [ -z "${vocoder_file}" ] || [ -f "${vocoder_file}" ] || usage_error "--vocoder_file ${vocoder_file} does not exist"
@@ -408,10 +410,12 @@ train_exp=${expdir}/${train_tag}
 # shellcheck disable=SC2086  # the test sets are a space-separated list
 all_sets=$(unique ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${valid_set} ${test_sets})
 
-# The vocoder checkpoint of stages 6 and 8: the user's, or the HiFi-GAN stage 6 trains.
+# The vocoder checkpoint of stages 6 and 8: the user's, or the HiFi-GAN stage 6 trains (the
+# mel + units one in a folder of its own, since both read the same config).
 vocoder_exp=${expdir}/vocoder_$(config_tag "${vocoder_config}")
+[ "${vocoder_type}" != hifigan_units ] || vocoder_exp=${expdir}/vocoder_units_$(config_tag "${vocoder_config}")
 vocoder_ckpt=${vocoder_file}
-if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ]; then
+if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ]; then
   vocoder_ckpt=${vocoder_exp}/vocoder.pth
 fi
 
@@ -617,26 +621,49 @@ fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: vocoding (${vocoder_type})"
-  if [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ] && ! is_done "${vocoder_exp}" train; then
-    log "Training HiFi-GAN on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
+  # hifigan_units: the units beside a feats.scp, or a stop that says where they come from
+  units_of() {
+    local units
+    units=$(dirname "$1")/units.scp
+    [ -f "${units}" ] || {
+      log "Error: --vocoder_type hifigan_units needs ${units} (dump: stage 2 with --unit_type; decode dirs: a model with a unit head)"
+      exit 1
+    }
+    echo "${units}"
+  }
+  _vocoder_train=(--wav_scp "${dumpdir}/${train_set}/wav.scp")
+  _vocoder_done=train
+  if [ "${vocoder_type}" = hifigan_units ] && [ -z "${vocoder_file}" ]; then
+    _units=$(units_of "${dumpdir}/${train_set}/feats.scp") || exit 1
+    _vocoder_train+=(--units_scp "${_units}")
+    # other units (type, k, seed) train the vocoder again
+    _vocoder_done=train_$(md5sum <"$(dirname "${_units}")/units.yaml" | cut -c1-8)
+  fi
+  if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ] && ! is_done "${vocoder_exp}" "${_vocoder_done}"; then
+    log "Training HiFi-GAN (${vocoder_type}) on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
+    rm -f "${vocoder_exp}"/.done.train*
     ${train_cmd} "${vocoder_exp}/train.log" \
       ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" \
-      --frontend_config "${frontend_config}" --wav_scp "${dumpdir}/${train_set}/wav.scp" --outdir "${vocoder_exp}"
-    mark_done "${vocoder_exp}" train
+      --frontend_config "${frontend_config}" "${_vocoder_train[@]}" --outdir "${vocoder_exp}"
+    mark_done "${vocoder_exp}" "${_vocoder_done}"
   fi
   # vocode_dir FEATS_SCP OUT_DIR: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and OUT_DIR/wav.scp
   vocode_dir() {
-    local feats=$1 out=$2 _nj n
+    local feats=$1 out=$2 _nj n _units _units_opt=()
     if is_done "${out}" "vocode_${vocoder_type}"; then
       log "${out} is vocoded; skipping"
       return 0
+    fi
+    if [ "${vocoder_type}" = hifigan_units ]; then
+      _units=$(units_of "${feats}") || exit 1
+      _units_opt=(--units_scp "${_units}")
     fi
     mkdir -p "${out}/log"
     _nj=$(min "${inference_nj}" "$(wc -l <"${feats}")")
     log "Vocoding ${feats} -> ${out} (${_nj} jobs)"
     ${decode_cmd} JOB=1:"${_nj}" "${out}/log/vocode.JOB.log" \
       ${python} -m lipsound2.bin.vocode --feats_scp "${feats}" --outdir "${out}" \
-      --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" \
+      --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" "${_units_opt[@]}" \
       --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_ckpt:+--vocoder_file "${vocoder_ckpt}"} \
       --frontend_config "${frontend_config}"
     merge_job_tables "${out}/log/wav.JOB.scp" "${out}/wav.scp"

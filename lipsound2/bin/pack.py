@@ -21,7 +21,7 @@ from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.inference.options import load_inference_config
 from lipsound2.inference.pack import MEMBERS, write_pack
 from lipsound2.inference.video2speech import Video2Speech
-from lipsound2.vocoders.factory import add_vocoder_arguments
+from lipsound2.vocoders.factory import TRAINED_TYPES, add_vocoder_arguments
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args.stats_file = stats_of(args.train_config, args.stats_file)
-    if args.vocoder_type != "hifigan" and args.vocoder_file is not None:
+    if args.vocoder_type not in TRAINED_TYPES and args.vocoder_file is not None:
         logging.info(
             "vocoder_type %s uses no vocoder file: %s is not packed", args.vocoder_type, args.vocoder_file
         )

@@ -1,6 +1,10 @@
 """Train the HiFi-GAN vocoder on real training audio (wav.scp); writes OUTDIR/vocoder.pth.
 
-The audio rate and the log-mel it learns to invert are those of ``--frontend_config``.
+The audio rate and the log-mel it learns to invert are those of ``--frontend_config``. With
+``--units_scp`` (one for each ``--wav_scp``, stage 2's units of the same set, its
+``units.yaml`` beside it giving k) it trains the mel + units vocoder of ``--vocoder_type
+hifigan_units`` on the ground-truth units and augmented mel (the config's ``units`` and
+``augment`` sections).
 """
 
 from __future__ import annotations
@@ -8,16 +12,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from lipsound2.fileio.table import read_table
+from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import load_config as load_frontend_config
+from lipsound2.vocoders.augment import MelAugment
 from lipsound2.vocoders.factory import load_config
-from lipsound2.vocoders.hifigan_train import TrainOptions, train_hifigan
+from lipsound2.vocoders.hifigan_train import TrainOptions, UnitInputs, train_hifigan
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--wav_scp", required=True, action="append", help="training audio (repeatable)")
+    p.add_argument(
+        "--units_scp",
+        action="append",
+        default=None,
+        help="ground-truth units of each --wav_scp's set (repeatable): train the mel + units vocoder",
+    )
     p.add_argument(
         "--config", required=True, help="vocoder YAML: generator_params, discriminator_params, train"
     )
@@ -28,19 +41,35 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def unit_inputs(units_scps: list[str], config: dict) -> UnitInputs:
+    """The units of every set and their k, which all sets' ``units.yaml`` must agree on."""
+    ks = {scp: int(load_yaml(Path(scp).parent / "units.yaml")["k"]) for scp in units_scps}
+    if len(set(ks.values())) != 1:
+        raise SystemExit(f"the units' sets disagree on k: {ks}")
+    table = {key: spec for scp in units_scps for key, spec in read_table(scp).items()}
+    return UnitInputs(
+        table, ks[units_scps[0]], **config.get("units", {}), augment=MelAugment(**config.get("augment", {}))
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = load_config(args.config)
-    paths = [path for scp in args.wav_scp for path in read_table(scp).values()]
+    if args.units_scp is not None and len(args.units_scp) != len(args.wav_scp):
+        raise SystemExit(
+            f"{len(args.units_scp)} --units_scp for {len(args.wav_scp)} --wav_scp: give one per set"
+        )
+    wavs = {key: path for scp in args.wav_scp for key, path in read_table(scp).items()}
     options = TrainOptions(**config.get("train", {}))
     curve = train_hifigan(
-        paths,
+        wavs,
         args.outdir,
         config.get("generator_params", {}),
         config.get("discriminator_params", {}),
         options,
         load_frontend_config(args.frontend_config).mel,
+        None if args.units_scp is None else unit_inputs(args.units_scp, config),
     )
     logging.info(
         "mel L1 %.4f at step %d -> %.4f at step %d", curve[0][1], curve[0][0], curve[-1][1], curve[-1][0]

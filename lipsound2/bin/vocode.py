@@ -4,7 +4,9 @@ The mel settings and the output rate are those of ``--frontend_config``, the fil
 features were made with. Run one job of many through the job runner: ``--job_id JOB
 --num_jobs N`` takes every N-th utterance. Writes ``<outdir>/wav/<utt>.wav`` and the job's
 ``--wav_scp`` table; an utterance that fails is named in the log and in
-``<wav_scp>.failed``, the others go on.
+``<wav_scp>.failed``, the others go on. ``--vocoder_type hifigan_units`` also reads each
+utterance's units from ``--units_scp`` (one per mel frame); an utterance without units, or
+with as many units as it has not mel frames, fails by name.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import load_config as load_frontend_config
-from lipsound2.vocoders.factory import add_vocoder_arguments, build_vocoder, load_config
+from lipsound2.vocoders.factory import UNIT_TYPES, add_vocoder_arguments, build_vocoder, load_config
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -31,6 +33,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--frontend_config", default=None, help="front-end YAML of the features (default: its defaults)"
     )
+    p.add_argument("--units_scp", default=None, help="hifigan_units: the units of feats.scp's utterances")
     p.add_argument("--outdir", required=True, help="wav files go to OUTDIR/wav/")
     p.add_argument("--wav_scp", required=True, help="output wav.scp of this job")
     add_vocoder_arguments(p)
@@ -41,7 +44,10 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.vocoder_type in UNIT_TYPES and not args.units_scp:
+        raise SystemExit(f"--vocoder_type {args.vocoder_type} needs --units_scp")
     feats = read_table(args.feats_scp)
+    units = read_table(args.units_scp) if args.vocoder_type in UNIT_TYPES else None
     keys = job_share(feats, args)
     mel = load_frontend_config(args.frontend_config).mel
     vocoder = build_vocoder(args.vocoder_type, load_config(args.vocoder_config), mel, args.vocoder_file)
@@ -50,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     for key in tqdm(keys, desc=f"vocode {args.job_id}/{args.num_jobs}", mininterval=10):
         try:
-            wav = vocoder(load_array(feats[key]))
+            if units is None:
+                wav = vocoder(load_array(feats[key]))
+            elif key not in units:
+                raise ValueError(f"no units in {args.units_scp}")
+            else:
+                wav = vocoder(load_array(feats[key]), load_array(units[key]))
             path = wav_dir / f"{key}.wav"
             write_wav(path, wav, mel.sample_rate)
             written[key] = str(path)

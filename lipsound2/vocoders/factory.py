@@ -11,8 +11,11 @@ from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
+from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder
 
-VOCODER_TYPES = ("griffin_lim", "hifigan")
+VOCODER_TYPES = ("griffin_lim", "hifigan", "hifigan_units")
+TRAINED_TYPES = ("hifigan", "hifigan_units")  # these need a checkpoint (--vocoder_file)
+UNIT_TYPES = ("hifigan_units",)  # these are called with the units beside the mel
 
 
 def load_config(path: str | os.PathLike | None) -> dict[str, Any]:
@@ -25,7 +28,9 @@ def add_vocoder_arguments(parser: argparse.ArgumentParser) -> None:
     :func:`build_vocoder` (with :func:`load_config`) on a command line."""
     parser.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
     parser.add_argument("--vocoder_config", default=None, help="vocoder YAML (griffin_lim settings)")
-    parser.add_argument("--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth)")
+    parser.add_argument(
+        "--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth) of hifigan or hifigan_units"
+    )
 
 
 def build_vocoder(
@@ -33,17 +38,21 @@ def build_vocoder(
     config: dict[str, Any],
     mel: MelConfig,
     vocoder_file: str | os.PathLike | None = None,
-) -> GriffinLimVocoder | HiFiGANVocoder:
+) -> GriffinLimVocoder | HiFiGANVocoder | HiFiGANUnitsVocoder:
     """A callable ``log_mel (frames, n_mels) -> waveform`` for features made with ``mel``
-    (the front end's settings); a HiFi-GAN trained on other settings is refused."""
+    (the front end's settings), for the ``UNIT_TYPES`` ``(log_mel, units (frames,)) ->
+    waveform``; a HiFi-GAN trained on other settings is refused."""
     if vocoder_type == "griffin_lim":
         return GriffinLimVocoder(mel, **config.get("griffin_lim", {}))
-    if vocoder_type == "hifigan":
+    if vocoder_type in TRAINED_TYPES:
         if not vocoder_file:
             raise ValueError(
-                "vocoder_type hifigan needs a vocoder file (train one in stage 6 or pass --vocoder_file)"
+                f"vocoder_type {vocoder_type} needs a vocoder file "
+                "(train one in stage 6 or pass --vocoder_file)"
             )
         if not Path(vocoder_file).is_file():
             raise FileNotFoundError(f"vocoder file not found: {vocoder_file}")
+        if vocoder_type == "hifigan_units":
+            return HiFiGANUnitsVocoder(vocoder_file, mel)
         return HiFiGANVocoder(vocoder_file, mel)
     raise ValueError(f"unknown vocoder type {vocoder_type!r} (one of {', '.join(VOCODER_TYPES)})")

@@ -21,6 +21,7 @@ from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders.griffin_lim import output_length
 
 CHECKPOINT_FORMAT = "lipsound2-hifigan-1"
+UNITS_CHECKPOINT_FORMAT = "lipsound2-hifigan-units-1"  # mel + speech units (hifigan_units.py)
 
 
 def build_generator(params: dict[str, Any], config: MelConfig) -> HiFiGANGenerator:
@@ -39,23 +40,46 @@ def build_generator(params: dict[str, Any], config: MelConfig) -> HiFiGANGenerat
 
 def save_checkpoint(
     path: str | os.PathLike,
-    generator: HiFiGANGenerator,
+    generator: torch.nn.Module,
     generator_params: dict[str, Any],
     config: MelConfig,
     steps: int,
+    units: dict[str, int] | None = None,
 ) -> None:
-    """Write the generator and its settings (atomically)."""
+    """Write the generator and its settings (atomically); ``units`` (``k``, ``dim``) marks a
+    generator that takes speech units beside the mel."""
     from lipsound2.fileio.atomic import atomic_path
 
     state = {
-        "format": CHECKPOINT_FORMAT,
+        "format": CHECKPOINT_FORMAT if units is None else UNITS_CHECKPOINT_FORMAT,
         "generator": generator.state_dict(),
         "generator_params": generator_params,
         "mel": config.to_dict(),
         "steps": steps,
     }
+    if units is not None:
+        state["units"] = dict(units)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+
+
+def load_checkpoint(checkpoint: str | os.PathLike, expected: str, mel: MelConfig | None) -> dict[str, Any]:
+    """A checkpoint's state, checked to be of format ``expected`` and (unless ``mel`` is None)
+    trained on the mel settings ``mel``; ``ValueError`` names what differs."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    found = state.get("format") if isinstance(state, dict) else None
+    if found != expected:
+        hint = {
+            CHECKPOINT_FORMAT: ": a mel-only HiFi-GAN, use --vocoder_type hifigan",
+            UNITS_CHECKPOINT_FORMAT: ": a mel + units HiFi-GAN, use --vocoder_type hifigan_units",
+        }.get(found, "")
+        raise ValueError(f"{checkpoint}: not a LipSound2 HiFi-GAN checkpoint of format {expected}{hint}")
+    config = MelConfig(**state["mel"])
+    if mel is not None and mel != config:
+        theirs, ours = config.to_dict(), mel.to_dict()
+        diff = ", ".join(f"{k} {theirs[k]} (front end: {ours[k]})" for k in ours if ours[k] != theirs[k])
+        raise ValueError(f"{checkpoint}: trained on other mel settings: {diff}")
+    return state
 
 
 class HiFiGANVocoder:
@@ -66,16 +90,8 @@ class HiFiGANVocoder:
     """
 
     def __init__(self, checkpoint: str | os.PathLike, mel: MelConfig | None = None) -> None:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"{checkpoint}: not a LipSound2 HiFi-GAN checkpoint (expected format {CHECKPOINT_FORMAT})"
-            )
+        state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, mel)
         self.config = MelConfig(**state["mel"])
-        if mel is not None and mel != self.config:
-            theirs, ours = self.config.to_dict(), mel.to_dict()
-            diff = ", ".join(f"{k} {theirs[k]} (front end: {ours[k]})" for k in ours if ours[k] != theirs[k])
-            raise ValueError(f"{checkpoint}: trained on other mel settings: {diff}")
         self.generator = build_generator(state["generator_params"], self.config)
         self.generator.load_state_dict(state["generator"])
         self.generator.remove_weight_norm()

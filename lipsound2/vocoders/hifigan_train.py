@@ -6,14 +6,20 @@ normalised) waveform, and cuts an aligned window of ``segment_frames`` frames an
 adversarial loss and feature matching, weighted as in the HiFi-GAN paper (45, 1, 2). On a
 CPU the discriminators can start late (``discriminator_start_step``) so that a few minutes
 of training go to the mel loss that matters most for intelligibility.
+
+With :class:`UnitInputs` it trains the mel + units generator of ``hifigan_units.py`` instead:
+each window also takes the utterance's ground-truth units (one per mel frame), and its mel is
+degraded by :class:`~lipsound2.vocoders.augment.MelAugment` before it goes in, so that the
+vocoder learns to rely on the units where a predicted mel is blurry; the losses still compare
+the output with the clean audio.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +34,12 @@ from espnet2.gan_tts.hifigan.loss import (
 )
 from tqdm import tqdm
 
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.mel import LogMel, MelConfig
+from lipsound2.vocoders.augment import MelAugment
 from lipsound2.vocoders.hifigan import build_generator, save_checkpoint
+from lipsound2.vocoders.hifigan_units import UnitMelGenerator
 
 log = logging.getLogger(__name__)
 
@@ -54,59 +63,105 @@ class TrainOptions:
     seed: int = 0
 
 
-class SegmentSampler:
-    """Random aligned (mel, waveform) windows from a list of wav files."""
+@dataclass
+class UnitInputs:
+    """The ground-truth units a mel + units vocoder trains on (``units`` and ``augment``
+    sections of its config, ``k`` from the units' ``units.yaml``)."""
 
-    def __init__(self, wav_paths: Sequence[str], config: MelConfig, segment_frames: int, seed: int) -> None:
-        if not wav_paths:
+    table: Mapping[str, str]  # utterance -> units.scp entry, one unit per mel frame
+    k: int
+    dim: int = 128
+    augment: MelAugment = field(default_factory=MelAugment)
+
+
+class SegmentSampler:
+    """Random aligned (mel, waveform[, units]) windows of the utterances ``wavs`` (id -> wav
+    path); ``units`` (id -> units.scp entry) adds each utterance's units, which must be as
+    many as its mel frames."""
+
+    def __init__(
+        self,
+        wavs: Mapping[str, str],
+        config: MelConfig,
+        segment_frames: int,
+        seed: int,
+        units: Mapping[str, str] | None = None,
+    ) -> None:
+        if not wavs:
             raise ValueError("no training audio")
-        self.paths = list(wav_paths)
+        if units is not None:
+            missing = [key for key in wavs if key not in units]
+            if missing:
+                first = ", ".join(missing[:5])
+                raise ValueError(f"no units for {len(missing)} training utterances, first: {first}")
+        self.wavs = dict(wavs)
+        self.keys = list(self.wavs)
+        self.units = units
         self.config = config
         self.frames = segment_frames
         self.logmel = LogMel(config)
         self.rng = random.Random(seed)
-        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = {}
 
-    def _load(self, path: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if path not in self._cache:
-            wav = torch.from_numpy(read_wav(path, self.config.sample_rate))
-            wav = wav / wav.abs().max().clamp_min(1e-8)
-            with torch.no_grad():
-                mel = self.logmel(wav)
-            if len(self._cache) < 2000:  # small corpora stay in memory, large ones are re-read
-                self._cache[path] = (mel, wav)
-            return mel, wav
-        return self._cache[path]
+    def _load(self, key: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        if key in self._cache:
+            return self._cache[key]
+        wav = torch.from_numpy(read_wav(self.wavs[key], self.config.sample_rate))
+        wav = wav / wav.abs().max().clamp_min(1e-8)
+        with torch.no_grad():
+            mel = self.logmel(wav)
+        units = None
+        if self.units is not None:
+            units = torch.from_numpy(load_array(self.units[key]).astype(np.int64))
+            if units.shape != (len(mel),):
+                raise ValueError(
+                    f"{key}: {tuple(units.shape)} units for {len(mel)} mel frames of {self.wavs[key]}: "
+                    "the units must be computed on this audio's mel (stage 2)"
+                )
+        if len(self._cache) < 2000:  # small corpora stay in memory, large ones are re-read
+            self._cache[key] = (mel, wav, units)
+        return mel, wav, units
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, n_mels, frames)`` mel and ``(B, 1, frames * hop)`` waveform."""
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(B, n_mels, frames)`` mel, ``(B, 1, frames * hop)`` waveform and, with units,
+        ``(B, frames)`` units (else None)."""
         hop, n = self.config.hop_length, self.frames
-        mels, wavs = [], []
-        for path in self.rng.choices(self.paths, k=size):
-            mel, wav = self._load(path)
+        mels, wavs, units = [], [], []
+        for key in self.rng.choices(self.keys, k=size):
+            mel, wav, unit = self._load(key)
             wav = torch.nn.functional.pad(wav, (0, max(0, (len(mel) + n) * hop - len(wav))))
             if len(mel) < n:
+                if unit is not None:  # the padding frames keep the last unit (trailing silence)
+                    unit = torch.cat([unit, unit[-1:].expand(n - len(mel))])
                 mel = torch.cat([mel, mel.new_full((n - len(mel), mel.shape[1]), mel.min())])
             start = self.rng.randrange(0, len(mel) - n + 1)
             mels.append(mel[start : start + n].T)
             wavs.append(wav[start * hop : (start + n) * hop].unsqueeze(0))
-        return torch.stack(mels), torch.stack(wavs)
+            if unit is not None:
+                units.append(unit[start : start + n])
+        return torch.stack(mels), torch.stack(wavs), torch.stack(units) if units else None
 
 
 def train_hifigan(
-    wav_paths: Sequence[str],
+    wavs: Mapping[str, str],
     outdir: str | Path,
     generator_params: dict[str, Any],
     discriminator_params: dict[str, Any],
     options: TrainOptions,
     config: MelConfig,
+    units: UnitInputs | None = None,
 ) -> list[tuple[int, float]]:
-    """Train on the log-mel of ``config`` (the front end's settings) and write
+    """Train on the log-mel of ``config`` (the front end's settings) of the utterances
+    ``wavs`` (id -> wav path), with ``units`` the mel + units generator, and write
     ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)
-    generator = build_generator(generator_params, config)
+    if units is None:
+        generator = build_generator(generator_params, config)
+    else:
+        generator = UnitMelGenerator(units.k, units.dim, generator_params, config)
+        augment_rng = torch.Generator().manual_seed(options.seed)
     discriminator = HiFiGANMultiScaleMultiPeriodDiscriminator(**discriminator_params)
     opt_g = torch.optim.AdamW(generator.parameters(), lr=options.lr, betas=tuple(options.betas))
     opt_d = torch.optim.AdamW(discriminator.parameters(), lr=options.lr, betas=tuple(options.betas))
@@ -122,16 +177,18 @@ def train_hifigan(
         fmax=int(config.f_max),
     )
     adv_g, adv_d, fm_loss_fn = GeneratorAdversarialLoss(), DiscriminatorAdversarialLoss(), FeatureMatchLoss()
-    sampler = SegmentSampler(wav_paths, config, options.segment_frames, options.seed)
+    sampler = SegmentSampler(
+        wavs, config, options.segment_frames, options.seed, None if units is None else units.table
+    )
 
     curve: list[tuple[int, float]] = []
     running: list[float] = []
     with open(outdir / "train_log.tsv", "w", encoding="utf-8") as logf:
         logf.write("step\tmel_l1\tadv_g\tfm\tadv_d\n")
         for step in tqdm(range(1, options.steps + 1), desc="hifigan", mininterval=5):
-            mel, wav = sampler.batch(options.batch_size)
+            mel, wav, unit = sampler.batch(options.batch_size)
             use_d = step > options.discriminator_start_step
-            fake = generator(mel)
+            fake = generator(mel) if units is None else generator(units.augment(mel, augment_rng), unit)
             loss_mel = mel_loss_fn(fake, wav)
             loss_g = options.lambda_mel * loss_mel
             adv = fm = loss_d = torch.zeros(())
@@ -163,5 +220,12 @@ def train_hifigan(
                 logf.write(f"{step}\t{mean:.4f}\t{adv.item():.4f}\t{fm.item():.4f}\t{loss_d.item():.4f}\n")
                 logf.flush()
                 log.info("step %d: mel L1 %.4f", step, mean)
-    save_checkpoint(outdir / "vocoder.pth", generator, generator_params, config, options.steps)
+    save_checkpoint(
+        outdir / "vocoder.pth",
+        generator,
+        generator_params,
+        config,
+        options.steps,
+        None if units is None else {"k": units.k, "dim": units.dim},
+    )
     return curve

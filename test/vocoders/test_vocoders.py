@@ -36,7 +36,7 @@ def trained_hifigan(grid_wavs, tmp_path_factory):
     options = TrainOptions(
         steps=24, batch_size=2, segment_frames=16, lr=2e-3, log_interval=6, discriminator_start_step=18
     )
-    curve = train_hifigan([str(p) for p in grid_wavs[:4]], out, TINY_G, TINY_D, options, MelConfig())
+    curve = train_hifigan({p.stem: str(p) for p in grid_wavs[:4]}, out, TINY_G, TINY_D, options, MelConfig())
     return out / "vocoder.pth", curve
 
 
