@@ -248,7 +248,8 @@ asr_inference_config=conf/decode_asr.yaml  # Beam search settings (espnet2.bin.a
 asr_lr_factor=0.1                     # Fine-tuning lr = pre-trained peak lr x this (the paper: 10x smaller).
 
 # Scoring (stage 8)
-judge_model=""                        # Off-the-shelf judge ASR (faster-whisper dir); empty: installed one.
+judges="whisper pocketsphinx"         # Off-the-shelf judge ASRs, English only (docs/vocoders_asr_scoring.md).
+judge_model=""                        # The whisper judge's CTranslate2 dir; empty: the installed tiny.en.
 score_label=LipSound2                 # Row label of this experiment in RESULTS.md.
 score_extra_exps=""                   # More rows, ';'-separated "LABEL=DIR" (DIR may hold {set}), e.g.
                                       # "LipSound2 (from scratch)=exp/lipsound2_scratch/decode_{set}".
@@ -300,7 +301,9 @@ Options (defaults in brackets):
   --nbpe / --ngram_order / --use_lm
   --asr_inference_config      ASR beam search settings [${asr_inference_config}]
   --asr_lr_factor             fine-tuning lr / pre-trained peak lr [${asr_lr_factor}]
-  --judge_model               off-the-shelf judge ASR for intelligibility
+  --judges                    off-the-shelf judge ASRs for intelligibility, each its own WER
+                              table: whisper and/or pocketsphinx, or none ["${judges}"]
+  --judge_model               the whisper judge's CTranslate2 dir [installed tiny.en]
   --score_label               this experiment's row label [${score_label}]
   --score_extra_exps          more rows: ';'-separated "LABEL=DIR" ({set} = test set name)
   --pack_file                 the pack stage 9 writes [<train_exp>/<train_tag>_<inference_model>.zip]
@@ -328,6 +331,13 @@ check_choice feats_normalize global_mvn none
 check_choice vocoder_type griffin_lim hifigan hifigan_units
 check_choice asr_token_type char bpe
 check_choice unit_type none logmel mfcc hubert wav2vec2
+for _judge in ${judges}; do
+  case ${_judge} in
+    whisper | pocketsphinx) ;;
+    none) [ "${judges// /}" = none ] || usage_error "--judges none stands alone; got '${judges}'" ;;
+    *) usage_error "--judges takes whisper, pocketsphinx or none; got '${_judge}'" ;;
+  esac
+done
 check_int 0 stage stop_stage ngpu seed num_plots ngram_order
 check_int 1 nj inference_nj num_nodes nbpe unit_layer unit_max_fit_frames
 check_int 2 unit_k
@@ -700,24 +710,30 @@ fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   log "Stage 8: scoring, RESULTS.md and the HTML report"
-  [ "${lang}" = en ] || log "the judge (Whisper tiny.en) is English only: no judge rows for ${lang}"
+  [ "${lang}" = en ] || log "the judges (${judges}) are English only: no judge rows for ${lang}"
   # A cached output FILE is reused only while FILE.key holds the digest of the tables it came
   # from and the files they list (size, mtime): new audio under the same paths is scored anew.
   inputs_key() { ${python} -m lipsound2.bin.fingerprint "$@"; }
   is_fresh() { [ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$2" ]; }
-  # judge_dir WAV_SCP EVAL_DIR: the independent ASR's hypotheses into EVAL_DIR/hyp/judge.txt
+  # judge_dir WAV_SCP EVAL_DIR: each independent ASR's hypotheses into EVAL_DIR/hyp/judge_NAME.txt
   judge_dir() {
-    local wav=$1 dir=$2 key _nj
+    local wav=$1 dir=$2 key _nj judge hyp model
     [ "${lang}" = en ] || return 0
     key=$(inputs_key "${wav}")
-    is_fresh "${dir}/hyp/judge.txt" "${key}" && return 0
-    mkdir -p "${dir}/log" "${dir}/hyp"
-    _nj=$(min "${nj}" "$(wc -l <"${wav}")")
-    ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge.JOB.log" \
-      ${python} -m lipsound2.bin.judge --wav_scp "${wav}" --out "${dir}/log/judge.JOB.txt" \
-      ${judge_model:+--model_dir "${judge_model}"} --job_id JOB --num_jobs "${_nj}"
-    merge_job_tables "${dir}/log/judge.JOB.txt" "${dir}/hyp/judge.txt"
-    echo "${key}" >"${dir}/hyp/judge.txt.key"
+    for judge in ${judges}; do
+      [ "${judge}" != none ] || continue
+      hyp=${dir}/hyp/judge_${judge}.txt
+      # the whisper judge's model dir is part of what its hypotheses came from
+      model=$([ "${judge}" != whisper ] || echo "${judge_model}")
+      is_fresh "${hyp}" "${key}${model:+ ${model}}" && continue
+      mkdir -p "${dir}/log" "${dir}/hyp"
+      _nj=$(min "${nj}" "$(wc -l <"${wav}")")
+      ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge_${judge}.JOB.log" \
+        ${python} -m lipsound2.bin.judge --judge "${judge}" --wav_scp "${wav}" \
+        --out "${dir}/log/judge_${judge}.JOB.txt" ${model:+--model_dir "${model}"} --job_id JOB --num_jobs "${_nj}"
+      merge_job_tables "${dir}/log/judge_${judge}.JOB.txt" "${hyp}"
+      echo "${key}${model:+ ${model}}" >"${hyp}.key"
+    done
   }
   # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI and durations into EVAL_DIR/scores/speech.tsv,
   # a row for every utterance of REF_WAV_SCP (failed where EVAL_DIR/wav.scp lacks it)

@@ -4,7 +4,8 @@ Rows are ``LABEL=DIR`` pairs (DIR may contain ``{set}``), in the order given; co
 test sets, as the paper's tables have one column group per corpus or split. Tables:
 speech reconstruction in the layout of Tables III-V (ESTOI, PESQ), every speech metric,
 lip reading in the layout of Tables VI-VII (WER or CER; rows + LM and + fine-tuning come
-from the ``hyp/asr_lm`` and ``hyp/asr_ft`` files), and the independent judge's WER.
+from the ``hyp/asr_lm`` and ``hyp/asr_ft`` files), and each independent judge's WER (a table
+per judge, from the ``hyp/judge_<name>`` files).
 Every cell says how many of the test set's utterances it covers (scored / expected), and
 the speech tables count generated durations far from the reference's.
 """
@@ -16,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lipsound2.asr.judge import JUDGES, judge_hyp_name
 from lipsound2.fileio.fingerprint import tables_fingerprint
 from lipsound2.fileio.table import read_table
 from lipsound2.metrics.scoring import (
@@ -30,7 +32,6 @@ from lipsound2.report.training import best_validation, experiment_of
 
 # hypothesis file -> row label suffix, in table order
 ASR_HYPS = {"asr": "", "asr_ft": " + fine-tuning", "asr_lm": " + LM"}
-JUDGE_HYP = "judge"
 OFF = f"length off >{DURATION_TOLERANCE:.0%}"
 
 
@@ -195,9 +196,10 @@ def tables(res: Results) -> list[tuple[str, list[str], list[list[str]]]]:
     if asr_rows := text_rows(ASR_HYPS):
         title = f"Cascaded lip reading, {unit} % (layout of the paper's Tables VI-VII; {utts})"
         out.append((title, ["Model", *header], asr_rows))
-    if judge_rows := text_rows({JUDGE_HYP: ""}):
-        title = f"Independent judge (Whisper tiny.en, not trained here), {unit} % ({utts})"
-        out.append((title, ["Audio", *header], judge_rows))
+    for name, judge in JUDGES.items():
+        if judge_rows := text_rows({judge_hyp_name(name): ""}):
+            title = f"Independent judge: {judge} (not trained here), {unit} % ({utts})"
+            out.append((title, ["Audio", *header], judge_rows))
     if res.training:
         # Eq. 5 is dec_loss + post_loss; "loss" also holds the optional guided-attention and
         # encoder read-out terms, so it compares only models trained with the same weights

@@ -15,11 +15,11 @@ from lipsound2.fileio.wav import read_wav, write_wav
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
 
 
-def _stage8(recipe: Path, *args: str) -> subprocess.CompletedProcess:
-    # zh: CER, and no judge (Whisper is English only), which keeps the run short
-    cmd = ["./lipsound2.sh", "--stage", "8", "--stop_stage", "8", "--test_sets", "test", "--lang", "zh"]
+def _stage8(recipe: Path, *args: str, lang: str = "zh", check: bool = True) -> subprocess.CompletedProcess:
+    # zh (the default here): CER, and no judge (both are English only), which keeps the run short
+    cmd = ["./lipsound2.sh", "--stage", "8", "--stop_stage", "8", "--test_sets", "test", "--lang", lang]
     res = subprocess.run([*cmd, "--nj", "2", *args], cwd=recipe, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-4000:]
+    assert not check or res.returncode == 0, res.stderr[-4000:]
     return res
 
 
@@ -72,6 +72,54 @@ def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     res = _stage8(recipe)
     assert score_log.stat().st_mtime_ns == before
     assert "Results:" in res.stderr and results.read_text().count("3/3") >= 2
+
+
+JUDGE_TITLES = {
+    "whisper": "Independent judge: Whisper tiny.en",
+    "pocketsphinx": "Independent judge: PocketSphinx",
+}
+
+
+@pytest.mark.slow
+def test_stage8_both_judges_count_every_utterance_and_are_cached_by_name(recipe, realdata):
+    src = realdata / "LRS2_smeetrs_deep_avsr"
+    texts = {u: re.search(r"Text:\s*(.*)", (src / f"{u}.txt").read_text()).group(1).strip() for u in CLIPS}
+    write_table(recipe / "dump" / "test" / "wav.scp", {u: str(src / f"{u}.wav") for u in CLIPS})
+    write_table(recipe / "dump" / "test" / "text", texts)
+    decode = recipe / "exp" / "lipsound2_train" / "decode_test"
+    # the generated speech: the real audio of 00002 and 00008, none for 00022
+    for u in ("00002", "00008"):
+        write_wav(decode / "wav" / f"{u}.wav", read_wav(src / f"{u}.wav", 16000), 16000)
+    write_table(decode / "wav.scp", {u: str(decode / "wav" / f"{u}.wav") for u in ("00002", "00008")})
+
+    res = _stage8(recipe, "--judges", "whisper sphinx", lang="en", check=False)
+    assert res.returncode != 0 and "--judges takes whisper, pocketsphinx or none; got 'sphinx'" in res.stderr
+
+    _stage8(recipe, lang="en")
+    md = (recipe / "exp" / "lipsound2_train" / "RESULTS.md").read_text()
+    words = {u: len(t.split()) for u, t in texts.items()}
+    for judge, title in JUDGE_TITLES.items():
+        gold_tsv = recipe / "exp" / "real_test" / "scores" / f"judge_{judge}_wer.tsv"
+        gold = gold_tsv.read_text().splitlines()[1:]
+        errors = {c[0]: sum(map(int, c[1:4])) for c in (line.split("\t") for line in gold)}
+        gold_wer = 100 * sum(errors.values()) / sum(words.values())
+        assert _row(md, title, "Audio gold standard") == [f"{gold_wer:.2f}", "3/3"]
+        # the same audio gives the same hypotheses; the missing one counts as all deletions
+        wer = 100 * (errors["00002"] + errors["00008"] + words["00022"]) / sum(words.values())
+        assert _row(md, title, "LipSound2") == [f"{wer:.2f}", "2/3"], judge
+    hyp = {j: decode / "hyp" / f"judge_{j}.txt" for j in JUDGE_TITLES}
+    assert "00022" not in hyp["pocketsphinx"].read_text()
+
+    # unchanged audio: both judges' hypotheses reused; new audio under the same path: judged anew
+    before = {j: p.stat().st_mtime_ns for j, p in hyp.items()}
+    gold_before = (recipe / "exp" / "real_test" / "hyp" / "judge_pocketsphinx.txt").stat().st_mtime_ns
+    write_wav(decode / "wav" / "00008.wav", read_wav(src / "00002.wav", 16000), 16000)
+    _stage8(recipe, "--judges", "pocketsphinx", lang="en")
+    assert hyp["whisper"].stat().st_mtime_ns == before["whisper"]  # not asked for this time
+    assert hyp["pocketsphinx"].stat().st_mtime_ns != before["pocketsphinx"]
+    assert (recipe / "exp" / "real_test" / "hyp" / "judge_pocketsphinx.txt").stat().st_mtime_ns == gold_before
+    hyps = dict(line.split(" ", 1) for line in hyp["pocketsphinx"].read_text().splitlines())
+    assert hyps["00008"] == hyps["00002"]
 
 
 def test_paper_settings_switch_selects_the_paper_configs(recipe, root):

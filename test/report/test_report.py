@@ -75,7 +75,9 @@ def recipe(realdata, tmp_path_factory):
         "exp_a/decode_test/hyp/asr.txt": one_deletion,
         "exp_a/decode_test/hyp/asr_lm.txt": SENTENCES,
         "real_test/hyp/asr.txt": one_substitution,
-        "real_test/hyp/judge.txt": {**SENTENCES, "bbaf2n": "Bin blue at F2 now."},
+        "real_test/hyp/judge_whisper.txt": {**SENTENCES, "bbaf2n": "Bin blue at F2 now."},
+        # pwij3p without a hypothesis: its 6 words count as deletions
+        "real_test/hyp/judge_pocketsphinx.txt": {u: SENTENCES[u].lower() for u in ("bbaf2n", "lbax4n")},
     }
     for rel, table in hyp.items():
         write_table(work / rel, table)
@@ -119,6 +121,12 @@ def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
     )
     assert (recipe / "exp_a/decode_test/scores/asr_wer.tsv").read_text().count("\n") == 4
     assert "| Inference precision | int8 Linear weights | fp32 |" in md
+    # a table per judge, named by its judge, with hypotheses / expected in every cell
+    judges = re.findall(r"## Independent judge: ([^\n]*)\n\n(?:\|[^\n]*\n){2}(\|[^\n]*)\n", md)
+    assert [(title.split(" (")[0], row) for title, row in judges] == [
+        ("Whisper tiny.en", "| Audio gold standard | 0.00 | 3/3 |"),  # 'F2' normalised to 'F TWO'
+        ("PocketSphinx en-us, generic trigram LM", "| Audio gold standard | 33.33 | 2/3 |"),
+    ]
 
     page = recipe / "exp_a" / "report" / "index.html"
     parser = Links()
