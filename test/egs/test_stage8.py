@@ -29,12 +29,18 @@ def _row(md: str, title: str, label: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")][1:]
 
 
-@pytest.mark.slow
-def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
+def real_test_set(recipe: Path, realdata: Path) -> tuple[Path, dict[str, str]]:
+    """The recipe's test set made of real LRS2 clips: their audio and transcripts."""
     src = realdata / "LRS2_smeetrs_deep_avsr"
     texts = {u: re.search(r"Text:\s*(.*)", (src / f"{u}.txt").read_text()).group(1).strip() for u in CLIPS}
     write_table(recipe / "dump" / "test" / "wav.scp", {u: str(src / f"{u}.wav") for u in CLIPS})
     write_table(recipe / "dump" / "test" / "text", texts)
+    return src, texts
+
+
+@pytest.mark.slow
+def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
+    src, texts = real_test_set(recipe, realdata)
     decode = recipe / "exp" / "lipsound2_train" / "decode_test"
     wavs = {u: read_wav(src / f"{u}.wav", 16000) for u in CLIPS}
     # stages 5-7 as a first run left them: 00022 failed to vocode, 00008 stopped at 60 %
@@ -82,10 +88,7 @@ JUDGE_TITLES = {
 
 @pytest.mark.slow
 def test_stage8_both_judges_count_every_utterance_and_are_cached_by_name(recipe, realdata):
-    src = realdata / "LRS2_smeetrs_deep_avsr"
-    texts = {u: re.search(r"Text:\s*(.*)", (src / f"{u}.txt").read_text()).group(1).strip() for u in CLIPS}
-    write_table(recipe / "dump" / "test" / "wav.scp", {u: str(src / f"{u}.wav") for u in CLIPS})
-    write_table(recipe / "dump" / "test" / "text", texts)
+    src, texts = real_test_set(recipe, realdata)
     decode = recipe / "exp" / "lipsound2_train" / "decode_test"
     # the generated speech: the real audio of 00002 and 00008, none for 00022
     for u in ("00002", "00008"):

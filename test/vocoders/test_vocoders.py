@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_hifigan import TINY_D, TINY_G
 
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
@@ -14,20 +15,6 @@ from lipsound2.metrics.speech import speech_scores
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
 from lipsound2.vocoders.hifigan_train import TrainOptions, train_hifigan
-
-TINY_G = dict(
-    channels=16,
-    upsample_scales=[8, 8, 2, 2],
-    upsample_kernel_sizes=[16, 16, 4, 4],
-    resblock_kernel_sizes=[3],
-    resblock_dilations=[[1, 3]],
-)
-TINY_D = dict(
-    scales=1,
-    periods=[2, 3],
-    scale_discriminator_params=dict(channels=8, max_downsample_channels=32, max_groups=4),
-    period_discriminator_params=dict(channels=8, max_downsample_channels=32),
-)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,15 @@
+"""A HiFi-GAN small enough to train a few steps in a test (hop 256: 8 x 8 x 2 x 2)."""
+
+TINY_G = dict(
+    channels=16,
+    upsample_scales=[8, 8, 2, 2],
+    upsample_kernel_sizes=[16, 16, 4, 4],
+    resblock_kernel_sizes=[3],
+    resblock_dilations=[[1, 3]],
+)
+TINY_D = dict(
+    scales=1,
+    periods=[2, 3],
+    scale_discriminator_params=dict(channels=8, max_downsample_channels=32, max_groups=4),
+    period_discriminator_params=dict(channels=8, max_downsample_channels=32),
+)
