@@ -7,8 +7,10 @@ the overlap (default 0.5 s): the network only ever saw utterances about that lon
 attention is not to be trusted far beyond them. The windows' mels are cross-faded over each
 overlap, so each seam is a blend of two decodings that both saw the speech around it rather
 than a cut in the middle of a word, and the joined mel is vocoded once, so the vocoder has no
-seam to cross. A video within the window gets exactly the model's mel of the whole track. The
-wav is cut or padded to the video's duration.
+seam to cross. With a units vocoder the predicted units are joined with the mel, each
+overlapped frame taking its unit from the window weighing more there. A video within the
+window gets exactly the model's mel (and units) of the whole track. The wav is cut or padded
+to the video's duration.
 """
 
 from __future__ import annotations
@@ -51,17 +53,14 @@ def fit_length(array: np.ndarray, length: int, fill: float) -> np.ndarray:
     return np.concatenate([array, pad])
 
 
-def join_windows(
-    mels: list[np.ndarray], bounds: list[tuple[int, int]], per_frame: float, silence: float
-) -> np.ndarray:
-    """One mel ``(floor(end * per_frame), n_mels)`` from the windows' mels: each put at its
-    window's place (cut or padded with ``silence`` to its span), linearly cross-faded with its
-    neighbours over their overlap."""
+def _spans_and_weights(
+    bounds: list[tuple[int, int]], per_frame: float
+) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+    """Each window's mel frame range ``[start, end)`` and its cross-fade weight per frame:
+    1, falling linearly to 0 across each overlap with a neighbour."""
     spans = [(math.floor(a * per_frame), math.floor(b * per_frame)) for a, b in bounds]
-    total = spans[-1][1]
-    out = np.zeros((total, mels[0].shape[1]), np.float64)
-    weight = np.zeros(total, np.float64)
-    for i, ((start, end), mel) in enumerate(zip(spans, mels)):
+    weights = []
+    for i, (start, end) in enumerate(spans):
         w = np.ones(end - start)
         fade_in = spans[i - 1][1] - start if i > 0 else 0
         fade_out = end - spans[i + 1][0] if i + 1 < len(spans) else 0
@@ -69,9 +68,42 @@ def join_windows(
             w[:fade_in] = np.minimum(w[:fade_in], (np.arange(fade_in) + 0.5) / fade_in)
         if fade_out > 0:
             w[-fade_out:] = np.minimum(w[-fade_out:], (fade_out - np.arange(fade_out) - 0.5) / fade_out)
+        weights.append(w)
+    return spans, weights
+
+
+def join_windows(
+    mels: list[np.ndarray], bounds: list[tuple[int, int]], per_frame: float, silence: float
+) -> np.ndarray:
+    """One mel ``(floor(end * per_frame), n_mels)`` from the windows' mels: each put at its
+    window's place (cut or padded with ``silence`` to its span), linearly cross-faded with its
+    neighbours over their overlap."""
+    spans, weights = _spans_and_weights(bounds, per_frame)
+    total = spans[-1][1]
+    out = np.zeros((total, mels[0].shape[1]), np.float64)
+    weight = np.zeros(total, np.float64)
+    for (start, end), w, mel in zip(spans, weights, mels):
         out[start:end] += w[:, None] * fit_length(mel, end - start, silence)
         weight[start:end] += w
     return (out / weight[:, None]).astype(np.float32)
+
+
+def join_units(units: list[np.ndarray], bounds: list[tuple[int, int]], per_frame: float) -> np.ndarray:
+    """The units ``(floor(end * per_frame),)`` of :func:`join_windows`' mel: units are labels,
+    not to be averaged, so each frame takes the unit of the window weighing most in the
+    cross-fade there (the earlier one on a tie). A window's units are cut to its span, or padded
+    with its last unit (as its mel is padded with silence)."""
+    spans, weights = _spans_and_weights(bounds, per_frame)
+    total = spans[-1][1]
+    out = np.zeros(total, np.int32)
+    best = np.full(total, -1.0)
+    for (start, end), w, unit in zip(spans, weights, units):
+        last = int(unit[-1]) if len(unit) else 0
+        here = fit_length(np.asarray(unit, np.int32), end - start, last)
+        wins = w > best[start:end]
+        out[start:end][wins] = here[wins]
+        best[start:end][wins] = w[wins]
+    return out
 
 
 class CountingDetector:
@@ -91,7 +123,8 @@ class CountingDetector:
 class Spoken:
     """One video's result: ``wav`` float32 at ``rate``, the joined log-mel ``(frames, n_mels)``
     it was vocoded from, the video's ``seconds``, the ``work`` seconds it took (front end,
-    network, vocoder) and the number of ``windows`` it was decoded in."""
+    network, vocoder), the number of ``windows`` it was decoded in, and from a model with a
+    unit head the joined ``units`` ``(frames,)`` (None without one)."""
 
     wav: np.ndarray
     rate: int
@@ -99,6 +132,7 @@ class Spoken:
     seconds: float
     work: float
     windows: int
+    units: np.ndarray | None = None
 
 
 class VideoSpeaker:
@@ -155,15 +189,19 @@ class VideoSpeaker:
         v2s = self.v2s
         bounds = window_bounds(len(track), self.window, self.overlap)
         keys = [name] if len(bounds) == 1 else [f"{name}@{a}" for a, _ in bounds]
-        mels = []
+        mels, units = [], []
         with self._bar(name, "windows decoded", len(bounds)) as bar:
             for i in range(0, len(bounds), v2s.batch_size):
                 part = dict(zip(keys[i : i + v2s.batch_size], bounds[i : i + v2s.batch_size]))
                 results = v2s.mel({key: track[a:b] for key, (a, b) in part.items()})
                 mels += [results[key].mel for key in part]
+                units += [results[key].units for key in part]
                 bar.update(len(part))
         silence = math.log(v2s.frontend.mel.clip)
-        mel = join_windows(mels, bounds, v2s.frontend.mel_per_video_frame, silence)
+        per_frame = v2s.frontend.mel_per_video_frame
+        mel = join_windows(mels, bounds, per_frame, silence)
+        joined = None if units[0] is None else join_units(units, bounds, per_frame)
         seconds = len(track) / v2s.fps
-        wav = fit_length(v2s.vocode(mel), round(seconds * v2s.sample_rate), 0.0)
-        return Spoken(wav, v2s.sample_rate, mel, seconds, time.perf_counter() - start, len(bounds))
+        wav = fit_length(v2s.vocode(mel, joined), round(seconds * v2s.sample_rate), 0.0)
+        took = time.perf_counter() - start
+        return Spoken(wav, v2s.sample_rate, mel, seconds, took, len(bounds), joined)

@@ -28,9 +28,10 @@ from lipsound2.inference.batching import length_sorted_batches, utterance_genera
 from lipsound2.inference.options import INFERENCE_DEFAULTS, load_inference_config
 from lipsound2.inference.pack import unpack
 from lipsound2.nets.precision import with_precision
+from lipsound2.nets.unit_head import UnitHead
 from lipsound2.tasks.checkpoint import load_model
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
-from lipsound2.vocoders.factory import build_vocoder
+from lipsound2.vocoders.factory import UNIT_TYPES, build_vocoder
 from lipsound2.vocoders.factory import load_config as load_vocoder_config
 
 PathLike = str | os.PathLike
@@ -67,8 +68,9 @@ class Video2Speech:
         train_config, model_file: the experiment's ``config.yaml`` and model file.
         frontend_config: the front-end YAML the model's features were made with (None: the
             defaults); its crop is what a user's video must get, its mel what the vocoder takes.
-        vocoder_type: ``griffin_lim``, ``hifigan``, or None for the network alone
-            (:meth:`mel` only).
+        vocoder_type: ``griffin_lim``, ``hifigan``, ``hifigan_units`` (mel + the network's
+            predicted units: needs a model with a unit head of the vocoder's k), or None for
+            the network alone (:meth:`mel` only).
         vocoder_config, vocoder_file: the vocoder YAML and HiFi-GAN checkpoint.
         stats_file: the mel statistics of a model that normalises its targets, in place of
             the path its config recorded.
@@ -121,6 +123,9 @@ class Video2Speech:
         if vocoder_type is not None:
             config = load_vocoder_config(vocoder_config)
             self.vocoder = build_vocoder(vocoder_type, config, self.frontend.mel, vocoder_file)
+        self.needs_units = vocoder_type in UNIT_TYPES
+        if self.needs_units:
+            _check_unit_head(model.unit_head, self.vocoder.k, vocoder_type, vocoder_file, model_file)
         self.meta: dict[str, Any] | None = None  # a packed model's meta.yaml
 
     @classmethod
@@ -158,7 +163,7 @@ class Video2Speech:
         speech = {}
         for key, result in self.mel(tracks, failed).items():
             try:
-                wav = self.vocode(result.mel)
+                wav = self.vocode(result.mel, result.units)
             except Exception as exc:  # one bad utterance must not stop the others
                 _fail(key, "vocoding failed", exc, failed)
                 continue
@@ -176,11 +181,16 @@ class Video2Speech:
             self._decode(keys, tracks, results, failed)
         return {key: results[key] for key in tracks if key in results}
 
-    def vocode(self, mel: np.ndarray) -> np.ndarray:
-        """Float32 waveform at :attr:`sample_rate` of a log-mel ``(frames, n_mels)``."""
+    def vocode(self, mel: np.ndarray, units: np.ndarray | None = None) -> np.ndarray:
+        """Float32 waveform at :attr:`sample_rate` of a log-mel ``(frames, n_mels)``; a units
+        vocoder also takes ``units`` ``(frames,)`` (a :class:`MelResult`'s), the others ignore them."""
         if self.vocoder is None:
             raise ValueError("this Video2Speech has no vocoder (vocoder_type None)")
-        return self.vocoder(mel)
+        if not self.needs_units:
+            return self.vocoder(mel)
+        if units is None:
+            raise ValueError("a units vocoder needs the units of the mel's frames (MelResult.units)")
+        return self.vocoder(mel, units)
 
     def _decode(
         self,
@@ -242,6 +252,23 @@ class Video2Speech:
                 units=units,
             )
         return results
+
+
+def _check_unit_head(
+    head: UnitHead | None, k: int, vocoder_type: str, vocoder_file: PathLike | None, model_file: PathLike
+) -> None:
+    """Refuse a units vocoder whose units the model does not predict, naming both files."""
+    if head is None:
+        raise ValueError(
+            f"vocoder_type {vocoder_type} ({vocoder_file}) vocodes the predicted speech units with the "
+            f"mel, but the model {model_file} has no unit head (unit_weight 0); use a model trained "
+            "with units or vocoder_type hifigan / griffin_lim"
+        )
+    if head.num_units != k:
+        raise ValueError(
+            f"vocoder_type {vocoder_type} ({vocoder_file}) takes {k} units (k), but the model "
+            f"{model_file} predicts {head.num_units}; train the vocoder on the model's units"
+        )
 
 
 def _fail(key: str, what: str, exc: Exception, failed: dict[str, Exception] | None) -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lipsound2.inference.video import join_windows, window_bounds
+from lipsound2.inference.video import join_units, join_windows, window_bounds
 
 
 @pytest.mark.parametrize("num_frames", [1, 74, 75, 76, 138, 139, 140, 500, 1501])
@@ -52,3 +52,30 @@ def test_overlaps_fade_from_one_window_to_the_next_and_short_windows_are_padded_
     assert np.all(np.diff(blend) > 0) and 0 < blend[0] < 0.1 and 0.9 < blend[-1] < 1
     np.testing.assert_array_equal(joined[25:39], 1)
     assert joined[39, 0] == -11.5
+
+
+def test_joined_windows_of_one_unit_sequence_give_those_units_back():
+    rng = np.random.default_rng(1)
+    num_frames, per_frame = 301, 2.5
+    units = rng.integers(0, 200, math.floor(num_frames * per_frame)).astype(np.int32)
+    bounds = window_bounds(num_frames, 75, 12)
+    parts = [units[math.floor(a * per_frame) : math.floor(b * per_frame)] for a, b in bounds]
+    joined = join_units(parts, bounds, per_frame)
+    assert joined.dtype == np.int32
+    np.testing.assert_array_equal(joined, units)
+
+
+def test_overlapped_frames_take_the_units_of_the_window_weighing_more():
+    """The units switch windows where the mel's cross-fade weights cross; a short window is
+    padded with its last unit."""
+    bounds = [(0, 10), (6, 16)]  # as the mel test above: overlap at mel frames 15..24
+    first, second = np.full(25, 3, np.int32), np.arange(24, dtype=np.int32) + 10  # the second short
+    joined = join_units([first, second], bounds, 2.5)
+    mel = join_windows([np.zeros((25, 1)), np.ones((24, 1))], bounds, 2.5, -11.5)[:, 0]
+    assert joined.shape == (40,)
+    from_first = joined == 3
+    # the first window's units exactly where its weight in the mel is the larger
+    np.testing.assert_array_equal(from_first[:39], mel[:39] < 0.5)
+    np.testing.assert_array_equal(from_first, np.arange(40) < 20)
+    np.testing.assert_array_equal(joined[20:39], second[5:24])
+    assert joined[39] == second[-1]

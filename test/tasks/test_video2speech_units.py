@@ -1,0 +1,153 @@
+"""``Video2Speech`` with the mel + units vocoder: it vocodes the network's predicted units, as
+stage 6 does from stage 5's units.scp, also from a pack; a model without a unit head is refused."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from tiny_lipsound2 import write_corpus, write_experiment
+
+from lipsound2.bin import infer, pack, vocode
+from lipsound2.fileio.ark import read_scp
+from lipsound2.fileio.table import read_table
+from lipsound2.fileio.wav import read_wav
+from lipsound2.frontend.config import load_config
+from lipsound2.inference import Video2Speech, VideoSpeaker
+from lipsound2.inference.video import join_units, window_bounds
+from lipsound2.tasks.face_track_type import FaceTrackReader
+from lipsound2.vocoders.griffin_lim import output_length
+from lipsound2.vocoders.hifigan import save_checkpoint
+from lipsound2.vocoders.hifigan_units import UnitMelGenerator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vocoders"))
+from tiny_hifigan import TINY_G  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"
+K = 4
+INFERENCE = {
+    "stop_mode": "known_length",
+    "max_decode_steps": 40,
+    "batch_size": 3,
+    "seed": 3,
+    "precision": "fp32",
+}
+
+
+def _units_vocoder(path: Path, k: int = K) -> Path:
+    """An untrained tiny mel + units HiFi-GAN of ``k`` units (random weights: any wav will do)."""
+    mel = load_config(FRONTEND).mel
+    save_checkpoint(path, UnitMelGenerator(k, 6, TINY_G, mel), TINY_G, mel, steps=0, units={"k": k, "dim": 6})
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny model with a unit head, a units vocoder, and stages 5 and 6 on a test set."""
+    root = tmp_path_factory.mktemp("units run")
+    data = write_corpus(root / "test", 5, min_frames=4, max_frames=10, seed=5)
+    exp = write_experiment(root / "exp", unit_weight=1.0, num_units=K)
+    (root / "inference.yaml").write_text(yaml.safe_dump(INFERENCE))
+    vocoder = _units_vocoder(root / "vocoder.pth")
+    out = root / "decode test"
+    rc = infer.main(
+        ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
+         "--frontend_config", str(FRONTEND), "--config", str(root / "inference.yaml"),
+         "--data_path", str(data / "video.scp"), "--output_dir", str(out)]
+    )  # fmt: skip
+    assert rc == 0 and (out / "units.scp").is_file()
+    rc = vocode.main(
+        ["--feats_scp", str(out / "feats.scp"), "--units_scp", str(out / "units.scp"),
+         "--outdir", str(root / "stage 6"), "--wav_scp", str(root / "stage 6" / "wav.scp"),
+         "--frontend_config", str(FRONTEND), "--vocoder_type", "hifigan_units",
+         "--vocoder_file", str(vocoder)]
+    )  # fmt: skip
+    assert rc == 0
+    return {"root": root, "data": data, "exp": exp, "out": out, "vocoder": vocoder}
+
+
+def _check_against_stage6(speech: dict, run: dict[str, Path]) -> None:
+    mels, units = read_scp(run["out"] / "feats.scp"), read_scp(run["out"] / "units.scp")
+    wavs = read_table(run["root"] / "stage 6" / "wav.scp")
+    assert sorted(speech) == sorted(wavs) == sorted(mels)
+    frontend = load_config(FRONTEND)
+    for key, result in speech.items():
+        np.testing.assert_array_equal(result.units, units[key], err_msg=key)
+        np.testing.assert_allclose(result.mel, mels[key], rtol=1e-6, atol=1e-6, err_msg=key)
+        assert len(result.wav) == output_length(len(result.mel), frontend.mel), key
+        # stage 6 writes 16-bit PCM
+        np.testing.assert_allclose(np.clip(result.wav, -1, 1), read_wav(wavs[key], 16000), atol=1.01 / 32768)
+
+
+def test_the_units_vocoder_gets_the_predicted_units_as_stage_6_does(run):
+    v2s = Video2Speech(
+        run["exp"] / "config.yaml", run["exp"] / "model.pth", FRONTEND,
+        vocoder_type="hifigan_units", vocoder_file=run["vocoder"], **INFERENCE,
+    )  # fmt: skip
+    tracks = dict(FaceTrackReader(str(run["data"] / "video.scp")).items())
+    speech = v2s.batch(tracks)
+    _check_against_stage6(speech, run)
+    # the units matter: other units give another wav
+    key, result = next(iter(speech.items()))
+    other = v2s.vocode(result.mel, (result.units + 1) % K)
+    assert not np.allclose(other, result.wav)
+    with pytest.raises(ValueError, match="needs the units"):
+        v2s.vocode(result.mel)
+
+
+def test_windowed_speech_vocodes_the_joined_units(run):
+    """A track longer than the window: the windows' units are joined with their mel, and the
+    wav is the units vocoder's of both."""
+    v2s = Video2Speech(
+        run["exp"] / "config.yaml", run["exp"] / "model.pth", FRONTEND,
+        vocoder_type="hifigan_units", vocoder_file=run["vocoder"], **INFERENCE,
+    )  # fmt: skip
+    track = np.concatenate(list(FaceTrackReader(str(run["data"] / "video.scp")).values()))[:20]
+    speaker = VideoSpeaker(v2s, window_s=8 / v2s.fps, overlap_s=3 / v2s.fps)
+    spoken = speaker.speak_track(track, "long")
+    bounds = window_bounds(len(track), 8, 3)
+    assert spoken.windows == len(bounds) > 1 and spoken.units.shape == (len(spoken.mel),)
+    keys = {f"long@{a}": track[a:b] for a, b in bounds}
+    parts = [v2s.mel(keys)[key].units for key in keys]
+    per_frame = v2s.frontend.mel_per_video_frame
+    np.testing.assert_array_equal(spoken.units, join_units(parts, bounds, per_frame))
+    wav = v2s.vocode(spoken.mel, spoken.units)
+    np.testing.assert_array_equal(spoken.wav[: len(wav)], wav)
+    assert len(spoken.wav) == round(len(track) / v2s.fps * v2s.sample_rate)
+
+
+def test_a_pack_carries_the_units_vocoder(run, tmp_path):
+    exp = run["exp"]
+    rc = pack.main(
+        ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
+         "--frontend_config", str(FRONTEND), "--inference_config", str(run["root"] / "inference.yaml"),
+         "--vocoder_type", "hifigan_units", "--vocoder_file", str(run["vocoder"]),
+         "--outpath", str(tmp_path / "units model.zip")]
+    )  # fmt: skip
+    assert rc == 0
+    v2s = Video2Speech.from_pretrained(tmp_path / "units model.zip")
+    assert v2s.meta["vocoder_type"] == "hifigan_units" and "vocoder.pth" in v2s.meta["sha256"]
+    _check_against_stage6(v2s.batch(dict(FaceTrackReader(str(run["data"] / "video.scp")).items())), run)
+
+
+def test_a_units_vocoder_without_a_unit_head_or_of_another_k_is_refused(run, tmp_path):
+    plain = write_experiment(tmp_path / "plain exp")
+    with pytest.raises(ValueError, match=r"hifigan_units \(.*vocoder\.pth\).*plain exp.*has no unit head"):
+        Video2Speech(plain / "config.yaml", plain / "model.pth", FRONTEND,
+                     vocoder_type="hifigan_units", vocoder_file=run["vocoder"])  # fmt: skip
+    other_k = _units_vocoder(tmp_path / "k8.pth", k=8)
+    with pytest.raises(ValueError, match=r"takes 8 units.*predicts 4"):
+        Video2Speech(run["exp"] / "config.yaml", run["exp"] / "model.pth", FRONTEND,
+                     vocoder_type="hifigan_units", vocoder_file=other_k)  # fmt: skip
+    # pack refuses it too, before writing anything
+    with pytest.raises(ValueError, match="has no unit head"):
+        pack.main(
+            ["--train_config", str(plain / "config.yaml"), "--model_file", str(plain / "model.pth"),
+             "--frontend_config", str(FRONTEND), "--vocoder_type", "hifigan_units",
+             "--vocoder_file", str(run["vocoder"]), "--outpath", str(tmp_path / "bad.zip")]
+        )  # fmt: skip
+    assert not (tmp_path / "bad.zip").exists()
