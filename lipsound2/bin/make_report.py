@@ -46,7 +46,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--train_exp_config", default=None, help="config.yaml the trainer wrote in the experiment")
     g.add_argument("--inference_config", default=None, help="stage 5's inference YAML")
     g.add_argument("--frontend_config", default=None, help="stages 1-2's front-end YAML")
-    g.add_argument("--vocoder_type", default=None, help="griffin_lim or hifigan")
+    g.add_argument("--vocoder_type", default=None, help="griffin_lim, hifigan or hifigan_units")
     g.add_argument("--asr_exp_config", default=None, help="config.yaml of the ASR decoding generated speech")
     g.add_argument(
         "--asr_pretrained_model",

@@ -24,6 +24,7 @@ from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import VisualEncoder
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.postnet import Postnet
+from lipsound2.vocoders.factory import TRAINED_TYPES
 
 SWITCH = "--paper_settings true"
 
@@ -371,9 +372,10 @@ def _asr_differences(s: SettingsInForce) -> list[Difference]:
         here = {
             "griffin_lim": "Griffin-Lim (no neural vocoder)",
             "hifigan": "HiFi-GAN trained on this corpus",
+            "hifigan_units": "HiFi-GAN fed mel + predicted speech units, trained on this corpus",
         }
         remedy = "no 16 kHz WaveGlow is available; HiFi-GAN is the neural stand-in"
-        if s.vocoder_type != "hifigan":
+        if s.vocoder_type not in TRAINED_TYPES:
             remedy += f" (--vocoder_type hifigan, {SWITCH})"
         out.append(
             Difference(

@@ -106,3 +106,13 @@ def test_pre_training_differences_are_listed(conf, tmp_path):
     assert "Added loss: guided attention (pre-training)" in names
     assert "Added loss: guided attention" not in names
     assert found[-1].setting == "Not compared" and "inference config" in found[-1].here
+
+
+def test_the_units_vocoder_has_its_own_row_text(conf, tmp_path):
+    train, path = trainer_config(tmp_path, conf / "train_paper.yaml")
+    found = differences(
+        SettingsInForce(train_config=train, train_config_path=path, vocoder_type="hifigan_units")
+    )
+    vocoder = next(d for d in found if d.setting == "Vocoder")
+    assert vocoder.here.startswith("HiFi-GAN fed mel + predicted speech units")
+    assert "--vocoder_type" not in vocoder.remedy  # already a trained neural vocoder
