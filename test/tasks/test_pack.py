@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tiny_lipsound2 import write_corpus, write_experiment
+from tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
-from lipsound2.bin import infer, pack, vocode
+from lipsound2.bin import pack, vocode
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table
 from lipsound2.fileio.wav import read_wav
@@ -57,11 +57,7 @@ def stage5(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     mel, params = load_config(FRONTEND).mel, load_yaml(VOCODER)["generator_params"]
     save_checkpoint(root / "vocoder.pth", build_generator(params, mel), params, mel, steps=0)  # untrained
     out = root / "decode_test"
-    rc = infer.main(
-        ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
-         "--frontend_config", str(FRONTEND), "--config", str(root / "inference.yaml"),
-         "--data_path", str(data / "video.scp"), "--output_dir", str(out)]
-    )  # fmt: skip
+    rc = run_stage5(exp, data, root / "inference.yaml", out)
     assert rc == 0
     return {"root": root, "data": data, "exp": exp, "out": out}
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from tiny_lipsound2 import write_corpus, write_experiment
+from tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
-from lipsound2.bin import infer, pack, vocode
+from lipsound2.bin import pack, vocode
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table
 from lipsound2.fileio.wav import read_wav
@@ -54,11 +54,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "inference.yaml").write_text(yaml.safe_dump(INFERENCE))
     vocoder = _units_vocoder(root / "vocoder.pth")
     out = root / "decode test"
-    rc = infer.main(
-        ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
-         "--frontend_config", str(FRONTEND), "--config", str(root / "inference.yaml"),
-         "--data_path", str(data / "video.scp"), "--output_dir", str(out)]
-    )  # fmt: skip
+    rc = run_stage5(exp, data, root / "inference.yaml", out)
     assert rc == 0 and (out / "units.scp").is_file()
     rc = vocode.main(
         ["--feats_scp", str(out / "feats.scp"), "--units_scp", str(out / "units.scp"),

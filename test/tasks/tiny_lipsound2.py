@@ -15,6 +15,7 @@ import torch
 import yaml
 from espnet2.layers.global_mvn import GlobalMVN
 
+from lipsound2.bin import infer
 from lipsound2.bin.feats_stats import feats_stats
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import write_table
@@ -118,3 +119,16 @@ def write_experiment(exp: Path, stats_of: Path | None = None, **model_conf) -> P
     torch.save(model.state_dict(), exp / "model.pth")
     (exp / "config.yaml").write_text(yaml.safe_dump(config))
     return exp
+
+
+FRONTEND = Path(__file__).resolve().parents[2] / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"
+
+
+def run_stage5(exp: Path, data: Path, config: Path, out: Path) -> int:
+    """Stage 5's command on ``data``'s video.scp with the experiment's model and the inference
+    config ``config``."""
+    return infer.main(
+        ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
+         "--frontend_config", str(FRONTEND), "--config", str(config),
+         "--data_path", str(data / "video.scp"), "--output_dir", str(out)]
+    )  # fmt: skip
