@@ -88,3 +88,26 @@ def vox(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("corpus") / "vox"
     generate_voxceleb(root, dev_speakers=2, test_speakers=1, videos=2, clips=1, seed=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def mel_data_dir():
+    """Makes a data dir as stage 2 leaves it: ``make(path, wavs)`` writes the 16 kHz waveforms
+    ``wavs`` (key -> float array) and their wav.scp, then runs stage 2's mel job on them."""
+    import numpy as np
+
+    from lipsound2.bin import extract_mel
+    from lipsound2.fileio.table import write_table
+    from lipsound2.fileio.wav import write_wav
+
+    def make(path: Path, wavs: dict[str, np.ndarray]) -> Path:
+        table = {}
+        for key, wav in wavs.items():
+            table[key] = str(path / "wav" / f"{key}.wav")
+            write_wav(table[key], wav, 16000)
+        write_table(path / "wav.scp", table)
+        args = ["--wav_scp", str(path / "wav.scp"), "--ark", str(path / "data" / "feats.ark")]
+        extract_mel.main(args + ["--out_dir", str(path)])
+        return path
+
+    return make

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lipsound2.bin import extract_mel
 from lipsound2.fileio.ark import read_scp
-from lipsound2.fileio.table import read_table, write_table
-from lipsound2.fileio.wav import write_wav
+from lipsound2.fileio.table import read_table
 
 
-def _stage2_output(dump: Path, num_utts: int, seed: int) -> None:
+def _stage2_output(mel_data_dir, dump: Path, num_utts: int, seed: int) -> None:
     """What stages 1-2 leave in dump/<set>: audio, mel features, utt2num_frames, done markers."""
     rng = np.random.default_rng(seed)
     t = np.arange(16000) / 16000
@@ -23,23 +21,8 @@ def _stage2_output(dump: Path, num_utts: int, seed: int) -> None:
         wav = sum(
             np.sin(2 * np.pi * rng.uniform(100, 3000) * t) * (t > rng.uniform(0, 0.8)) for _ in range(4)
         )
-        wavs[f"{dump.name}{i}"] = str(dump / "data" / f"{i}.wav")
-        write_wav(
-            wavs[f"{dump.name}{i}"],
-            (0.2 * wav + 0.01 * rng.standard_normal(len(t))).astype(np.float32),
-            16000,
-        )
-    write_table(dump / "wav.scp", wavs)
-    extract_mel.main(
-        [
-            "--wav_scp",
-            str(dump / "wav.scp"),
-            "--ark",
-            str(dump / "data" / "feats.ark"),
-            "--out_dir",
-            str(dump),
-        ]
-    )
+        wavs[f"{dump.name}{i}"] = (0.2 * wav + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    mel_data_dir(dump, wavs)
     for step in ("stage1", "stage2"):
         (dump / f".done.{step}").write_text("test\n")
 
@@ -65,10 +48,10 @@ def _run(recipe: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*cmd, *args], cwd=recipe, capture_output=True, text=True, timeout=300)
 
 
-def test_stage2_writes_units_on_the_mel_frames_of_every_set(recipe, root):
+def test_stage2_writes_units_on_the_mel_frames_of_every_set(recipe, root, mel_data_dir):
     dump = recipe / "dump"
-    _stage2_output(dump / "train", 5, 0)
-    _stage2_output(dump / "test", 2, 1)
+    _stage2_output(mel_data_dir, dump / "train", 5, 0)
+    _stage2_output(mel_data_dir, dump / "test", 2, 1)
 
     res = _run(recipe, root)  # --unit_type none: nothing of units
     assert res.returncode == 0, res.stderr[-3000:]

@@ -12,10 +12,9 @@ import torch
 import torchaudio
 import yaml
 
-from lipsound2.bin import extract_mel, extract_units
+from lipsound2.bin import extract_units
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table, write_table
-from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.units.encoders import Sources, SslEncoder, align_to_mel, make_encoder
 from lipsound2.units.kmeans import UnitModel
@@ -64,30 +63,17 @@ def _speechlike(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return (0.5 * wav / np.abs(wav).max()).astype(np.float32)
 
 
-def _data_dir(path, num_utts: int = 6, seed: int = 0):
-    """A stage 2 data dir: wav.scp, then feats.scp and utt2num_frames from ``extract_mel``."""
+def _speech_set(num_utts: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    wavs = {}
-    for i in range(num_utts):
-        wavs[f"u{i}"] = str(path / "wav" / f"u{i}.wav")
-        write_wav(wavs[f"u{i}"], _speechlike(rng, 0.8 + 0.15 * i), SR)
-    write_table(path / "wav.scp", wavs)
-    extract_mel.main(
-        [
-            "--wav_scp",
-            str(path / "wav.scp"),
-            "--ark",
-            str(path / "data" / "feats.ark"),
-            "--out_dir",
-            str(path),
-        ]
-    )
-    return path
+    return {f"u{i}": _speechlike(rng, 0.8 + 0.15 * i) for i in range(num_utts)}
 
 
 @pytest.fixture
-def dirs(tmp_path):
-    return _data_dir(tmp_path / "tr ain"), _data_dir(tmp_path / "test", 3, seed=1)
+def dirs(tmp_path, mel_data_dir):
+    """Stage 2 data dirs: a training set and a test set."""
+    return mel_data_dir(tmp_path / "tr ain", _speech_set(6, 0)), mel_data_dir(
+        tmp_path / "test", _speech_set(3, 1)
+    )
 
 
 def _extract(*args) -> int:
