@@ -46,10 +46,10 @@ def _run(recipe: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*cmd, *args], cwd=recipe, capture_output=True, text=True, timeout=300)
 
 
-def test_stage6_trains_and_vocodes_with_units(recipe, root):
+def test_stage6_trains_and_vocodes_with_units(recipe, root, mel_data_dir):
     dump = recipe / "dump"
-    _stage2_output(dump / "train", 3, 0)
-    _stage2_output(dump / "test", 2, 1)
+    _stage2_output(mel_data_dir, dump / "train", 3, 0)
+    _stage2_output(mel_data_dir, dump / "test", 2, 1)
     (recipe / "conf").mkdir()
     (recipe / "conf" / "tiny units.yaml").write_text(yaml.safe_dump(TINY))
     stage6 = ["--stage", "6", "--stop_stage", "6", "--vocoder_type", "hifigan_units"]
