@@ -56,6 +56,12 @@ def get_parser() -> argparse.ArgumentParser:
         help="torch CPU threads (the decoder's many small steps gain little from more, and lose "
         "much when other processes hold the cores: docs/speak.md)",
     )
+    p.add_argument(
+        "--speaker_wav",
+        default=None,
+        help="a recording of the voice to speak with (a units vocoder with a speaker input; "
+        "default: the mean voice of its training set)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -90,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         v2s = Video2Speech.from_pretrained(args.model, device=args.device, **overrides)
+        if args.speaker_wav is not None:
+            v2s.use_speaker_wav(args.speaker_wav)
         speaker = VideoSpeaker(v2s, args.window, args.overlap, progress=not args.quiet)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"{PROG}: error: {args.model}: {_one_line(exc)}", file=sys.stderr)

@@ -4,7 +4,10 @@ The audio rate and the log-mel it learns to invert are those of ``--frontend_con
 ``--units_scp`` (one for each ``--wav_scp``, stage 2's units of the same set, its
 ``units.yaml`` beside it giving k) it trains the mel + units vocoder of ``--vocoder_type
 hifigan_units`` on the ground-truth units and augmented mel (the config's ``units`` and
-``augment`` sections).
+``augment`` sections). There a ``speaker`` section in the config (``dim``) adds the speaker input:
+``--speaker_embeddings`` (``lipsound2.bin.speaker_embed``'s ``embeddings.npz`` of the training
+audio) and ``--utt2spk`` (one for each ``--wav_scp``) give every utterance's embedding and
+the speaker means the checkpoint keeps.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.config import load_config as load_frontend_config
 from lipsound2.vocoders.augment import MelAugment
 from lipsound2.vocoders.factory import load_config
-from lipsound2.vocoders.hifigan_train import TrainOptions, UnitInputs, train_hifigan
+from lipsound2.vocoders.hifigan_train import SpeakerInputs, TrainOptions, UnitInputs, train_hifigan
+from lipsound2.vocoders.speaker import SpeakerTable, load_embeddings, training_embeddings
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -31,6 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="ground-truth units of each --wav_scp's set (repeatable): train the mel + units vocoder",
     )
+    p.add_argument("--speaker_embeddings", default=None, help="embeddings.npz of the training audio")
+    p.add_argument("--utt2spk", action="append", default=None, help="speakers of each --wav_scp's set")
     p.add_argument(
         "--config", required=True, help="vocoder YAML: generator_params, discriminator_params, train"
     )
@@ -52,6 +58,30 @@ def unit_inputs(units_scps: list[str], config: dict) -> UnitInputs:
     )
 
 
+def speaker_inputs(args: argparse.Namespace, section: dict, utts: list[str]) -> SpeakerInputs:
+    """The speaker input of the config's ``speaker`` section from the embeddings and utt2spk."""
+    if not args.speaker_embeddings or not args.utt2spk:
+        raise SystemExit("the vocoder config's speaker section needs --speaker_embeddings and --utt2spk")
+    if len(args.utt2spk) != len(args.wav_scp):
+        raise SystemExit(f"{len(args.utt2spk)} --utt2spk for {len(args.wav_scp)} --wav_scp: give one per set")
+    utt2spk = {utt: spk for path in args.utt2spk for utt, spk in read_table(path).items()}
+    embeddings = load_embeddings(args.speaker_embeddings)
+    table = SpeakerTable.from_utterances({u: e for u, e in embeddings.items() if u in utt2spk}, utt2spk)
+    missing = [utt for utt in utts if utt not in embeddings]
+    if missing:
+        logging.warning(
+            "%d training utterances have no speaker embedding (first: %s): they train with their "
+            "speaker's mean",
+            len(missing),
+            missing[0],
+        )
+    logging.info("speaker table: %d speakers", len(table.speakers))
+    dim = int(section.get("dim", 128))
+    if dim < 1:
+        raise SystemExit(f"speaker dim must be >= 1, got {dim}")
+    return SpeakerInputs(dim, training_embeddings(utts, embeddings, utt2spk, table), table)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -62,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     wavs = {key: path for scp in args.wav_scp for key, path in read_table(scp).items()}
     options = TrainOptions(**config.get("train", {}))
+    units = None if args.units_scp is None else unit_inputs(args.units_scp, config)
+    if units is not None and config.get("speaker") is not None:
+        units.speaker = speaker_inputs(args, config["speaker"], list(wavs))
+    elif args.speaker_embeddings:
+        raise SystemExit("--speaker_embeddings needs --units_scp and a speaker section in the vocoder config")
     curve = train_hifigan(
         wavs,
         args.outdir,
@@ -69,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         config.get("discriminator_params", {}),
         options,
         load_frontend_config(args.frontend_config).mel,
-        None if args.units_scp is None else unit_inputs(args.units_scp, config),
+        units,
     )
     logging.info(
         "mel L1 %.4f at step %d -> %.4f at step %d", curve[0][1], curve[0][0], curve[-1][1], curve[-1][0]

@@ -6,7 +6,10 @@ features were made with. Run one job of many through the job runner: ``--job_id 
 ``--wav_scp`` table; an utterance that fails is named in the log and in
 ``<wav_scp>.failed``, the others go on. ``--vocoder_type hifigan_units`` also reads each
 utterance's units from ``--units_scp`` (one per mel frame); an utterance without units, or
-with as many units as it has not mel frames, fails by name.
+with as many units as it has not mel frames, fails by name. A units vocoder with a speaker
+input vocodes each utterance with its speaker's (``--utt2spk``) mean embedding from the
+vocoder's training set; a speaker it never saw, or an utterance without one, gets the
+training set's global mean (a warning says so).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def get_parser() -> argparse.ArgumentParser:
         "--frontend_config", default=None, help="front-end YAML of the features (default: its defaults)"
     )
     p.add_argument("--units_scp", default=None, help="hifigan_units: the units of feats.scp's utterances")
+    p.add_argument("--utt2spk", default=None, help="speakers of feats.scp's utterances (a speaker input)")
     p.add_argument("--outdir", required=True, help="wav files go to OUTDIR/wav/")
     p.add_argument("--wav_scp", required=True, help="output wav.scp of this job")
     add_vocoder_arguments(p)
@@ -51,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     keys = job_share(feats, args)
     mel = load_frontend_config(args.frontend_config).mel
     vocoder = build_vocoder(args.vocoder_type, load_config(args.vocoder_config), mel, args.vocoder_file)
+    speakers = getattr(vocoder, "speakers", None)  # the training speakers of a speaker input
+    utt2spk = read_table(args.utt2spk) if speakers is not None and args.utt2spk else {}
+    if speakers is not None and not utt2spk:
+        logging.warning("no --utt2spk: every utterance is vocoded with the global mean speaker embedding")
     wav_dir = Path(args.outdir) / "wav"
     written: dict[str, str] = {}
     failed: list[str] = []
@@ -60,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                 wav = vocoder(load_array(feats[key]))
             elif key not in units:
                 raise ValueError(f"no units in {args.units_scp}")
-            else:
+            elif speakers is None:
                 wav = vocoder(load_array(feats[key]), load_array(units[key]))
+            else:
+                if utt2spk and key not in utt2spk:
+                    logging.warning(
+                        "%s: not in %s: using the global mean speaker embedding", key, args.utt2spk
+                    )
+                wav = vocoder(load_array(feats[key]), load_array(units[key]), utt2spk.get(key))
             path = wav_dir / f"{key}.wav"
             write_wav(path, wav, mel.sample_rate)
             written[key] = str(path)

@@ -71,7 +71,10 @@ class Video2Speech:
         vocoder_type: ``griffin_lim``, ``hifigan``, ``hifigan_units`` (mel + the network's
             predicted units: needs a model with a unit head of the vocoder's k), or None for
             the network alone (:meth:`mel` only).
-        vocoder_config, vocoder_file: the vocoder YAML and HiFi-GAN checkpoint.
+        vocoder_config, vocoder_file: the vocoder YAML and HiFi-GAN checkpoint. A units
+            vocoder with a speaker input speaks with :attr:`speaker_embedding`: None (the
+            default) is the mean speaker of its training set; :meth:`use_speaker_wav` sets it
+            from a recording of the voice wanted.
         stats_file: the mel statistics of a model that normalises its targets, in place of
             the path its config recorded.
         device: ``cpu`` or ``cuda`` (the vocoder runs on the CPU).
@@ -126,6 +129,7 @@ class Video2Speech:
         self.needs_units = vocoder_type in UNIT_TYPES
         if self.needs_units:
             _check_unit_head(model.unit_head, self.vocoder.k, vocoder_type, vocoder_file, model_file)
+        self.speaker_embedding: np.ndarray | None = None
         self.meta: dict[str, Any] | None = None  # a packed model's meta.yaml
 
     @classmethod
@@ -190,7 +194,24 @@ class Video2Speech:
             return self.vocoder(mel)
         if units is None:
             raise ValueError("a units vocoder needs the units of the mel's frames (MelResult.units)")
-        return self.vocoder(mel, units)
+        if self.vocoder.speakers is None:
+            return self.vocoder(mel, units)
+        return self.vocoder(mel, units, self.speaker_embedding)
+
+    def use_speaker_wav(self, path: PathLike) -> None:
+        """Speak with the voice of the recording ``path`` (any format FFmpeg reads): its GE2E
+        embedding becomes :attr:`speaker_embedding`; a vocoder without a speaker input refuses."""
+        if getattr(self.vocoder, "speakers", None) is None:
+            raise ValueError(
+                "the vocoder has no speaker input (a hifigan_units config with a speaker section)"
+            )
+        from lipsound2.frontend.decode import load_audio
+        from lipsound2.vocoders.speaker import SAMPLE_RATE, SpeakerEncoder
+
+        try:
+            self.speaker_embedding = SpeakerEncoder()(load_audio(str(path), SAMPLE_RATE))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
 
     def _decode(
         self,

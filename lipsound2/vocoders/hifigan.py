@@ -45,9 +45,12 @@ def save_checkpoint(
     config: MelConfig,
     steps: int,
     units: dict[str, int] | None = None,
+    speaker: dict[str, Any] | None = None,
 ) -> None:
     """Write the generator and its settings (atomically); ``units`` (``k``, ``dim``) marks a
-    generator that takes speech units beside the mel."""
+    generator that takes speech units beside the mel, ``speaker`` (``dim`` and a
+    :meth:`~lipsound2.vocoders.speaker.SpeakerTable.to_state`) one that also takes a speaker
+    embedding."""
     from lipsound2.fileio.atomic import atomic_path
 
     state = {
@@ -59,6 +62,8 @@ def save_checkpoint(
     }
     if units is not None:
         state["units"] = dict(units)
+    if speaker is not None:
+        state["speaker"] = dict(speaker)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 

@@ -11,7 +11,8 @@ With :class:`UnitInputs` it trains the mel + units generator of ``hifigan_units.
 each window also takes the utterance's ground-truth units (one per mel frame), and its mel is
 degraded by :class:`~lipsound2.vocoders.augment.MelAugment` before it goes in, so that the
 vocoder learns to rely on the units where a predicted mel is blurry; the losses still compare
-the output with the clean audio.
+the output with the clean audio. With :class:`SpeakerInputs` each window also takes its
+utterance's speaker embedding, and the checkpoint keeps the training speakers' table.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from lipsound2.frontend.mel import LogMel, MelConfig
 from lipsound2.vocoders.augment import MelAugment
 from lipsound2.vocoders.hifigan import build_generator, save_checkpoint
 from lipsound2.vocoders.hifigan_units import UnitMelGenerator
+from lipsound2.vocoders.speaker import SpeakerTable
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +66,25 @@ class TrainOptions:
 
 
 @dataclass
+class SpeakerInputs:
+    """The speaker input of a mel + units vocoder (its config's ``speaker`` section)."""
+
+    dim: int  # channels of the projected embedding at the generator's input
+    embeddings: Mapping[str, np.ndarray]  # training utterance -> the 256-d embedding it trains with
+    table: SpeakerTable  # what vocoding uses: the training speakers' means, the global mean
+
+
+@dataclass
 class UnitInputs:
     """The ground-truth units a mel + units vocoder trains on (``units`` and ``augment``
-    sections of its config, ``k`` from the units' ``units.yaml``)."""
+    sections of its config, ``k`` from the units' ``units.yaml``), and its optional speaker
+    input."""
 
     table: Mapping[str, str]  # utterance -> units.scp entry, one unit per mel frame
     k: int
     dim: int = 128
     augment: MelAugment = field(default_factory=MelAugment)
+    speaker: SpeakerInputs | None = None
 
 
 class SegmentSampler:
@@ -122,12 +135,13 @@ class SegmentSampler:
             self._cache[key] = (mel, wav, units)
         return mel, wav, units
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """``(B, n_mels, frames)`` mel, ``(B, 1, frames * hop)`` waveform and, with units,
-        ``(B, frames)`` units (else None)."""
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, list[str]]:
+        """``(B, n_mels, frames)`` mel, ``(B, 1, frames * hop)`` waveform, with units
+        ``(B, frames)`` units (else None), and the windows' utterance ids."""
         hop, n = self.config.hop_length, self.frames
         mels, wavs, units = [], [], []
-        for key in self.rng.choices(self.keys, k=size):
+        keys = self.rng.choices(self.keys, k=size)
+        for key in keys:
             mel, wav, unit = self._load(key)
             wav = torch.nn.functional.pad(wav, (0, max(0, (len(mel) + n) * hop - len(wav))))
             if len(mel) < n:
@@ -139,7 +153,7 @@ class SegmentSampler:
             wavs.append(wav[start * hop : (start + n) * hop].unsqueeze(0))
             if unit is not None:
                 units.append(unit[start : start + n])
-        return torch.stack(mels), torch.stack(wavs), torch.stack(units) if units else None
+        return torch.stack(mels), torch.stack(wavs), torch.stack(units) if units else None, keys
 
 
 def train_hifigan(
@@ -157,10 +171,12 @@ def train_hifigan(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)
+    speaker = None if units is None else units.speaker
     if units is None:
         generator = build_generator(generator_params, config)
     else:
-        generator = UnitMelGenerator(units.k, units.dim, generator_params, config)
+        speaker_dim = 0 if speaker is None else speaker.dim
+        generator = UnitMelGenerator(units.k, units.dim, generator_params, config, speaker_dim)
         augment_rng = torch.Generator().manual_seed(options.seed)
     discriminator = HiFiGANMultiScaleMultiPeriodDiscriminator(**discriminator_params)
     opt_g = torch.optim.AdamW(generator.parameters(), lr=options.lr, betas=tuple(options.betas))
@@ -186,9 +202,15 @@ def train_hifigan(
     with open(outdir / "train_log.tsv", "w", encoding="utf-8") as logf:
         logf.write("step\tmel_l1\tadv_g\tfm\tadv_d\n")
         for step in tqdm(range(1, options.steps + 1), desc="hifigan", mininterval=5):
-            mel, wav, unit = sampler.batch(options.batch_size)
+            mel, wav, unit, keys = sampler.batch(options.batch_size)
             use_d = step > options.discriminator_start_step
-            fake = generator(mel) if units is None else generator(units.augment(mel, augment_rng), unit)
+            if units is None:
+                fake = generator(mel)
+            else:
+                embedding = None
+                if speaker is not None:
+                    embedding = torch.from_numpy(np.stack([speaker.embeddings[key] for key in keys]))
+                fake = generator(units.augment(mel, augment_rng), unit, embedding)
             loss_mel = mel_loss_fn(fake, wav)
             loss_g = options.lambda_mel * loss_mel
             adv = fm = loss_d = torch.zeros(())
@@ -227,5 +249,6 @@ def train_hifigan(
         config,
         options.steps,
         None if units is None else {"k": units.k, "dim": units.dim},
+        None if speaker is None else {"dim": speaker.dim, **speaker.table.to_state()},
     )
     return curve
