@@ -231,7 +231,8 @@ infer_train=true                      # Also infer the train set (stage 7 fine-t
 # Vocoder (stage 6)
 vocoder_type=griffin_lim              # griffin_lim, hifigan, or hifigan_units (mel + speech units:
                                       # needs units from stage 2's --unit_type, and in decode dirs).
-vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training config).
+vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training config; its speaker
+                                      # section gives hifigan_units a speaker embedding input).
 vocoder_file=""                       # A vocoder checkpoint the user brings (skips training).
 vocode_oracle=true                    # Also vocode the test sets' ground-truth mel (the oracle rows).
 
@@ -648,6 +649,23 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     _vocoder_train+=(--units_scp "${_units}")
     # other units (type, k, seed) train the vocoder again
     _vocoder_done=train_$(md5sum <"$(dirname "${_units}")/units.yaml" | cut -c1-8)
+    # a speaker section in the vocoder config: the training audio's speaker embeddings, once
+    _speaker=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(y(sys.argv[1]).get("speaker") is not None).lower())' "${vocoder_config}")
+    if [ "${_speaker}" = true ]; then
+      _spk_dir=${dumpdir}/${train_set}/speaker
+      if ! is_done "${_spk_dir}" embed; then
+        log "Speaker embeddings of ${dumpdir}/${train_set}/wav.scp; log: ${_spk_dir}/embed.log"
+        mkdir -p "${_spk_dir}"
+        ${train_cmd} "${_spk_dir}/embed.log" \
+          ${python} -m lipsound2.bin.speaker_embed --wav_scp "${dumpdir}/${train_set}/wav.scp" --out_dir "${_spk_dir}"
+        if [ -s "${_spk_dir}/failed" ]; then
+          log "WARNING: $(wc -l <"${_spk_dir}/failed") utterances gave no speaker embedding, see ${_spk_dir}/failed"
+        fi
+        mark_done "${_spk_dir}" embed
+      fi
+      _vocoder_train+=(--speaker_embeddings "${_spk_dir}/embeddings.npz" --utt2spk "${dumpdir}/${train_set}/utt2spk")
+      _vocoder_done=${_vocoder_done}_speaker
+    fi
   fi
   if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ] && ! is_done "${vocoder_exp}" "${_vocoder_done}"; then
     log "Training HiFi-GAN (${vocoder_type}) on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
@@ -657,9 +675,10 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
       --frontend_config "${frontend_config}" "${_vocoder_train[@]}" --outdir "${vocoder_exp}"
     mark_done "${vocoder_exp}" "${_vocoder_done}"
   fi
-  # vocode_dir FEATS_SCP OUT_DIR: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and OUT_DIR/wav.scp
+  # vocode_dir FEATS_SCP OUT_DIR SET: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and
+  # OUT_DIR/wav.scp (a vocoder with a speaker input reads the speakers of dump/SET)
   vocode_dir() {
-    local feats=$1 out=$2 _nj n _units _units_opt=()
+    local feats=$1 out=$2 utt2spk=${dumpdir}/$3/utt2spk _nj n _units _units_opt=()
     if is_done "${out}" "vocode_${vocoder_type}"; then
       log "${out} is vocoded; skipping"
       return 0
@@ -667,6 +686,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     if [ "${vocoder_type}" = hifigan_units ]; then
       _units=$(units_of "${feats}") || exit 1
       _units_opt=(--units_scp "${_units}")
+      [ ! -f "${utt2spk}" ] || _units_opt+=(--utt2spk "${utt2spk}")
     fi
     mkdir -p "${out}/log"
     _nj=$(min "${inference_nj}" "$(wc -l <"${feats}")")
@@ -686,13 +706,13 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   for dset in ${test_sets} ${valid_set} ${train_set}; do
     # generated speech for every set stage 5 inferred (the train set feeds ASR fine-tuning)
     if [ -f "${train_exp}/decode_${dset}/feats.scp" ]; then
-      vocode_dir "${train_exp}/decode_${dset}/feats.scp" "${train_exp}/decode_${dset}"
+      vocode_dir "${train_exp}/decode_${dset}/feats.scp" "${train_exp}/decode_${dset}" "${dset}"
     fi
   done
   if [ "${vocode_oracle}" = true ]; then
     for dset in ${test_sets}; do
       # the oracle: vocoded ground-truth mel, the ceiling of every table
-      vocode_dir "${dumpdir}/${dset}/feats.scp" "${train_exp}/oracle_${dset}"
+      vocode_dir "${dumpdir}/${dset}/feats.scp" "${train_exp}/oracle_${dset}" "${dset}"
     done
   fi
 fi

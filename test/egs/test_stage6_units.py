@@ -1,18 +1,24 @@
 """Stage 6 with --vocoder_type hifigan_units through the stage script: it trains the mel + units
 HiFi-GAN on the training set's audio and units, and vocodes a decode dir and the oracle with the
-units beside their feats.scp; without units it stops and says where they come from."""
+units beside their feats.scp; without units it stops and says where they come from. With a
+speaker section it embeds the training audio once and vocodes with the speakers' means."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from test_stage2_units import _stage2_output
 
+from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import read_wav
+from lipsound2.frontend.decode import decode_audio
+from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder
+from lipsound2.vocoders.speaker import load_embeddings
 
 TINY = {
     "generator_params": {
@@ -88,3 +94,74 @@ def test_stage6_trains_and_vocodes_with_units(recipe, root, mel_data_dir):
     (decode / ".done.vocode_hifigan_units").unlink()
     res = _run(recipe, root, *stage6)
     assert res.returncode != 0 and "decode_test/units.scp" in res.stderr.splitlines()[-1]
+
+
+# real GRID clips of the speaker-input test: (utterance, clip, speaker); s3 is a test-only speaker
+SPEAKER_TRAIN = (("train_a", "bbaf2n", "s1"), ("train_b", "pwij3p", "s2"), ("train_c", "lbax4n", "s5"))
+SPEAKER_TEST = (("test_known", "id2_vcd_swwp2s", "s2"), ("test_unseen", "sbia1a", "s3"))
+
+
+def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_speaker_means(
+    recipe, root, mel_data_dir, realdata
+):
+    clips = realdata / "GRID_rizkiarm_LipNet"
+    dump = recipe / "dump"
+    for name, entries in (("train", SPEAKER_TRAIN), ("test", SPEAKER_TEST)):
+        wavs = {utt: decode_audio(str(clips / f"{clip}.mpg"), 16000) for utt, clip, _ in entries}
+        utt2spk = {utt: spk for utt, _, spk in entries}
+        if name == "train":  # silence gives no speaker embedding: named, and the rest goes on
+            wavs["train_silent"], utt2spk["train_silent"] = np.zeros(16000, np.float32), "s1"
+        mel_data_dir(dump / name, wavs)
+        write_table(dump / name / "utt2spk", utt2spk)
+        for step in ("stage1", "stage2"):
+            (dump / name / f".done.{step}").write_text("test\n")
+    res = _run(recipe, root, "--stage", "2", "--stop_stage", "2", "--unit_type", "logmel", "--unit_k", "4")
+    assert res.returncode == 0, res.stderr[-3000:]
+    decode = recipe / "exp" / "lipsound2_train" / "decode_test"
+    for name in ("feats.scp", "units.scp"):
+        write_table(decode / name, read_table(dump / "test" / name))
+    (recipe / "conf").mkdir()
+    (recipe / "conf" / "speaker.yaml").write_text(yaml.safe_dump({**TINY, "speaker": {"dim": 8}}))
+    stage6 = ["--stage", "6", "--stop_stage", "6", "--vocoder_type", "hifigan_units"]
+    stage6 += ["--vocoder_config", "conf/speaker.yaml"]
+
+    res = _run(recipe, root, *stage6)
+    assert res.returncode == 0, res.stderr[-3000:]
+    spk_dir = dump / "train" / "speaker"
+    assert (spk_dir / ".done.embed").is_file() and "1 utterances gave no speaker embedding" in res.stderr
+    assert (spk_dir / "failed").read_text() == "train_silent\n"
+    assert "train_silent" in (spk_dir / "embed.log").read_text()
+    embeddings = load_embeddings(spk_dir / "embeddings.npz")
+    assert sorted(embeddings) == ["train_a", "train_b", "train_c"]
+
+    ckpt = recipe / "exp" / "vocoder_units_speaker" / "vocoder.pth"
+    state = torch.load(ckpt, weights_only=True)
+    assert state["speaker"]["dim"] == 8 and sorted(state["speaker"]["speakers"]) == ["s1", "s2", "s5"]
+    # s2's mean is of its training audio only (one clip), not of the test set's s2 clip
+    np.testing.assert_allclose(state["speaker"]["speakers"]["s2"].numpy(), embeddings["train_b"], atol=1e-6)
+    assert state["generator"]["speaker.weight"].shape == (8, 256)
+
+    # a 2-step vocoder hardly hears the speaker: amplify its speaker input so that the wavs
+    # tell which embedding each utterance got, and vocode again (training is done)
+    state["generator"]["speaker.weight"] *= 300
+    torch.save(state, ckpt)
+    outs = (decode, recipe / "exp" / "lipsound2_train" / "oracle_test")
+    for out in outs:
+        (out / ".done.vocode_hifigan_units").unlink()
+    res = _run(recipe, root, *stage6)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Speaker embeddings of" not in res.stderr and "Training HiFi-GAN" not in res.stderr
+
+    vocoder = HiFiGANUnitsVocoder(ckpt)
+    feats, units = read_table(dump / "test" / "feats.scp"), read_table(dump / "test" / "units.scp")
+    for out in outs:
+        wavs = read_table(out / "wav.scp")
+        assert sorted(wavs) == ["test_known", "test_unseen"]
+        # s2 is vocoded with its training mean, the unseen s3 with the global mean
+        for utt, speaker, other in (("test_known", "s2", None), ("test_unseen", None, "s2")):
+            mel, unit = load_array(feats[utt]), load_array(units[utt])
+            written, expected = read_wav(recipe / wavs[utt], 16000), vocoder(mel, unit, speaker)
+            np.testing.assert_allclose(written, np.clip(expected, -1, 1), atol=1.01 / 32768, err_msg=utt)
+            assert np.abs(written - np.clip(vocoder(mel, unit, other), -1, 1)).max() > 100 / 32768
+        logs = "".join(p.read_text() for p in (out / "log").glob("vocode.*.log"))
+        assert "speaker s3 is not in the vocoder's training set" in logs and "speaker s2 is not" not in logs
