@@ -1,5 +1,7 @@
 """``Video2Speech`` with the mel + units vocoder: it vocodes the network's predicted units, as
-stage 6 does from stage 5's units.scp, also from a pack; a model without a unit head is refused."""
+stage 6 does from stage 5's units.scp, also from a pack; a model without a unit head is refused.
+A pack's vocoder with a speaker input speaks with its training speakers' global mean, or with
+the voice of a recording."""
 
 from __future__ import annotations
 
@@ -8,20 +10,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
-from lipsound2.bin import pack, vocode
+from lipsound2.bin import pack, speak, vocode
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table
 from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.config import load_config
+from lipsound2.frontend.decode import decode_audio
 from lipsound2.inference import Video2Speech, VideoSpeaker
 from lipsound2.inference.video import join_units, window_bounds
 from lipsound2.tasks.face_track_type import FaceTrackReader
 from lipsound2.vocoders.griffin_lim import output_length
 from lipsound2.vocoders.hifigan import save_checkpoint
 from lipsound2.vocoders.hifigan_units import UnitMelGenerator
+from lipsound2.vocoders.speaker import SpeakerEncoder, SpeakerTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vocoders"))
 from tiny_hifigan import TINY_G  # noqa: E402
@@ -66,9 +71,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "data": data, "exp": exp, "out": out, "vocoder": vocoder}
 
 
-def _check_against_stage6(speech: dict, run: dict[str, Path]) -> None:
+def _check_against_stage6(speech: dict, run: dict[str, Path], stage6: Path | None = None) -> None:
     mels, units = read_scp(run["out"] / "feats.scp"), read_scp(run["out"] / "units.scp")
-    wavs = read_table(run["root"] / "stage 6" / "wav.scp")
+    wavs = read_table((stage6 or run["root"] / "stage 6") / "wav.scp")
     assert sorted(speech) == sorted(wavs) == sorted(mels)
     frontend = load_config(FRONTEND)
     for key, result in speech.items():
@@ -147,3 +152,74 @@ def test_a_units_vocoder_without_a_unit_head_or_of_another_k_is_refused(run, tmp
              "--vocoder_file", str(run["vocoder"]), "--outpath", str(tmp_path / "bad.zip")]
         )  # fmt: skip
     assert not (tmp_path / "bad.zip").exists()
+
+
+@pytest.fixture(scope="module")
+def speaker_vocoder(run, grid_clips) -> tuple[Path, dict[str, np.ndarray]]:
+    """A units vocoder with a speaker input whose table holds two real GRID speakers (GE2E
+    embeddings), its speaker projection amplified so that the speaker is heard; and the
+    embeddings of the clips (stem -> embedding)."""
+    mel = load_config(FRONTEND).mel
+    encoder = SpeakerEncoder()
+    clips = {p.stem: p for p in grid_clips if p.stem in ("bbaf2n", "pwij3p", "sbia1a")}
+    embeddings = {stem: encoder(decode_audio(str(path), 16000)) for stem, path in clips.items()}
+    table = SpeakerTable.from_utterances(
+        {k: embeddings[k] for k in ("bbaf2n", "pwij3p")}, {"bbaf2n": "s1", "pwij3p": "s2"}
+    )
+    generator = UnitMelGenerator(K, 6, TINY_G, mel, speaker_dim=6)
+    with torch.no_grad():
+        generator.speaker.weight.mul_(300)
+    path = run["root"] / "speaker vocoder.pth"
+    save_checkpoint(path, generator, TINY_G, mel, 0, {"k": K, "dim": 6}, {"dim": 6, **table.to_state()})
+    return path, embeddings
+
+
+def test_a_pack_carries_the_speaker_table_and_speaks_with_the_global_mean_or_a_recording(
+    run, speaker_vocoder, grid_clips, tmp_path, capsys
+):
+    vocoder, embeddings = speaker_vocoder
+    out = run["out"]
+    # stage 6 without utt2spk: every utterance gets the training speakers' global mean
+    rc = vocode.main(
+        ["--feats_scp", str(out / "feats.scp"), "--units_scp", str(out / "units.scp"),
+         "--outdir", str(tmp_path / "stage 6"), "--wav_scp", str(tmp_path / "stage 6" / "wav.scp"),
+         "--frontend_config", str(FRONTEND), "--vocoder_type", "hifigan_units",
+         "--vocoder_file", str(vocoder)]
+    )  # fmt: skip
+    assert rc == 0
+    exp = run["exp"]
+    rc = pack.main(
+        ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
+         "--frontend_config", str(FRONTEND), "--inference_config", str(run["root"] / "inference.yaml"),
+         "--vocoder_type", "hifigan_units", "--vocoder_file", str(vocoder),
+         "--outpath", str(tmp_path / "speaker model.zip")]
+    )  # fmt: skip
+    assert rc == 0
+    v2s = Video2Speech.from_pretrained(tmp_path / "speaker model.zip")
+    assert sorted(v2s.vocoder.speakers.speakers) == ["s1", "s2"] and v2s.speaker_embedding is None
+    speech = v2s.batch(dict(FaceTrackReader(str(run["data"] / "video.scp")).items()))
+    _check_against_stage6(speech, run, tmp_path / "stage 6")
+
+    # a recording of a voice: its embedding, and another wav than the global mean's
+    clip = next(p for p in grid_clips if p.stem == "sbia1a")
+    v2s.use_speaker_wav(clip)
+    np.testing.assert_array_equal(v2s.speaker_embedding, embeddings["sbia1a"])
+    key, result = next(iter(speech.items()))
+    assert np.abs(v2s.vocode(result.mel, result.units) - result.wav).max() > 100 / 32768
+    with pytest.raises(ValueError, match="no speaker input"):
+        Video2Speech(
+            exp / "config.yaml", exp / "model.pth", FRONTEND, vocoder_type="hifigan_units",
+            vocoder_file=run["vocoder"],
+        ).use_speaker_wav(clip)  # fmt: skip
+    with pytest.raises(ValueError, match="missing.wav"):
+        v2s.use_speaker_wav(tmp_path / "missing.wav")
+
+    # lipsound2-speak: a user's video with the global mean, or with --speaker_wav's voice
+    video = next(p for p in grid_clips if p.stem == "bbaf2n")
+    args = [str(video), "--model", str(tmp_path / "speaker model.zip"), "--quiet"]
+    assert speak.main([*args, "-o", str(tmp_path / "mean")]) == 0
+    assert speak.main([*args, "--speaker_wav", str(clip), "-o", str(tmp_path / "voice")]) == 0
+    mean, voice = (read_wav(tmp_path / d / "bbaf2n.wav", 16000) for d in ("mean", "voice"))
+    assert len(mean) == len(voice) == 3 * 16000 and np.abs(mean - voice).max() > 100 / 32768
+    assert speak.main([*args, "--speaker_wav", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "x")]) == 1
+    assert "missing.wav" in capsys.readouterr().err
