@@ -650,21 +650,24 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     # other units (type, k, seed) train the vocoder again
     _vocoder_done=train_$(md5sum <"$(dirname "${_units}")/units.yaml" | cut -c1-8)
     # a speaker section in the vocoder config: the training audio's speaker embeddings, once
+    # per wav.scp; other audio or speakers train the vocoder again
     _speaker=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(y(sys.argv[1]).get("speaker") is not None).lower())' "${vocoder_config}")
     if [ "${_speaker}" = true ]; then
       _spk_dir=${dumpdir}/${train_set}/speaker
-      if ! is_done "${_spk_dir}" embed; then
+      _spk_tag=$(md5sum <"${dumpdir}/${train_set}/wav.scp" | cut -c1-8)
+      if ! is_done "${_spk_dir}" "embed_${_spk_tag}"; then
         log "Speaker embeddings of ${dumpdir}/${train_set}/wav.scp; log: ${_spk_dir}/embed.log"
         mkdir -p "${_spk_dir}"
+        rm -f "${_spk_dir}"/.done.embed*
         ${train_cmd} "${_spk_dir}/embed.log" \
           ${python} -m lipsound2.bin.speaker_embed --wav_scp "${dumpdir}/${train_set}/wav.scp" --out_dir "${_spk_dir}"
         if [ -s "${_spk_dir}/failed" ]; then
           log "WARNING: $(wc -l <"${_spk_dir}/failed") utterances gave no speaker embedding, see ${_spk_dir}/failed"
         fi
-        mark_done "${_spk_dir}" embed
+        mark_done "${_spk_dir}" "embed_${_spk_tag}"
       fi
       _vocoder_train+=(--speaker_embeddings "${_spk_dir}/embeddings.npz" --utt2spk "${dumpdir}/${train_set}/utt2spk")
-      _vocoder_done=${_vocoder_done}_speaker
+      _vocoder_done=${_vocoder_done}_speaker$(cat "${dumpdir}/${train_set}/"{wav.scp,utt2spk} | md5sum | cut -c1-8)
     fi
   fi
   if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ] && ! is_done "${vocoder_exp}" "${_vocoder_done}"; then

@@ -128,7 +128,10 @@ def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_
     res = _run(recipe, root, *stage6)
     assert res.returncode == 0, res.stderr[-3000:]
     spk_dir = dump / "train" / "speaker"
-    assert (spk_dir / ".done.embed").is_file() and "1 utterances gave no speaker embedding" in res.stderr
+    assert (
+        len(list(spk_dir.glob(".done.embed_*"))) == 1
+        and "1 utterances gave no speaker embedding" in res.stderr
+    )
     assert (spk_dir / "failed").read_text() == "train_silent\n"
     assert "train_silent" in (spk_dir / "embed.log").read_text()
     embeddings = load_embeddings(spk_dir / "embeddings.npz")
@@ -165,3 +168,10 @@ def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_
             assert np.abs(written - np.clip(vocoder(mel, unit, other), -1, 1)).max() > 100 / 32768
         logs = "".join(p.read_text() for p in (out / "log").glob("vocode.*.log"))
         assert "speaker s3 is not in the vocoder's training set" in logs and "speaker s2 is not" not in logs
+
+    # other speakers (utt2spk) train the vocoder again, on the same embeddings
+    write_table(dump / "train" / "utt2spk", {**read_table(dump / "train" / "utt2spk"), "train_c": "s6"})
+    res = _run(recipe, root, *stage6)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Speaker embeddings of" not in res.stderr and "Training HiFi-GAN" in res.stderr
+    assert sorted(torch.load(ckpt, weights_only=True)["speaker"]["speakers"]) == ["s1", "s2", "s6"]
