@@ -50,6 +50,16 @@ def _units_vocoder(path: Path, k: int = K) -> Path:
     return path
 
 
+def _stage6_units(decode: Path, outdir: Path, vocoder: Path) -> int:
+    """Stage 6's vocoding command on a decode dir's mel and units."""
+    return vocode.main(
+        ["--feats_scp", str(decode / "feats.scp"), "--units_scp", str(decode / "units.scp"),
+         "--outdir", str(outdir), "--wav_scp", str(outdir / "wav.scp"),
+         "--frontend_config", str(FRONTEND), "--vocoder_type", "hifigan_units",
+         "--vocoder_file", str(vocoder)]
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny model with a unit head, a units vocoder, and stages 5 and 6 on a test set."""
@@ -61,13 +71,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = root / "decode test"
     rc = run_stage5(exp, data, root / "inference.yaml", out)
     assert rc == 0 and (out / "units.scp").is_file()
-    rc = vocode.main(
-        ["--feats_scp", str(out / "feats.scp"), "--units_scp", str(out / "units.scp"),
-         "--outdir", str(root / "stage 6"), "--wav_scp", str(root / "stage 6" / "wav.scp"),
-         "--frontend_config", str(FRONTEND), "--vocoder_type", "hifigan_units",
-         "--vocoder_file", str(vocoder)]
-    )  # fmt: skip
-    assert rc == 0
+    assert _stage6_units(out, root / "stage 6", vocoder) == 0
     return {"root": root, "data": data, "exp": exp, "out": out, "vocoder": vocoder}
 
 
@@ -180,13 +184,7 @@ def test_a_pack_carries_the_speaker_table_and_speaks_with_the_global_mean_or_a_r
     vocoder, embeddings = speaker_vocoder
     out = run["out"]
     # stage 6 without utt2spk: every utterance gets the training speakers' global mean
-    rc = vocode.main(
-        ["--feats_scp", str(out / "feats.scp"), "--units_scp", str(out / "units.scp"),
-         "--outdir", str(tmp_path / "stage 6"), "--wav_scp", str(tmp_path / "stage 6" / "wav.scp"),
-         "--frontend_config", str(FRONTEND), "--vocoder_type", "hifigan_units",
-         "--vocoder_file", str(vocoder)]
-    )  # fmt: skip
-    assert rc == 0
+    assert _stage6_units(out, tmp_path / "stage 6", vocoder) == 0
     exp = run["exp"]
     rc = pack.main(
         ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
