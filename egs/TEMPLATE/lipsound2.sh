@@ -593,6 +593,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     fi
     _logdir=${_ddir}/log
     mkdir -p "${_logdir}"
+    rm -f "${_ddir}"/.done.vocode_*  # wavs of the old mel are stale
     split_for_jobs "${inference_nj}" "${dumpdir}/${dset}/video.scp" "${_logdir}/keys"
     log "Inference on ${dset} (${_nj} jobs); logs: ${_logdir}/infer.*.log"
     ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/infer.JOB.log" \
@@ -678,14 +679,18 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
       --frontend_config "${frontend_config}" "${_vocoder_train[@]}" --outdir "${vocoder_exp}"
     mark_done "${vocoder_exp}" "${_vocoder_done}"
   fi
+  # Wavs belong to one vocoder, its config and checkpoint: another one (retrained, edited,
+  # the user's) vocodes them again.
+  _vocoder_id=vocode_${vocoder_type}_$(cat "${vocoder_config}" ${vocoder_ckpt:+"${vocoder_ckpt}"} | md5sum | cut -c1-8)
   # vocode_dir FEATS_SCP OUT_DIR SET: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and
   # OUT_DIR/wav.scp (a vocoder with a speaker input reads the speakers of dump/SET)
   vocode_dir() {
     local feats=$1 out=$2 utt2spk=${dumpdir}/$3/utt2spk _nj n _units _units_opt=()
-    if is_done "${out}" "vocode_${vocoder_type}"; then
+    if is_done "${out}" "${_vocoder_id}"; then
       log "${out} is vocoded; skipping"
       return 0
     fi
+    rm -f "${out}"/.done.vocode_*
     if [ "${vocoder_type}" = hifigan_units ]; then
       _units=$(units_of "${feats}") || exit 1
       _units_opt=(--units_scp "${_units}")
@@ -704,7 +709,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     if [ -s "${out}/log/failed" ]; then
       log "WARNING: $(wc -l <"${out}/log/failed") utterances failed, see ${out}/log/failed"
     fi
-    mark_done "${out}" "vocode_${vocoder_type}"
+    mark_done "${out}" "${_vocoder_id}"
   }
   for dset in ${test_sets} ${valid_set} ${train_set}; do
     # generated speech for every set stage 5 inferred (the train set feeds ASR fine-tuning)
