@@ -76,10 +76,3 @@ def test_stage2_writes_units_on_the_mel_frames_of_every_set(recipe, root, mel_da
     assert res.returncode == 0, res.stderr[-3000:]
     assert [p.name.split("_")[1] for p in (dump / "test").glob(".done.units_*")] == ["logmel"]
     assert max(np.concatenate(list(read_scp(dump / "test" / "units.scp").values()))) < 6
-
-
-def test_stage2_refuses_a_layer_for_whisper_units(recipe, root):
-    """CTranslate2 gives only Whisper's last encoder layer: a layer is refused before any work."""
-    res = _run(recipe, root, "--unit_type", "whisper", "--unit_layer", "3")
-    assert res.returncode != 0
-    assert "--unit_layer 3: whisper units come from the encoder's last layer only" in res.stderr
