@@ -201,12 +201,14 @@ frontend_config=conf/frontend.yaml  # Face detection, tracking, crop, audio and 
 max_reject_share=0.1                # A stage fails when more than this share is rejected.
 
 # Speech units (an optional second step of stage 2; docs/units.md)
-unit_type=none                      # none, logmel, mfcc, hubert or wav2vec2: the content encoder.
+unit_type=none                      # none, logmel, mfcc, hubert, wav2vec2 or whisper: the content encoder.
 unit_k=200                          # k-means clusters (units).
-unit_encoder_file=""                # hubert/wav2vec2: the user's checkpoint (torchaudio state dict).
+unit_encoder_file=""                # hubert/wav2vec2: the user's checkpoint (torchaudio state dict);
+                                    # whisper: another CTranslate2 Whisper dir (empty: the judge's tiny.en).
 unit_encoder_config=""              # hubert/wav2vec2: its architecture (torchaudio wav2vec2_model
                                     # arguments, YAML); empty: the base model.
-unit_layer=6                        # hubert/wav2vec2: transformer layer whose output is clustered.
+unit_layer=""                       # hubert/wav2vec2: transformer layer whose output is clustered
+                                    # (empty: 6); whisper: must stay empty (only its last layer exists).
 unit_max_fit_frames=100000          # Training-set frames the k-means fit samples at most (with --seed).
 
 # Pre-training and fine-tuning (stages 3-4)
@@ -283,11 +285,12 @@ Options (defaults in brackets):
   --lang                      en (WER) or zh (CER) [${lang}]
   --frontend_config           front-end settings [${frontend_config}]
   --max_reject_share          fail a stage above this reject share [${max_reject_share}]
-  --unit_type                 speech units after the mel (stage 2): none, logmel, mfcc, hubert
-                              or wav2vec2 [${unit_type}]; one unit per mel frame in dump/<set>/units.scp
-  --unit_k / --unit_layer / --unit_max_fit_frames   k-means clusters, encoder layer, fit sample
-                              [${unit_k} / ${unit_layer} / ${unit_max_fit_frames}]
-  --unit_encoder_file / --unit_encoder_config   hubert/wav2vec2 checkpoint and architecture
+  --unit_type                 speech units after the mel (stage 2): none, logmel, mfcc, hubert,
+                              wav2vec2 or whisper [${unit_type}]; one unit per mel frame in dump/<set>/units.scp
+  --unit_k / --unit_layer / --unit_max_fit_frames   k-means clusters, encoder layer (hubert/wav2vec2;
+                              empty: 6), fit sample [${unit_k} / '${unit_layer}' / ${unit_max_fit_frames}]
+  --unit_encoder_file / --unit_encoder_config   hubert/wav2vec2 checkpoint and architecture;
+                              whisper: a CTranslate2 Whisper dir (empty: tiny.en)
   --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
   --ss_restart                restart the scheduled-sampling schedule in stage 4 [${ss_restart}]
@@ -331,7 +334,7 @@ check_choice lang en zh
 check_choice feats_normalize global_mvn none
 check_choice vocoder_type griffin_lim hifigan hifigan_units
 check_choice asr_token_type char bpe
-check_choice unit_type none logmel mfcc hubert wav2vec2
+check_choice unit_type none logmel mfcc hubert wav2vec2 whisper
 for _judge in ${judges}; do
   case ${_judge} in
     whisper | pocketsphinx) ;;
@@ -340,7 +343,8 @@ for _judge in ${judges}; do
   esac
 done
 check_int 0 stage stop_stage ngpu seed num_plots ngram_order
-check_int 1 nj inference_nj num_nodes nbpe unit_layer unit_max_fit_frames
+check_int 1 nj inference_nj num_nodes nbpe unit_max_fit_frames
+[ -z "${unit_layer}" ] || check_int 1 unit_layer
 check_int 2 unit_k
 [[ ${protocol} =~ ^[A-Za-z0-9_]*$ ]] || usage_error "--protocol must be a word (it names the sets); got '${protocol}'"
 
@@ -381,6 +385,11 @@ if stage_runs 2 && [ "${unit_type}" != none ]; then
     [ -f "${unit_encoder_file}" ] || usage_error "--unit_encoder_file ${unit_encoder_file} does not exist"
     [ -z "${unit_encoder_config}" ] || [ -f "${unit_encoder_config}" ] ||
       usage_error "--unit_encoder_config ${unit_encoder_config} does not exist"
+  elif [ "${unit_type}" = whisper ]; then
+    [ -z "${unit_layer}" ] ||
+      usage_error "--unit_layer ${unit_layer}: whisper units come from the encoder's last layer only (CTranslate2); leave it empty"
+    [ -z "${unit_encoder_file}" ] || [ -d "${unit_encoder_file}" ] ||
+      usage_error "--unit_encoder_file ${unit_encoder_file}: not a CTranslate2 Whisper dir"
   fi
 fi
 if stage_runs 3 && pretrains; then
@@ -531,11 +540,12 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       _units_opts=()
       [ -z "${unit_encoder_file}" ] || _units_opts+=(--encoder_file "${unit_encoder_file}")
       [ -z "${unit_encoder_config}" ] || _units_opts+=(--encoder_config "${unit_encoder_config}")
+      [ -z "${unit_layer}" ] || _units_opts+=(--layer "${unit_layer}")
       log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets; log in ${_units_exp}/extract_units.log"
       ${train_cmd} "${_units_exp}/extract_units.log" \
         "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --config "${frontend_config}" \
         --kmeans "${_units_exp}/kmeans.npz" --fit_dir "${dumpdir}/${train_set}" --k "${unit_k}" \
-        --seed "${seed}" --max_fit_frames "${unit_max_fit_frames}" --layer "${unit_layer}" \
+        --seed "${seed}" --max_fit_frames "${unit_max_fit_frames}" \
         --max_reject_share "${max_reject_share}" "${_units_opts[@]}" "${_units_dirs[@]}"
       for _d in "${_units_dirs[@]}"; do mark_done "${_d}" "${_units_tag}"; done
     fi

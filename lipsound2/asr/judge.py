@@ -53,15 +53,21 @@ def installed_model_dir() -> Path:
     raise FileNotFoundError(f"{base}: no CTranslate2 model (model.bin + config.json) inside")
 
 
+def whisper_model_dir(model_dir: str | os.PathLike | None = None) -> Path:
+    """``model_dir`` checked to be a CTranslate2 Whisper dir; by default the pinned tiny.en."""
+    path = Path(model_dir) if model_dir else installed_model_dir()
+    if not (path / "model.bin").is_file():
+        raise FileNotFoundError(f"{path}: not a CTranslate2 Whisper model dir (no model.bin)")
+    return path
+
+
 class WhisperJudge:
     """Transcribe ``SAMPLE_RATE`` float waveforms to text."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, cpu_threads: int = 1) -> None:
         from faster_whisper import WhisperModel
 
-        path = Path(model_dir) if model_dir else installed_model_dir()
-        if not (path / "model.bin").is_file():
-            raise FileNotFoundError(f"{path}: not a CTranslate2 Whisper model dir (no model.bin)")
+        path = whisper_model_dir(model_dir)
         self.model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
 
     def __call__(self, wav: np.ndarray, language: str = "en") -> str:

@@ -1,13 +1,13 @@
 """Stage 2, second step: discrete speech units, one per mel frame, for each data dir given.
 
-Frame features of a content encoder (``--unit_type``: logmel, mfcc, hubert, wav2vec2; see
+Frame features of a content encoder (``--unit_type``: logmel, mfcc, hubert, wav2vec2, whisper; see
 ``lipsound2/units/encoders.py``) are clustered by k-means: the model ``--kmeans`` is loaded
 when it exists, otherwise fitted on at most ``--max_fit_frames`` frames of ``--fit_dir``'s
 utterances (seeded) and saved there. Every data dir (stage 2's ``utt2num_frames`` and
 ``feats.scp`` or ``wav.scp``) then gets:
 
 - ``data/units.ark`` + ``units.scp``: int32 Kaldi vectors, one unit per mel frame, so each
-  length equals ``utt2num_frames``; an encoder at another rate (HuBERT: 50/s) is put on the
+  length equals ``utt2num_frames``; an encoder at another rate (HuBERT, Whisper: 50/s) is put on the
   mel's frames (62.5/s for the paper's mel) by nearest frame;
 - ``units.yaml``: unit type, k, the rate, the encoder's own rate, the k-means model;
 - ``units_rejects``: utterances whose input could not be read or did not match, with why.
@@ -56,12 +56,21 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max_fit_frames", type=int, default=100000, help="frames the k-means fit uses at most"
     )
-    parser.add_argument("--encoder_file", type=Path, help="hubert/wav2vec2: the state dict checkpoint")
+    parser.add_argument(
+        "--encoder_file",
+        type=Path,
+        help="hubert/wav2vec2: state dict checkpoint; whisper: a CTranslate2 Whisper dir (default: tiny.en)",
+    )
     parser.add_argument(
         "--encoder_config", type=Path, help="hubert/wav2vec2: YAML of torchaudio wav2vec2_model arguments"
     )
-    parser.add_argument("--layer", type=int, default=6, help="hubert/wav2vec2: transformer layer, 1-based")
-    parser.add_argument("--device", default="cpu", help="torch device of hubert/wav2vec2")
+    parser.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="hubert/wav2vec2: transformer layer, 1-based (default 6); whisper: none (only the last exists)",
+    )
+    parser.add_argument("--device", default="cpu", help="device of hubert/wav2vec2/whisper: cpu, cuda[:N]")
     parser.add_argument("--max_reject_share", type=float, default=0.1)
     parser.add_argument("data_dirs", nargs="+", type=Path, help="data dirs to write units into")
     return parser

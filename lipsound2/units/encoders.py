@@ -11,6 +11,8 @@ rate. The offline ones:
 - ``hubert`` / ``wav2vec2``: a checkpoint the user brings, a state dict of torchaudio's
   wav2vec 2.0 model class, and the output of one transformer layer (50 Hz for the base models:
   20 ms hop, 25 ms receptive field).
+- ``whisper``: the final encoder output of a CTranslate2 Whisper model (by default the pinned
+  tiny.en the judge runs: 384 dims, 50 Hz), offline. CTranslate2 returns the last layer only.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.decode import load_audio
 from lipsound2.frontend.mel import MelConfig
 
-UNIT_TYPES = ("logmel", "mfcc", "hubert", "wav2vec2")
+UNIT_TYPES = ("logmel", "mfcc", "hubert", "wav2vec2", "whisper")
+DEFAULT_SSL_LAYER = 6  # hubert/wav2vec2 when no layer is given: the speech-units paper's
 
 
 class EncoderError(ValueError):
@@ -195,15 +198,83 @@ class SslEncoder(ContentEncoder):
         return {**super().describe(), "layer": self.layer}
 
 
+class WhisperEncoder(ContentEncoder):
+    """The last encoder layer of a CTranslate2 Whisper model (faster-whisper), 50 frames/s.
+
+    Whisper's encoder reads 30 s of its own log-mel (10 ms hop, centred STFT) and halves the
+    rate with a stride-2 convolution, so output frame ``j`` is centred on Whisper mel frame
+    ``2 j``, at ``20 j`` ms. Each 30 s chunk of the utterance is zero-padded to 30 s as Whisper
+    was trained, and the output is cut to the frames of the real audio. The waveform is
+    peak-normalised first, as the recipe's mel is, since Whisper's log-mel keeps the level.
+    Weights run as int8, as the judge runs them; the output is the same for the same input.
+    """
+
+    first_centre = 0.0
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, device: str = "cpu") -> None:
+        from faster_whisper import WhisperModel
+
+        from lipsound2.asr.judge import whisper_model_dir
+
+        try:
+            self.model_dir = whisper_model_dir(model_dir)
+        except (OSError, ImportError) as exc:
+            raise EncoderError(str(exc)) from exc
+        kind, _, index = device.partition(":")
+        try:
+            self.model = WhisperModel(
+                str(self.model_dir),
+                device=kind,
+                device_index=int(index or 0),
+                compute_type="int8",
+                cpu_threads=torch.get_num_threads(),
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise EncoderError(f"{self.model_dir}: cannot load the Whisper model ({exc})") from exc
+        extractor = self.model.feature_extractor
+        self.sample_rate = extractor.sampling_rate
+        self.chunk_frames = extractor.nb_max_frames  # 3000 mel frames = 30 s
+        # the encoder's two convolutions: stride 1, then stride 2
+        self.period = 2 * extractor.hop_length / self.sample_rate
+
+    def features(self, sources: Sources) -> np.ndarray:
+        import ctranslate2
+
+        if sources.wav is None:
+            raise ValueError("no wav.scp entry")
+        wav = load_audio(sources.wav, self.sample_rate)
+        if len(wav) == 0:
+            raise ValueError("empty audio")
+        wav = wav / max(float(np.abs(wav).max()), 1e-8)
+        mel = self.model.feature_extractor(wav)[:, :-1]  # as faster-whisper: drop the padding frame
+        chunks, keep = [], []
+        for start in range(0, mel.shape[1], self.chunk_frames):
+            part = mel[:, start : start + self.chunk_frames]
+            keep.append((part.shape[1] + 1) // 2)
+            chunks.append(np.pad(part, ((0, 0), (0, self.chunk_frames - part.shape[1]))))
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(chunks), dtype=np.float32))
+        out = np.asarray(self.model.model.encode(batch, to_cpu=True))
+        return np.concatenate([o[:n] for o, n in zip(out, keep)]).astype(np.float32)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "layer": "last", "model_dir": str(self.model_dir)}
+
+
 def make_encoder(
     unit_type: str,
     mel: MelConfig,
     checkpoint: str | os.PathLike | None = None,
-    layer: int = 6,
+    layer: int | None = None,
     config: str | os.PathLike | None = None,
     device: str = "cpu",
 ) -> ContentEncoder:
-    """The encoder ``unit_type`` names (one of :data:`UNIT_TYPES`)."""
+    """The encoder ``unit_type`` names (one of :data:`UNIT_TYPES`).
+
+    ``layer``: hubert/wav2vec2's transformer layer (None: :data:`DEFAULT_SSL_LAYER`); whisper
+    takes none, since CTranslate2 gives only the encoder's last layer, and asking for another
+    is refused rather than quietly giving the last one. ``checkpoint``: for whisper, another
+    CTranslate2 Whisper dir (default: the judge's tiny.en).
+    """
     if unit_type == "logmel":
         return LogMelEncoder(mel)
     if unit_type == "mfcc":
@@ -211,7 +282,15 @@ def make_encoder(
     if unit_type in ("hubert", "wav2vec2"):
         if not checkpoint:
             raise EncoderError(f"unit type {unit_type} needs a checkpoint (--encoder_file)")
+        layer = DEFAULT_SSL_LAYER if layer is None else layer
         return SslEncoder(unit_type, checkpoint, layer, config, device)
+    if unit_type == "whisper":
+        if layer is not None:
+            raise EncoderError(
+                f"unit type whisper takes no layer (got {layer}): CTranslate2 gives only the "
+                "encoder's last layer; leave the layer option out"
+            )
+        return WhisperEncoder(checkpoint, device)
     raise EncoderError(f"unknown unit type '{unit_type}'; one of {', '.join(UNIT_TYPES)}")
 
 

@@ -60,6 +60,10 @@ def test_help_lists_every_option(recipe, root):
         ("--unit_type hubert --stage 2 --stop_stage 2 --train_set t", "--unit_encoder_file"),
         ("--unit_type wav2vec2 --stage 2 --stop_stage 2 --train_set t --unit_encoder_file no.pt", "no.pt"),
         ("--unit_type mfcc --stage 2 --stop_stage 2 --test_sets t", "--train_set"),
+        ("--unit_layer 0 --stage 9", "--unit_layer"),
+        # CTranslate2 gives only Whisper's last encoder layer
+        ("--unit_type whisper --stage 2 --stop_stage 2 --train_set t --unit_layer 3", "last layer only"),
+        ("--unit_type whisper --stage 2 --stop_stage 2 --train_set t --unit_encoder_file no_dir", "no_dir"),
         ("--vocoder_type hifigan_units --stage 6 --stop_stage 6 --test_sets t", "--train_set"),
         ("--vocoder_type hifigan_units --stage 6 --stop_stage 6 --vocoder_file no.pth", "no.pth"),
     ],

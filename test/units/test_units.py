@@ -253,3 +253,76 @@ def test_an_unreadable_utterance_is_rejected_by_name_and_the_rest_go_on(dirs, tm
     assert set(_units(test)) == {"u0", "u2"}
     assert yaml.safe_load((test / "units.yaml").read_text())["rejected"] == 1
     assert _extract("--unit_type", "mfcc", "--kmeans", km, "--max_reject_share", 0.5, test) == 0
+
+
+def test_whisper_units_are_one_per_mel_frame_and_the_same_twice(dirs, tmp_path):
+    """The pinned tiny.en's encoder: 384-dim frames at 50/s, put on the mel frames; the same
+    seed gives the same model and units, another seed another model."""
+    _, test = dirs
+    runs = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        km = tmp_path / name / "kmeans.npz"
+        args = ["--unit_type", "whisper", "--k", 8, "--seed", seed]
+        assert _extract(*args, "--kmeans", km, "--fit_dir", test, test) == 0
+        _lengths_match(test)
+        runs.append((UnitModel.load(km), _units(test)))
+    (m_a, u_a), (m_b, u_b), (m_c, _) = runs
+    assert m_a.centroids.shape == (8, 384)
+    np.testing.assert_array_equal(m_a.centroids, m_b.centroids)
+    assert all(np.array_equal(u_a[u], u_b[u]) for u in u_a)
+    assert not np.allclose(m_a.centroids, m_c.centroids)
+    assert len(np.unique(np.concatenate(list(u_a.values())))) >= 5
+    about = yaml.safe_load((test / "units.yaml").read_text())
+    assert about["encoder"]["frames_per_second"] == 50 and about["encoder"]["layer"] == "last"
+    assert about["encoder"]["resampled"] == "nearest frame" and about["frames_per_second"] == 62.5
+
+
+def test_whisper_features_are_the_encoder_output_cut_to_the_audio_in_30s_chunks(tmp_path):
+    from faster_whisper.audio import pad_or_trim
+
+    from lipsound2.fileio.wav import write_wav
+
+    enc = make_encoder("whisper", MelConfig())
+    assert enc.frames_per_second == 50 and enc.first_centre == 0.0
+    wav = _speechlike(np.random.default_rng(3), 34.0)  # two chunks: 30 s and 4 s
+    path = tmp_path / "long clip.wav"
+    write_wav(path, wav, SR)
+    feats = enc.features(Sources(wav=str(path)))
+    n_mel = len(wav) // 160  # Whisper's 10 ms frames of the audio (its last, padding frame dropped)
+    assert feats.shape == ((3000 + 1) // 2 + (n_mel - 3000 + 1) // 2, 384)
+    # the first 30 s as faster-whisper itself encodes a segment
+    from lipsound2.frontend.decode import load_audio
+
+    wav = load_audio(str(path), SR)  # as written to the file (16-bit)
+    whisper_mel = enc.model.feature_extractor(wav / np.abs(wav).max())[:, :-1]
+    first = np.asarray(enc.model.encode(pad_or_trim(whisper_mel[:, :3000])))[0]
+    np.testing.assert_array_equal(feats[:1500], first)
+    # the 4 s tail is its own zero-padded chunk, cut to its 200 frames
+    tail = np.asarray(enc.model.encode(pad_or_trim(whisper_mel[:, 3000:])))[0]
+    np.testing.assert_array_equal(feats[1500:], tail[: (n_mel - 3000 + 1) // 2])
+
+
+def test_whisper_takes_no_layer_and_a_bad_model_dir_is_named(dirs, tmp_path):
+    _, test = dirs
+    km = str(tmp_path / "km.npz")
+    with pytest.raises(SystemExit, match="whisper takes no layer .*last layer"):
+        extract_units.main(
+            ["--unit_type", "whisper", "--layer", "4", "--kmeans", km, "--fit_dir", str(test), str(test)]
+        )
+    empty = tmp_path / "not a model"
+    empty.mkdir()
+    with pytest.raises(SystemExit, match="not a model: not a CTranslate2 Whisper model dir"):
+        extract_units.main(
+            [
+                "--unit_type",
+                "whisper",
+                "--encoder_file",
+                str(empty),
+                "--kmeans",
+                km,
+                "--fit_dir",
+                str(test),
+                str(test),
+            ]
+        )
+    assert not (tmp_path / "km.npz").exists() and not (test / "units.scp").exists()
