@@ -9,6 +9,9 @@
 # the same model fine-tuned from scratch (the paper's central claim: pre-training helps),
 # and the same model trained and tested on blank video (what the decoder learns with no
 # visual information). --baselines false runs the main experiment only.
+# --units true adds the speech-units comparison (../../docs/units.md): MFCC units (k 200) in
+# stage 2, the main experiment again with a unit head, and both models' mel through two
+# HiFi-GANs of the same budget (mel only; mel + units), every row in the one scoring pass.
 # Each training uses one thread, so two of them run side by side on a 2-core machine.
 set -euo pipefail
 
@@ -17,6 +20,7 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (run.sh) $*" >&2; }
 stage=0
 stop_stage=9
 baselines=true
+units=false
 expdir=exp
 opts=()
 while [ $# -gt 0 ]; do
@@ -24,6 +28,7 @@ while [ $# -gt 0 ]; do
     --stage) stage=$2 ;;
     --stop_stage) stop_stage=$2 ;;
     --baselines) baselines=$2 ;;
+    --units) units=$2 ;;
     --expdir) expdir=$2 ;;
     *)
       [ $# -ge 2 ] || { log "option '$1' needs a value"; exit 1; }
@@ -45,6 +50,7 @@ common=(
 main_tag=lipsound2_pretrained
 scratch_tag=lipsound2_scratch
 blank_tag=lipsound2_blank_video
+units_tag=lipsound2_units
 
 # stages FIRST LAST ARGS...: run lipsound2.sh on the part of FIRST..LAST that --stage and
 # --stop_stage ask for (nothing when they do not overlap).
@@ -87,22 +93,58 @@ wait_all() {
 only_test=(--infer_train false --vocode_oracle false)
 scratch=(--train_tag "${scratch_tag}" --skip_pretrain true --init_from_pretrain false "${only_test[@]}")
 blank=(--train_tag "${blank_tag}" --train_args "--blank_video true" "${only_test[@]}")
+units_conf=../TEMPLATE/conf/train_cpu_units.yaml
+with_units=(--train_tag "${units_tag}" --pretrain_tag "${units_tag}_pretrain" --pretrain_config "${units_conf}"
+  --train_config "${units_conf}" "${only_test[@]}")
+hifigan=(--vocoder_config ../TEMPLATE/conf/vocoder_hifigan_cpu.yaml --vocode_oracle true)
 
-# Data, face tracks and features, shared by every experiment.
-stages 0 2
-# Pre-training beside the from-scratch comparison.
+# revocode TAG VOCODER_TYPE: TAG's test mel (and units) through another vocoder, in an
+# experiment folder of its own (TAG_VOCODER_TYPE), since a decode dir holds one vocoder's wavs.
+revocode() {
+  local src dst f
+  for src in "${expdir}/$1"/decode_test_*; do
+    [ -d "${src}" ] || continue
+    dst=${expdir}/$1_$2/$(basename "${src}")
+    mkdir -p "${dst}"
+    for f in feats.scp units.scp; do
+      # another mel (a model trained again) makes the wavs of the old one stale
+      [ ! -f "${src}/${f}" ] || cmp -s "${src}/${f}" "${dst}/${f}" ||
+        { cp "${src}/${f}" "${dst}/" && rm -f "${dst}"/.done.vocode_*; }
+    done
+  done
+  stages 6 6 --train_tag "$1_$2" --vocoder_type "$2" "${hifigan[@]}"
+}
+
+# Data, face tracks and features (and speech units), shared by every experiment.
+if [ "${units}" = true ]; then stages 0 2 --unit_type mfcc --unit_k 200; else stages 0 2; fi
+# Pre-training beside the from-scratch comparison (and the units model's own pre-training).
 if [ "${baselines}" = true ]; then side_by_side "${scratch_tag}" 4 6 "${scratch[@]}"; fi
+if [ "${units}" = true ]; then side_by_side "${units_tag}_pretrain" 3 3 "${with_units[@]}"; fi
 stages 3 3 --train_tag "${main_tag}"
 wait_all
-# Fine-tuning (then inference, vocoding, lip reading) beside the blank-video comparison.
+# Fine-tuning (then inference, vocoding, lip reading) beside the blank-video comparison (and
+# the units model's fine-tuning).
 if [ "${baselines}" = true ]; then side_by_side "${blank_tag}" 4 6 "${blank[@]}"; fi
+if [ "${units}" = true ]; then side_by_side "${units_tag}" 4 6 "${with_units[@]}"; fi
 stages 4 7 --train_tag "${main_tag}"
 wait_all
+if [ "${units}" = true ]; then
+  revocode "${main_tag}" hifigan
+  revocode "${units_tag}" hifigan_units
+fi
 # One scoring pass over every experiment: RESULTS.md and the HTML report of the main one.
 extra=""
 if [ "${baselines}" = true ]; then
   extra="LipSound2 fine-tuned from scratch=${expdir}/${scratch_tag}/decode_{set}"
   extra+=";Blank video (no visual information)=${expdir}/${blank_tag}/decode_{set}"
+fi
+if [ "${units}" = true ]; then
+  steps="HiFi-GAN $(sed -n 's/^ *steps: *//p' ../TEMPLATE/conf/vocoder_hifigan_cpu.yaml) steps"
+  extra+="${extra:+;}LipSound2 + units (MFCC k 200, unit head)=${expdir}/${units_tag}/decode_{set}"
+  extra+=";Oracle mel, ${steps} mel only=${expdir}/${main_tag}_hifigan/oracle_{set}"
+  extra+=";LipSound2, ${steps} mel only=${expdir}/${main_tag}_hifigan/decode_{set}"
+  extra+=";Oracle mel + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/oracle_{set}"
+  extra+=";LipSound2 + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/decode_{set}"
 fi
 stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
   --score_extra_exps "${extra}"
