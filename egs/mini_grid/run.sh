@@ -9,6 +9,10 @@
 # the same model fine-tuned from scratch (the paper's central claim: pre-training helps),
 # and the same model trained and tested on blank video (what the decoder learns with no
 # visual information). --baselines false runs the main experiment only.
+# --audio_pretrain true also pre-trains the decoder on the generated audio-only set (stage 3,
+# docs/audio_pretraining.md) and adds two rows at the same fine-tuning config and updates:
+# the decoder from the audio model alone, and the decoder from it with the encoder (and the
+# rest) from the audio-visual pre-training.
 # Each training uses one thread, so two of them run side by side on a 2-core machine.
 set -euo pipefail
 
@@ -17,6 +21,7 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (run.sh) $*" >&2; }
 stage=0
 stop_stage=9
 baselines=true
+audio_pretrain=false
 expdir=exp
 opts=()
 while [ $# -gt 0 ]; do
@@ -24,6 +29,7 @@ while [ $# -gt 0 ]; do
     --stage) stage=$2 ;;
     --stop_stage) stop_stage=$2 ;;
     --baselines) baselines=$2 ;;
+    --audio_pretrain) audio_pretrain=$2 ;;
     --expdir) expdir=$2 ;;
     *)
       [ $# -ge 2 ] || { log "option '$1' needs a value"; exit 1; }
@@ -45,6 +51,11 @@ common=(
 main_tag=lipsound2_pretrained
 scratch_tag=lipsound2_scratch
 blank_tag=lipsound2_blank_video
+audio_tag=lipsound2_audio_decoder
+both_tag=lipsound2_av_and_audio_decoder
+if [ "${audio_pretrain}" = true ]; then
+  common+=(--audio_pretrain_train_set librispeech_train_clean_100 --audio_pretrain_valid_set librispeech_dev_clean)
+fi
 
 # stages FIRST LAST ARGS...: run lipsound2.sh on the part of FIRST..LAST that --stage and
 # --stop_stage ask for (nothing when they do not overlap).
@@ -87,6 +98,9 @@ wait_all() {
 only_test=(--infer_train false --vocode_oracle false)
 scratch=(--train_tag "${scratch_tag}" --skip_pretrain true --init_from_pretrain false "${only_test[@]}")
 blank=(--train_tag "${blank_tag}" --train_args "--blank_video true" "${only_test[@]}")
+audio_decoder=(--train_tag "${audio_tag}" --skip_pretrain true --init_from_pretrain false --audio_pretrain true
+  "${only_test[@]}")
+both=(--train_tag "${both_tag}" --audio_pretrain true "${only_test[@]}")
 
 # Data, face tracks and features, shared by every experiment.
 stages 0 2
@@ -98,11 +112,22 @@ wait_all
 if [ "${baselines}" = true ]; then side_by_side "${blank_tag}" 4 6 "${blank[@]}"; fi
 stages 4 7 --train_tag "${main_tag}"
 wait_all
+if [ "${audio_pretrain}" = true ]; then
+  # The decoder's audio pre-training (stage 3 alone), then the two fine-tunings side by side.
+  stages 3 3 --skip_pretrain true --audio_pretrain true
+  side_by_side "${audio_tag}" 4 6 "${audio_decoder[@]}"
+  stages 4 6 "${both[@]}"
+  wait_all
+fi
 # One scoring pass over every experiment: RESULTS.md and the HTML report of the main one.
 extra=""
 if [ "${baselines}" = true ]; then
   extra="LipSound2 fine-tuned from scratch=${expdir}/${scratch_tag}/decode_{set}"
   extra+=";Blank video (no visual information)=${expdir}/${blank_tag}/decode_{set}"
+fi
+if [ "${audio_pretrain}" = true ]; then
+  extra+="${extra:+;}LipSound2, decoder from audio pre-training=${expdir}/${audio_tag}/decode_{set}"
+  extra+=";LipSound2, audio-visual pre-training + decoder from audio pre-training=${expdir}/${both_tag}/decode_{set}"
 fi
 stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
   --score_extra_exps "${extra}"
