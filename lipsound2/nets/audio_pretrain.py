@@ -67,6 +67,17 @@ class AudioPretrainModel(LipSound2):
         memory, in_lengths = self.encoder(feats, feats_lengths)  # corrupted in training
         return self._reconstruct(memory, in_lengths, in_lengths, feats, feats_lengths, kwargs)
 
+    def encode(self, feats: torch.Tensor, feats_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Memory of raw log-mel (normalised here when the model normalises): what
+        :meth:`generate`, inherited, decodes free-running (``generate(feats, feats_lengths)``)."""
+        if self.normalize is not None:
+            feats, _ = self.normalize(feats, feats_lengths)
+        return self.encoder(feats, feats_lengths)
+
+    def known_lengths(self, feats_lengths: torch.Tensor) -> torch.Tensor:
+        """The output is as long as the input."""
+        return feats_lengths
+
     def collect_feats(self, feats, feats_lengths, **kwargs) -> dict[str, torch.Tensor]:
         return {"feats": feats, "feats_lengths": feats_lengths}
 

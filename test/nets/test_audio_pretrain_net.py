@@ -101,3 +101,11 @@ def test_decoder_settings_that_differ_from_the_lipsound2_config_are_an_error(tmp
         build_model(_args(tmp_path, conf, decoder_conf={"attention_lstm_units": 64}))
     with pytest.raises(ValueError, match="output_size"):
         build_model(_args(tmp_path, conf, encoder_conf={"output_size": 12, "bottleneck": 4}))
+
+
+def test_free_running_reconstruction_has_the_inputs_lengths(tmp_path):
+    model = build_model(_args(tmp_path, {"decoder_conf": {"reduction_factor": 2}})).eval()
+    feats, lengths = torch.randn(2, 30, 80) - 5, torch.tensor([30, 21])
+    out = model.generate(feats, lengths)
+    assert out["mel_lengths"].tolist() == [30, 21] and out["mel"].shape == (2, 30, 80)
+    assert out["attention_lengths"].tolist() == [12, 9]  # ceil(L / 2.5) memory frames
