@@ -17,6 +17,7 @@ from lipsound2.synthetic.generate import (
     generate_librispeech,
 )
 from lipsound2.synthetic.grammar import free_sentence, grid_sentence, story_sentence
+from lipsound2.synthetic.speech import FESTIVAL_VOICES, festival_available
 
 
 def test_story_sentences_are_none_of_the_audio_visual_sets():
@@ -36,9 +37,8 @@ def test_audio_only_voices_are_none_of_the_audio_visual_voices():
 
 @pytest.mark.slow
 def test_generated_librispeech_layout_prepares_as_audio_only_sets(root, tmp_path):
-    from conftest import _need_generator_tools
-
-    _need_generator_tools()
+    if not all(festival_available(v) for v in FESTIVAL_VOICES):
+        pytest.skip("festival or its voices are not installed (tools/install.sh)")
     corpus = tmp_path / "libri"
     count = generate_librispeech(corpus, {"train-clean-100": 2, "dev-clean": 1}, chapters=1, utts=2, seed=0)
     assert count == 6 and generate_librispeech(corpus, {"train-clean-100": 2, "dev-clean": 1}, 1, 2, 0) == 0
