@@ -4,10 +4,12 @@ measured three ways (stage 3 writes ``reliance.json`` beside the model; docs/aud
 For every utterance of ``--feats_scp``, in eval mode (no masks, no noise), the decoder MSE in
 the model's (normalised) mel units: as trained (``full``); with the decoder's history, the
 previous frames it is fed, replaced by zeros (``no_history``); with the encoder's memory
-replaced by zeros (``no_memory``); and ``frame_variance``, the MSE of predicting each band's
-mean. A model that copied its input through the memory would reconstruct almost perfectly
-(``full`` near 0) and lose nothing without its history (``history_gain`` near 1); one that
-ignored the audio would lose nothing without the memory (``memory_gain`` near 1).
+replaced by zeros (``no_memory``); ``free_running``, the PostNet output of free-running
+decoding (the model's own frames fed back, known length); and ``frame_variance``, the MSE of
+predicting each band's mean. A model that copied its input through the memory would
+reconstruct almost perfectly, free-running too (``full``, ``free_running`` near 0) and lose
+nothing without its history (``history_gain`` near 1); one that ignored the audio would lose
+nothing without the memory (``memory_gain`` near 1).
 
 Example::
 
@@ -33,7 +35,7 @@ from lipsound2.nets.audio_pretrain import AudioPretrainModel
 from lipsound2.tasks.checkpoint import load_model
 
 log = logging.getLogger("audio_reliance")
-MEASURES = ("full", "no_history", "no_memory", "frame_variance")
+MEASURES = ("full", "no_history", "no_memory", "free_running", "frame_variance")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -69,6 +71,7 @@ def measure(model: AudioPretrainModel, feats_scp: Path, batch_size: int = 8) -> 
         lengths = torch.tensor([len(m) for m in batch])
         padded = torch.nn.utils.rnn.pad_sequence(batch, batch_first=True)
         result = model.reliance(padded, lengths)
+        result["free_running"] = _free_running_mse(model, padded, lengths)
         n = int(lengths.sum())
         for name in MEASURES:
             sums[name] += result[name] * n
@@ -78,6 +81,16 @@ def measure(model: AudioPretrainModel, feats_scp: Path, batch_size: int = 8) -> 
     out["memory_gain"] = out["no_memory"] / out["full"]
     out["utterances"], out["frames"] = len(keys), frames
     return out
+
+
+def _free_running_mse(model: AudioPretrainModel, feats: torch.Tensor, lengths: torch.Tensor) -> float:
+    """MSE of the free-running PostNet output, in the model's (normalised) mel units."""
+    mel = model.generate(feats, lengths)["mel"][:, : feats.size(1)]
+    if model.normalize is not None:  # GlobalMVN works in place
+        mel, _ = model.normalize(mel.clone(), lengths)
+        feats, _ = model.normalize(feats.clone(), lengths)
+    mask = (torch.arange(feats.size(1))[None, :] < lengths[:, None]).unsqueeze(2).to(feats.dtype)
+    return float((((mel - feats) ** 2) * mask).sum() / (mask.sum() * feats.size(2)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,7 @@ class AudioPretrainModel(LipSound2):
         """Memory of raw log-mel (normalised here when the model normalises): what
         :meth:`generate`, inherited, decodes free-running (``generate(feats, feats_lengths)``)."""
         if self.normalize is not None:
-            feats, _ = self.normalize(feats, feats_lengths)
+            feats, _ = self.normalize(feats.clone(), feats_lengths)  # GlobalMVN works in place
         return self.encoder(feats, feats_lengths)
 
     def known_lengths(self, feats_lengths: torch.Tensor) -> torch.Tensor:
@@ -91,7 +91,7 @@ class AudioPretrainModel(LipSound2):
         ``frame_variance`` is the MSE of predicting each band's mean over the batch."""
         if self.training:
             raise RuntimeError("reliance() measures the model in eval mode; call .eval() first")
-        feats = self._targets(feats, feats_lengths)
+        feats = self._targets(feats.clone(), feats_lengths)  # GlobalMVN works in place
         memory, in_lengths = self.encoder(feats, feats_lengths)
         mask = sequence_mask(in_lengths, memory.size(1))
         weight = sequence_mask(feats_lengths, feats.size(1)).unsqueeze(2).to(feats.dtype)

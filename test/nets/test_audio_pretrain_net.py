@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -104,8 +105,16 @@ def test_decoder_settings_that_differ_from_the_lipsound2_config_are_an_error(tmp
 
 
 def test_free_running_reconstruction_has_the_inputs_lengths(tmp_path):
-    model = build_model(_args(tmp_path, {"decoder_conf": {"reduction_factor": 2}})).eval()
+    args = _args(tmp_path, {"decoder_conf": {"reduction_factor": 2}})
+    np.savez(
+        tmp_path / "stats.npz", count=np.array(10), sum=np.full(80, -50.0), sum_square=np.full(80, 260.0)
+    )
+    args.normalize, args.normalize_conf = "global_mvn", {"stats_file": str(tmp_path / "stats.npz")}
+    model = build_model(args).eval()
     feats, lengths = torch.randn(2, 30, 80) - 5, torch.tensor([30, 21])
+    kept = feats.clone()
     out = model.generate(feats, lengths)
+    model.reliance(feats, lengths)
+    assert torch.equal(feats, kept)  # the caller's mel is not normalised in place
     assert out["mel_lengths"].tolist() == [30, 21] and out["mel"].shape == (2, 30, 80)
     assert out["attention_lengths"].tolist() == [12, 9]  # ceil(L / 2.5) memory frames
