@@ -4,4 +4,5 @@ GRID=${GRID:-downloads/grid}
 TCD_TIMIT=${TCD_TIMIT:-downloads/tcd_timit}
 CMLR=${CMLR:-downloads/cmlr}
 VOXCELEB2=${VOXCELEB2:-downloads/voxceleb2}
-export GRID TCD_TIMIT CMLR VOXCELEB2
+LIBRISPEECH=${LIBRISPEECH:-downloads/LibriSpeech}
+export GRID TCD_TIMIT CMLR VOXCELEB2 LIBRISPEECH

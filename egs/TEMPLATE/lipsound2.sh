@@ -87,34 +87,50 @@ merge_job_tables() {
 # Whether stage 3 pre-trains (it does not when told to skip or given a pre-trained model).
 pretrains() { [ "${skip_pretrain}" = false ] && [ -n "${pretrain_train_set}" ] && [ -z "${pretrain_model}" ]; }
 
-# Stages 3-4: train LipSound2 with ESPnet's trainer through its launcher (local, Slurm,
-# multi-GPU, multi-node). Usage: train_lipsound2 EXP CONFIG TRAIN_SET VALID_SET STATS [trainer args]
-# STATS: mel statistics to normalise with (those of the model fine-tuned from); empty: the
-# training set's. A finished run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
+# Stages 3-4: train with ESPnet's trainer through its launcher (local, Slurm, multi-GPU,
+# multi-node). Usage: train_lipsound2 KIND EXP CONFIG TRAIN_SET VALID_SET STATS [trainer args]
+# KIND: av (LipSound2 on face tracks and mel) or audio (the decoder's audio pre-training on
+# the mel alone, whose decoder fits --train_config's model). STATS: mel statistics to
+# normalise with (those of the model fine-tuned from); empty: the training set's. A finished
+# run is skipped; an interrupted one resumes from EXP/checkpoint.pth.
 train_lipsound2() {
-  local exp=$1 config=$2 tset=$3 vset=$4 stats=$5
-  shift 5
+  local kind=$1 exp=$2 config=$3 tset=$4 vset=$5 stats=$6
+  shift 6
   if is_done "${exp}" train; then
     log "${exp} is already trained; skipping"
     return 0
   fi
-  local dset f n_mels units
+  local dset f n_mels units=false split
   n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${frontend_config}")
-  # A model with a unit head (model_conf unit_weight > 0) also reads stage 2's units.
-  units=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(float((y(sys.argv[1]).get("model_conf") or {}).get("unit_weight", 0)) > 0).lower())' "${config}")
-  local data_args=()
+  local module=lipsound2.bin.train needed=(video.scp feats.scp utt2num_vframes utt2num_frames) data_args=()
+  if [ "${kind}" = audio ]; then
+    module=lipsound2.bin.train_audio
+    needed=(feats.scp utt2num_frames)
+    data_args=(--lipsound2_config "${train_config}")
+  else
+    # A model with a unit head (model_conf unit_weight > 0) also reads stage 2's units.
+    units=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(float((y(sys.argv[1]).get("model_conf") or {}).get("unit_weight", 0)) > 0).lower())' "${config}")
+  fi
   if [ "${units}" = true ]; then
     data_args=(--train_data_path_and_name_and_type "${dumpdir}/${tset}/units.scp,units,kaldi_ark"
       --valid_data_path_and_name_and_type "${dumpdir}/${vset}/units.scp,units,kaldi_ark")
   fi
-  for dset in "${tset}" "${vset}"; do
-    for f in video.scp feats.scp utt2num_vframes utt2num_frames; do
+  for split in train valid; do
+    dset=${tset}
+    [ "${split}" = train ] || dset=${vset}
+    for f in "${needed[@]}"; do
       [ -f "${dumpdir}/${dset}/${f}" ] || { log "missing ${dumpdir}/${dset}/${f}: run stages 1-2 first"; exit 1; }
     done
     # ESPnet's length-bucketed batch samplers read these shape files.
     mkdir -p "${exp}/shapes/${dset}"
-    awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
+    if [ "${kind}" = av ]; then
+      awk '{print $1 " " $2}' "${dumpdir}/${dset}/utt2num_vframes" >"${exp}/shapes/${dset}/video_shape"
+      data_args+=(--"${split}"_data_path_and_name_and_type "${dumpdir}/${dset}/video.scp,video,face_track"
+        --"${split}"_shape_file "${exp}/shapes/${dset}/video_shape")
+    fi
     awk -v n_mels="${n_mels}" '{print $1 " " $2 "," n_mels}' "${dumpdir}/${dset}/utt2num_frames" >"${exp}/shapes/${dset}/feats_shape"
+    data_args+=(--"${split}"_data_path_and_name_and_type "${dumpdir}/${dset}/feats.scp,feats,kaldi_ark"
+      --"${split}"_shape_file "${exp}/shapes/${dset}/feats_shape")
     if [ "${units}" = true ]; then
       [ -f "${dumpdir}/${dset}/units.scp" ] || { log "${config} has a unit head (unit_weight > 0) but ${dumpdir}/${dset}/units.scp is missing: run stage 2 with --unit_type"; exit 1; }
       # only utterances with units (stage 2 lists the others in units_rejects)
@@ -145,20 +161,12 @@ train_lipsound2() {
     --num_nodes "${num_nodes}" \
     --init_file_prefix "${exp}/.dist_init_" \
     --multiprocessing_distributed true -- \
-    ${python} -m lipsound2.bin.train \
+    ${python} -m "${module}" \
     --config "${config}" \
     --frontend_config "${frontend_config}" \
     --output_dir "${exp}" \
     --seed "${seed}" \
     --resume true \
-    --train_data_path_and_name_and_type "${dumpdir}/${tset}/video.scp,video,face_track" \
-    --train_data_path_and_name_and_type "${dumpdir}/${tset}/feats.scp,feats,kaldi_ark" \
-    --train_shape_file "${exp}/shapes/${tset}/video_shape" \
-    --train_shape_file "${exp}/shapes/${tset}/feats_shape" \
-    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/video.scp,video,face_track" \
-    --valid_data_path_and_name_and_type "${dumpdir}/${vset}/feats.scp,feats,kaldi_ark" \
-    --valid_shape_file "${exp}/shapes/${vset}/video_shape" \
-    --valid_shape_file "${exp}/shapes/${vset}/feats_shape" \
     "${data_args[@]}" "${norm_args[@]}" "$@"
   mark_done "${exp}" train
 }
@@ -223,6 +231,17 @@ init_from_pretrain=true             # Initialise stage 4 from the pre-trained mo
 ss_restart=true                     # Stage 4 starts scheduled sampling's update count at 0, not
                                     # at the count of the model it is initialised from.
 feats_normalize=global_mvn          # Mel target normalisation: global_mvn (ESPnet's GlobalMVN) or none.
+
+# Audio-only pre-training of the decoder (stage 3) and its transfer (stage 4); docs/audio_pretraining.md
+audio_pretrain=false                # true: stage 3 also pre-trains the decoder side on audio alone.
+audio_pretrain_train_set=""         # Audio-only training set (stages 0-2 prepare it: no video.scp).
+audio_pretrain_valid_set=""         # Its validation set.
+audio_pretrain_config=conf/train_audio.yaml  # Training config of the audio model (its decoder is
+                                    # --train_config's: the task takes it from there).
+audio_pretrain_tag=""               # Name of the audio experiment (default: from config).
+init_decoder_from=""                # Stage 4 takes the decoder side (attention, LSTMs, PreNet,
+                                    # projection, PostNet) and the mel statistics from this model file;
+                                    # empty: stage 3's audio model with --audio_pretrain true, else none.
 
 # Inference (stage 5)
 inference_config=conf/inference.yaml  # Decoding config (stop mode, max steps).
@@ -295,7 +314,13 @@ Options (defaults in brackets):
   --train_config / --train_tag / --train_args / --init_from_pretrain
   --ss_restart                restart the scheduled-sampling schedule in stage 4 [${ss_restart}]
   --feats_normalize           global_mvn or none [${feats_normalize}]; a fine-tuned model keeps
-                              the statistics of the model it starts from
+                              the statistics of the model its decoder comes from
+  --audio_pretrain            stage 3 also pre-trains the decoder on audio alone [${audio_pretrain}]
+  --audio_pretrain_train_set / --audio_pretrain_valid_set   its audio-only sets (no video.scp)
+  --audio_pretrain_config / --audio_pretrain_tag   its config [${audio_pretrain_config}] and name
+  --init_decoder_from         stage 4 takes the decoder side from this model file [stage 3's
+                              audio model with --audio_pretrain true, else none]; freezing it for
+                              N updates: model_conf freeze_decoder_updates in --train_config
   --inference_config / --inference_model / --num_plots / --infer_train
   --vocoder_type              griffin_lim, hifigan or hifigan_units [${vocoder_type}]; hifigan_units
                               reads units.scp beside each feats.scp (stage 2 --unit_type for dump)
@@ -327,7 +352,7 @@ run_args=$(printf '%q ' "$@")
 
 # ========================== Options resolved and checked ==========================
 
-for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train vocode_oracle use_lm; do
+for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train vocode_oracle use_lm audio_pretrain; do
   check_choice "${_opt}" true false
 done
 check_choice lang en zh
@@ -375,8 +400,8 @@ fi
 
 # What the stages that run need from the options
 if stage_runs 0 || stage_runs 1 || stage_runs 2; then
-  [ -n "${pretrain_train_set}${pretrain_valid_set}${train_set}${valid_set}${test_sets// /}" ] ||
-    usage_error "stages 0-2 need sets: --protocol, --train_set, --valid_set, --test_sets or --pretrain_train_set"
+  [ -n "${pretrain_train_set}${pretrain_valid_set}${train_set}${valid_set}${test_sets// /}${audio_pretrain_train_set}${audio_pretrain_valid_set}" ] ||
+    usage_error "stages 0-2 need sets: --protocol, --train_set, --valid_set, --test_sets, --pretrain_train_set or --audio_pretrain_train_set"
 fi
 if stage_runs 2 && [ "${unit_type}" != none ]; then
   require train_set "to fit the units' k-means (--unit_type ${unit_type})"
@@ -395,10 +420,17 @@ fi
 if stage_runs 3 && pretrains; then
   require pretrain_valid_set "with --pretrain_train_set (stage 3)"
 fi
+if stage_runs 3 && [ "${audio_pretrain}" = true ]; then
+  require audio_pretrain_train_set "with --audio_pretrain true (stage 3)"
+  require audio_pretrain_valid_set "with --audio_pretrain true (stage 3)"
+  [ -f "${audio_pretrain_config}" ] || usage_error "--audio_pretrain_config ${audio_pretrain_config} does not exist"
+  [ -f "${train_config}" ] || usage_error "--train_config ${train_config} does not exist (the audio model takes its decoder settings)"
+fi
 if stage_runs 4; then
   require train_set "(stage 4)"
   require valid_set "(stage 4)"
   [ -z "${pretrain_model}" ] || [ -f "${pretrain_model}" ] || usage_error "--pretrain_model ${pretrain_model} does not exist"
+  [ -z "${init_decoder_from}" ] || [ -f "${init_decoder_from}" ] || usage_error "--init_decoder_from ${init_decoder_from} does not exist"
 fi
 if stage_runs 6; then
   if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ]; then
@@ -422,13 +454,16 @@ fi
 [ -n "${pretrain_tag}" ] || pretrain_tag=lipsound2_$(config_tag "${pretrain_config}")
 [ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
 pretrain_exp=${expdir}/${pretrain_tag}
+[ -n "${audio_pretrain_tag}" ] || audio_pretrain_tag=audio_$(config_tag "${audio_pretrain_config}")
+audio_pretrain_exp=${expdir}/${audio_pretrain_tag}
 train_exp=${expdir}/${train_tag}
 [ -n "${pack_file}" ] || pack_file=${train_exp}/${train_tag}_${inference_model%.pth}.zip
 [ -n "${pack_corpus}" ] || pack_corpus=$(basename "$(pwd)")
 
 # Every set, once: stages 0-2 prepare them.
 # shellcheck disable=SC2086  # the test sets are a space-separated list
-all_sets=$(unique ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${valid_set} ${test_sets})
+all_sets=$(unique ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${valid_set} ${test_sets} \
+  ${audio_pretrain_train_set} ${audio_pretrain_valid_set})
 
 # The vocoder checkpoint of stages 6 and 8: the user's, or the HiFi-GAN stage 6 trains (the
 # mel + units one in a folder of its own, since both read the same config).
@@ -459,6 +494,7 @@ if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   for dset in ${all_sets}; do
     [ -d "${datadir}/${dset}" ] || { log "local/data.sh made no set '${dset}' in ${datadir}"; exit 1; }
     _vopts=(--no-feats)
+    [ -f "${datadir}/${dset}/video.scp" ] || _vopts+=(--no-video)  # audio only
     [ -f "${datadir}/${dset}/wav.scp" ] || _vopts+=(--no-wav)
     [ -f "${datadir}/${dset}/text" ] || _vopts+=(--no-text)
     utils/validate_data_dir.sh "${_vopts[@]}" "${datadir}/${dset}"
@@ -472,6 +508,17 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     _dst=${dumpdir}/${dset}
     if is_done "${_dst}" stage1; then
       log "Stage 1: ${dset} already done (${_dst}/.done.stage1)"
+      continue
+    fi
+    if [ ! -f "${_src}/video.scp" ]; then
+      # audio only: no face tracks; stage 2 decodes and resamples the audio it lists
+      log "Stage 1: ${dset} is audio only: its tables are copied for stage 2"
+      mkdir -p "${_dst}"
+      for _f in wav.scp utt2spk spk2utt text; do
+        [ ! -f "${_src}/${_f}" ] || cp "${_src}/${_f}" "${_dst}/${_f}"
+      done
+      utils/validate_data_dir.sh --no-feats --no-video "${_dst}"
+      mark_done "${_dst}" stage1
       continue
     fi
     _logdir=${_dst}/logs/stage1
@@ -508,16 +555,24 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     _logdir=${_dst}/logs/stage2
     mkdir -p "${_logdir}"
     split_for_jobs "${nj}" "${_dst}/wav.scp" "${_logdir}/wav"
+    # the mel length is checked against the video's, where there is video
+    _vframes_opts=()
+    _vopts=()
+    if [ -f "${_dst}/utt2num_vframes" ]; then
+      _vframes_opts=(--utt2num_vframes "${_dst}/utt2num_vframes")
+    else
+      _vopts=(--no-video)
+    fi
     log "Stage 2: ${dset}: ${_nj} jobs, logs in ${_logdir}/extract_mel.*.log"
     ${train_cmd} JOB=1:"${_nj}" "${_logdir}/extract_mel.JOB.log" \
       "${python}" -m lipsound2.bin.extract_mel --config "${frontend_config}" \
-      --wav_scp "${_logdir}/wav.JOB.scp" --utt2num_vframes "${_dst}/utt2num_vframes" \
+      --wav_scp "${_logdir}/wav.JOB.scp" "${_vframes_opts[@]}" \
       --ark "${_dst}/data/feats.JOB.ark" --out_dir "${_logdir}/output.JOB"
     _outputs=()
     for n in $(seq "${_nj}"); do _outputs+=("${_logdir}/output.${n}"); done
     "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${_dst}" --dst_dir "${_dst}" \
       --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${_outputs[@]}"
-    utils/validate_data_dir.sh "${_dst}"
+    utils/validate_data_dir.sh "${_vopts[@]}" "${_dst}"
     mark_done "${_dst}" stage2
   done
 
@@ -555,15 +610,27 @@ fi
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: pre-training"
   if pretrains; then
-    train_lipsound2 "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" ""
+    train_lipsound2 av "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" ""
   else
     log "No pre-training here (skip_pretrain=${skip_pretrain}, pretrain_train_set='${pretrain_train_set}', pretrain_model='${pretrain_model}')"
+  fi
+  if [ "${audio_pretrain}" = true ]; then
+    log "Stage 3: audio-only pre-training of the decoder of ${train_config}"
+    train_lipsound2 audio "${audio_pretrain_exp}" "${audio_pretrain_config}" "${audio_pretrain_train_set}" \
+      "${audio_pretrain_valid_set}" ""
+    # the evidence that it does not copy its input (docs/audio_pretraining.md)
+    if [ ! -f "${audio_pretrain_exp}/reliance.json" ]; then
+      ${python} -m lipsound2.bin.audio_reliance --train_config "${audio_pretrain_exp}/config.yaml" \
+        --model_file "${audio_pretrain_exp}/valid.loss.best.pth" --frontend_config "${frontend_config}" \
+        --feats_scp "${dumpdir}/${audio_pretrain_valid_set}/feats.scp" --seed "${seed}" \
+        --out "${audio_pretrain_exp}/reliance.json"
+    fi
   fi
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
-  _init_args=()
+  _init_params=()  # ESPnet's PATH:SRC_KEY:DST_KEY:EXCLUDE, applied in order, after one --init_param
   _init_model=""
   if [ -n "${pretrain_model}" ]; then
     _init_model=${pretrain_model}
@@ -573,18 +640,33 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   if [ -n "${_init_model}" ]; then
     # ESPnet's PATH:SRC_KEY:DST_KEY:EXCLUDE form: all but the update count (num_updates).
     if [ "${ss_restart}" = true ]; then
-      _init_args=(--init_param "${_init_model}:::num_updates")
+      _init_params=("${_init_model}:::num_updates")
     else
-      _init_args=(--init_param "${_init_model}")
+      _init_params=("${_init_model}")
     fi
   fi
-  # The pre-trained decoder predicts mel normalised with its own statistics: keep them.
+  # The decoder side from an audio pre-trained model, by key (DECODER_SIDE names the modules).
+  _decoder_model=${init_decoder_from}
+  if [ -z "${_decoder_model}" ] && [ "${audio_pretrain}" = true ]; then
+    _decoder_model=${audio_pretrain_exp}/valid.loss.best.pth
+    [ -f "${_decoder_model}" ] || { log "no audio pre-trained model ${_decoder_model}: run stage 3 with --audio_pretrain true"; exit 1; }
+  fi
+  if [ -n "${_decoder_model}" ]; then
+    for _key in $(${python} -c 'from lipsound2.nets.lipsound2 import DECODER_SIDE; print(*DECODER_SIDE)'); do
+      _init_params+=("${_decoder_model}:${_key}:${_key}")
+    done
+  fi
+  # The pre-trained decoder predicts mel normalised with its own statistics: keep them (those
+  # of the model the decoder comes from).
   _init_stats=""
-  [ -z "${_init_model}" ] || [ ! -f "$(dirname "${_init_model}")/feats_stats.npz" ] ||
-    _init_stats=$(dirname "${_init_model}")/feats_stats.npz
+  for _m in "${_init_model}" "${_decoder_model}"; do
+    [ -z "${_m}" ] || [ ! -f "$(dirname "${_m}")/feats_stats.npz" ] || _init_stats=$(dirname "${_m}")/feats_stats.npz
+  done
+  _init_args=()
+  [ ${#_init_params[@]} -eq 0 ] || _init_args=(--init_param "${_init_params[@]}")
   log "Initialisation: ${_init_args[*]:-from scratch}"
   # shellcheck disable=SC2086
-  train_lipsound2 "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${_init_stats}" \
+  train_lipsound2 av "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" "${_init_stats}" \
     "${_init_args[@]}" ${train_args}
 fi
 

@@ -12,6 +12,10 @@
 # --units true adds the speech-units comparison (../../docs/units.md): MFCC units (k 200) in
 # stage 2, the main experiment again with a unit head, and both models' mel through two
 # HiFi-GANs of the same budget (mel only; mel + units), every row in the one scoring pass.
+# --audio_pretrain true also pre-trains the decoder on the generated audio-only set (stage 3,
+# docs/audio_pretraining.md) and adds two rows at the same fine-tuning config and updates:
+# the decoder from the audio model alone, and the decoder from it with the encoder (and the
+# rest) from the audio-visual pre-training.
 # Each training uses one thread, so two of them run side by side on a 2-core machine.
 set -euo pipefail
 
@@ -21,6 +25,7 @@ stage=0
 stop_stage=9
 baselines=true
 units=false
+audio_pretrain=false
 expdir=exp
 opts=()
 while [ $# -gt 0 ]; do
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
     --stop_stage) stop_stage=$2 ;;
     --baselines) baselines=$2 ;;
     --units) units=$2 ;;
+    --audio_pretrain) audio_pretrain=$2 ;;
     --expdir) expdir=$2 ;;
     *)
       [ $# -ge 2 ] || { log "option '$1' needs a value"; exit 1; }
@@ -51,6 +57,11 @@ main_tag=lipsound2_pretrained
 scratch_tag=lipsound2_scratch
 blank_tag=lipsound2_blank_video
 units_tag=lipsound2_units
+audio_tag=lipsound2_audio_decoder
+both_tag=lipsound2_av_and_audio_decoder
+if [ "${audio_pretrain}" = true ]; then
+  common+=(--audio_pretrain_train_set librispeech_train_clean_100 --audio_pretrain_valid_set librispeech_dev_clean)
+fi
 
 # stages FIRST LAST ARGS...: run lipsound2.sh on the part of FIRST..LAST that --stage and
 # --stop_stage ask for (nothing when they do not overlap).
@@ -97,6 +108,9 @@ units_conf=../TEMPLATE/conf/train_cpu_units.yaml
 with_units=(--train_tag "${units_tag}" --pretrain_tag "${units_tag}_pretrain" --pretrain_config "${units_conf}"
   --train_config "${units_conf}" "${only_test[@]}")
 hifigan=(--vocoder_config ../TEMPLATE/conf/vocoder_hifigan_cpu.yaml --vocode_oracle true)
+audio_decoder=(--train_tag "${audio_tag}" --skip_pretrain true --init_from_pretrain false --audio_pretrain true
+  "${only_test[@]}")
+both=(--train_tag "${both_tag}" --audio_pretrain true "${only_test[@]}")
 
 # revocode TAG VOCODER_TYPE: TAG's test mel (and units) through another vocoder, in an
 # experiment folder of its own (TAG_VOCODER_TYPE), since a decode dir holds one vocoder's wavs.
@@ -132,6 +146,13 @@ if [ "${units}" = true ]; then
   revocode "${main_tag}" hifigan
   revocode "${units_tag}" hifigan_units
 fi
+if [ "${audio_pretrain}" = true ]; then
+  # The decoder's audio pre-training (stage 3 alone), then the two fine-tunings side by side.
+  stages 3 3 --skip_pretrain true --audio_pretrain true
+  side_by_side "${audio_tag}" 4 6 "${audio_decoder[@]}"
+  stages 4 6 "${both[@]}"
+  wait_all
+fi
 # One scoring pass over every experiment: RESULTS.md and the HTML report of the main one.
 extra=""
 if [ "${baselines}" = true ]; then
@@ -145,6 +166,10 @@ if [ "${units}" = true ]; then
   extra+=";LipSound2, ${steps} mel only=${expdir}/${main_tag}_hifigan/decode_{set}"
   extra+=";Oracle mel + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/oracle_{set}"
   extra+=";LipSound2 + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/decode_{set}"
+fi
+if [ "${audio_pretrain}" = true ]; then
+  extra+="${extra:+;}LipSound2, decoder from audio pre-training=${expdir}/${audio_tag}/decode_{set}"
+  extra+=";LipSound2, audio-visual pre-training + decoder from audio pre-training=${expdir}/${both_tag}/decode_{set}"
 fi
 stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
   --score_extra_exps "${extra}"

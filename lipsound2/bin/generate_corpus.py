@@ -1,4 +1,5 @@
-"""Generate a synthetic audio-visual corpus: GRID's layout, or VoxCeleb2's layout for pre-training.
+"""Generate a synthetic corpus: GRID's layout, VoxCeleb2's layout for pre-training, or an
+audio-only set in LibriSpeech's layout for audio pre-training of the decoder.
 
 Speech comes from Festival (word alignments from its own timings), video from a drawn face whose
 mouth follows the phones through visemes. The same arguments give the same files byte for byte.
@@ -7,6 +8,7 @@ A finished corpus is marked with GENERATED.json; re-running with the same argume
 Examples:
   python -m lipsound2.bin.generate_corpus --kind grid --speakers 4 --utts 25 out/grid
   python -m lipsound2.bin.generate_corpus --kind voxceleb2 --dev_speakers 10 out/voxceleb2
+  python -m lipsound2.bin.generate_corpus --kind librispeech --subsets "train-clean-100:8 dev-clean:2" out/ls
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from lipsound2.synthetic.generate import generate_grid, generate_voxceleb
+from lipsound2.synthetic.generate import generate_grid, generate_librispeech, generate_voxceleb
 from lipsound2.synthetic.speech import FESTIVAL_VOICES, festival_available
 
 
@@ -26,7 +28,9 @@ def get_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("root", type=Path, help="output directory (created)")
-    parser.add_argument("--kind", choices=["grid", "voxceleb2"], default="grid", help="which corpus layout")
+    parser.add_argument(
+        "--kind", choices=["grid", "voxceleb2", "librispeech"], default="grid", help="which corpus layout"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     parser.add_argument("--nproc", type=int, default=2, help="worker processes")
     grid = parser.add_argument_group("grid")
@@ -43,12 +47,32 @@ def get_parser() -> argparse.ArgumentParser:
     vox.add_argument("--test_speakers", type=int, default=2, help="speakers in test/")
     vox.add_argument("--videos", type=int, default=3, help="videos per speaker")
     vox.add_argument("--clips", type=int, default=4, help="clips per video")
+    libri = parser.add_argument_group("librispeech (audio only)")
+    libri.add_argument(
+        "--subsets", default="train-clean-100:8 dev-clean:2", help="SUBSET:SPEAKERS pairs, space separated"
+    )
+    libri.add_argument("--chapters", type=int, default=2, help="chapters per speaker")
+    libri.add_argument("--chapter_utts", type=int, default=5, help="utterances per chapter")
     return parser
+
+
+def _subsets(value: str) -> dict[str, int]:
+    subsets = {}
+    for pair in value.split():
+        name, _, count = pair.partition(":")
+        if not name or not count.isdigit():
+            raise ValueError(f"--subsets takes SUBSET:SPEAKERS pairs, got {pair!r}")
+        subsets[name] = int(count)
+    return subsets
 
 
 def _generate(args: argparse.Namespace) -> int:
     if args.kind == "grid":
         return generate_grid(args.root, args.speakers, args.utts, args.seed, args.layout, args.nproc)
+    if args.kind == "librispeech":
+        return generate_librispeech(
+            args.root, _subsets(args.subsets), args.chapters, args.chapter_utts, args.seed, args.nproc
+        )
     return generate_voxceleb(
         args.root, args.dev_speakers, args.test_speakers, args.videos, args.clips, args.seed, args.nproc
     )

@@ -10,9 +10,11 @@ Sub-commands, one per corpus:
              and 17 test volunteers; overlapped: a published list of 31 test sentences of each
              of the 56 volunteers (lip reading)
   cmlr       sd: the corpus' own train/val/test lists; si: test speakers s1 and s6
+  librispeech  audio only (audio pre-training): one set per subset, librispeech_<subset>
+             with "-" as "_" (train-clean-100 -> librispeech_train_clean_100)
 
-Writes <datadir>/<set>/{video.scp,utt2spk,spk2utt,text[,wav.scp]}; see each recipe's README
-for the sources of the splits.
+Writes <datadir>/<set>/{video.scp,utt2spk,spk2utt,text[,wav.scp]} (LibriSpeech: no video.scp);
+see each recipe's README for the sources of the splits.
 """
 
 from __future__ import annotations
@@ -205,6 +207,16 @@ def _held_out_list(
     return {**_train_dev([e for e in entries if e.utt not in wanted], args), "test": test}
 
 
+def librispeech_set(subset: str) -> str:
+    """The data set of a LibriSpeech subset: ``librispeech_`` + the subset with "-" as "_"."""
+    return "librispeech_" + subset.replace("-", "_")
+
+
+def prepare_librispeech(args: argparse.Namespace) -> dict[str, list[Entry]]:
+    root = Path(args.librispeech_root)
+    return {librispeech_set(s): readers.read_librispeech(root, s) for s in _words(args.subsets) or []}
+
+
 def _train_dev(entries: list[Entry], args: argparse.Namespace) -> dict[str, list[Entry]]:
     pool = {e.utt: e for e in entries}
     train, dev, _ = split_shares(sorted(pool), (args.dev_share, 0.0), np.random.default_rng(args.seed))
@@ -255,6 +267,14 @@ def get_parser() -> argparse.ArgumentParser:
     cmlr = sub.add_parser("cmlr", help="CMLR (video/, text/, audio/, train.csv/val.csv/test.csv)")
     cmlr.add_argument("--cmlr_root", required=True)
     common(cmlr, ("sd", "si"))
+    libri = sub.add_parser(
+        "librispeech", help="LibriSpeech layout (<subset>/<spk>/<chapter>/*.flac), audio only"
+    )
+    libri.add_argument("--librispeech_root", required=True)
+    libri.add_argument(
+        "--subsets", default="train-clean-100 dev-clean", help="subsets to prepare, space or comma separated"
+    )
+    common(libri)
     return parser
 
 
@@ -266,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "voxceleb2": prepare_voxceleb2,
         "tcd_timit": prepare_tcd_timit,
         "cmlr": prepare_cmlr,
+        "librispeech": prepare_librispeech,
     }[args.corpus]
     try:
         sets = prepare(args)

@@ -22,11 +22,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Entry:
-    """One utterance: its speaker, media and (when known) transcript."""
+    """One utterance: its speaker, media and (when known) transcript. Audio-only corpora
+    (audio pre-training) have no ``video`` and a ``wav``."""
 
     utt: str
     speaker: str
-    video: str
+    video: str | None
     text: str | None = None
     wav: str | None = None
 
@@ -37,8 +38,9 @@ def utt_id(speaker: str, name: str) -> str:
 
 
 def write_datadir(outdir: str | os.PathLike, entries: Sequence[Entry]) -> None:
-    """Write ``video.scp``, ``utt2spk``, ``spk2utt``, ``text`` (when every entry has one) and
-    ``wav.scp`` (when every entry has a separate audio file), all sorted in C order."""
+    """Write ``video.scp`` (when every entry has a video: all or none must), ``utt2spk``,
+    ``spk2utt``, ``text`` (when every entry has one) and ``wav.scp`` (when every entry has a
+    separate audio file), all sorted in C order."""
     if not entries:
         raise ValueError(f"{outdir}: no utterances to write")
     outdir = Path(outdir)
@@ -46,13 +48,22 @@ def write_datadir(outdir: str | os.PathLike, entries: Sequence[Entry]) -> None:
     ids = [e.utt for e in entries]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{outdir}: duplicate utterance ids")
-    write_table(outdir / "video.scp", {e.utt: e.video for e in entries})
+    videos = [e.video is not None for e in entries]
+    if any(videos) and not all(videos):
+        raise ValueError(f"{outdir}: some utterances have a video and some do not")
+    if not any(videos) and any(e.wav is None for e in entries):
+        raise ValueError(f"{outdir}: an audio-only utterance needs its audio file")
     write_table(outdir / "utt2spk", {e.utt: e.speaker for e in entries})
     by_spk: dict[str, list[str]] = defaultdict(list)
     for e in entries:
         by_spk[e.speaker].append(e.utt)
     write_table(outdir / "spk2utt", {s: " ".join(sorted(u, key=str.encode)) for s, u in by_spk.items()})
-    for name, values in (("text", [e.text for e in entries]), ("wav.scp", [e.wav for e in entries])):
+    tables = (
+        ("video.scp", [e.video for e in entries]),
+        ("text", [e.text for e in entries]),
+        ("wav.scp", [e.wav for e in entries]),
+    )
+    for name, values in tables:
         path = outdir / name
         if all(v is not None for v in values):
             write_table(path, dict(zip(ids, values)))

@@ -229,3 +229,42 @@ def read_cmlr(root: Path, names: list[str] | None = None) -> list[Entry]:
             )
         )
     return entries
+
+
+def read_librispeech(root: Path, subset: str) -> list[Entry]:
+    """LibriSpeech ``<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<n>.flac`` with each
+    chapter's ``<speaker>-<chapter>.trans.txt`` (``<utt id> WORDS`` per line): audio only.
+
+    Utterance ids are LibriSpeech's own (``<speaker>-<chapter>-<n>``), the speaker its reader.
+    A file without a transcript line is kept without text (audio pre-training needs none);
+    a transcript line without its file is skipped; both are logged.
+    """
+    base = root.resolve() / subset
+    if not base.is_dir():
+        raise FileNotFoundError(f"{base}: no LibriSpeech subset {subset}")
+    entries = []
+    for chapter in sorted(p for p in base.glob("*/*") if p.is_dir()):
+        spk = chapter.parent.name
+        trans = chapter / f"{spk}-{chapter.name}.trans.txt"
+        texts: dict[str, str] = {}
+        if trans.is_file():
+            for line in trans.read_text(encoding="utf-8", errors="replace").splitlines():
+                key, _, words = line.strip().partition(" ")
+                if key:
+                    texts[key] = words.strip()
+        else:
+            log.warning("%s: no transcript file; its utterances have no text", trans)
+        flacs = {p.stem: p for p in chapter.glob("*.flac") if p.is_file()}
+        for key in sorted(set(texts) - set(flacs)):
+            log.warning("%s: %s is in the transcript but has no .flac; skipped", trans, key)
+        for name in sorted(flacs):
+            if flacs[name].stat().st_size == 0:
+                log.warning("%s: empty file, skipped", flacs[name])
+                continue
+            if not name.startswith(f"{spk}-{chapter.name}-"):
+                log.warning("%s: not named <speaker>-<chapter>-<n>.flac; skipped", flacs[name])
+                continue
+            entries.append(
+                Entry(utt_id(spk, name[len(spk) + 1 :]), spk, None, texts.get(name), str(flacs[name]))
+            )
+    return entries

@@ -24,6 +24,9 @@ from lipsound2.nets.postnet import Postnet
 from lipsound2.nets.unit_head import UnitHead, unit_loss, video_frame_index
 
 STOP_MODES = ("visual_period", "known_length")
+# The decoder side: what audio pre-training trains and stage 4 can take from it, and what
+# freeze_decoder_updates freezes (module names, the prefixes of their state-dict keys).
+DECODER_SIDE = ("decoder", "postnet")
 PERIOD_VALUE = 255.0  # the paper's 'visual period': one all-255 frame after the last frame
 
 
@@ -66,6 +69,11 @@ class LipSound2(AbsESPnetModel):
         unit_head_side: ``encoder`` (from each video frame, the paper's choice) or ``decoder``
             (from each decoder step); see :mod:`lipsound2.nets.unit_head`.
         unit_label_smoothing: the cross-entropy's label smoothing (the paper's code: 0.1).
+        freeze_decoder_updates: the decoder side (:data:`DECODER_SIDE`: attention, both LSTMs,
+            PreNet, projection, PostNet) gets no gradient and keeps its BatchNorm statistics
+            until the update count (``num_updates``) reaches this; 0 freezes nothing. For a
+            decoder taken from an audio pre-trained model, so that a fresh encoder cannot
+            disturb it before it gives the decoder something to attend.
         normalize: optional feature normalisation (ESPnet's ``GlobalMVN``). The network then
             learns normalised mel frames and :meth:`generate` returns them de-normalised.
     """
@@ -91,6 +99,7 @@ class LipSound2(AbsESPnetModel):
         num_units: int = 0,
         unit_head_side: str = "encoder",
         unit_label_smoothing: float = 0.1,
+        freeze_decoder_updates: int = 0,
         normalize: AbsNormalize | None = None,
     ) -> None:
         super().__init__()
@@ -106,7 +115,7 @@ class LipSound2(AbsESPnetModel):
         self.ss_max_prob = ss_max_prob
         self.ss_start_step = ss_start_step
         self.ss_end_step = max(ss_end_step, ss_start_step + 1)
-        self.encoder = VisualEncoder(in_channels, image_size, **(encoder_conf or {}))
+        self.encoder = self._build_encoder(encoder_conf or {})
         self.decoder = AttentionDecoder(self.encoder.output_size, n_mels, **(decoder_conf or {}))
         self.postnet = Postnet(n_mels, **(postnet_conf or {}))
         self.guided_attention_weight = guided_attention_weight
@@ -123,9 +132,35 @@ class LipSound2(AbsESPnetModel):
             self.unit_head = UnitHead(
                 unit_head_side, in_size, num_units, self.decoder.reduction_factor, mel_per_video_frame
             )
+        if freeze_decoder_updates < 0:
+            raise ValueError(f"freeze_decoder_updates must be >= 0, got {freeze_decoder_updates}")
+        self.freeze_decoder_updates = freeze_decoder_updates
         # optimiser updates so far: drives scheduled sampling, saved with the model
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._initialize()
+
+    def _build_encoder(self, conf: dict) -> torch.nn.Module:
+        """The encoder whose frames the decoder attends (video here; audio in pre-training)."""
+        return VisualEncoder(self.in_channels, self.image_size, **conf)
+
+    def decoder_frozen(self) -> bool:
+        """Whether the decoder side is frozen now (fewer updates than ``freeze_decoder_updates``)."""
+        return int(self.num_updates) < self.freeze_decoder_updates
+
+    def _apply_freeze(self) -> None:
+        """Freeze or release the decoder side for this step. Frozen parameters take no
+        gradient, so the optimiser skips them (Adam's weight decay and moments too); the
+        encoder still gets its gradient through them. Frozen BatchNorm keeps its statistics."""
+        if self.freeze_decoder_updates == 0:
+            return
+        frozen = self.decoder_frozen()
+        for name in DECODER_SIDE:
+            module = getattr(self, name)
+            for param in module.parameters():
+                param.requires_grad_(not frozen)
+            for sub in module.modules():
+                if isinstance(sub, torch.nn.modules.batchnorm._BatchNorm):
+                    sub.train(self.training and not frozen)
 
     def _initialize(self) -> None:
         """Xavier for linear layers, Xavier with the tanh gain for convolutions (IV-C-3)."""
@@ -192,12 +227,31 @@ class LipSound2(AbsESPnetModel):
         feats_lengths: torch.Tensor,
         **kwargs,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        feats = self._targets(feats, feats_lengths)
+        memory, in_lengths = self.encode(video, video_lengths)
+        return self._reconstruct(memory, in_lengths, video_lengths, feats, feats_lengths, kwargs)
+
+    def _targets(self, feats: torch.Tensor, feats_lengths: torch.Tensor) -> torch.Tensor:
+        """The batch's mel, checked, trimmed and normalised; also starts the step (freezing)."""
+        self._apply_freeze()
         if feats.size(-1) != self.n_mels:
             self.check_features(feats.size(-1), self.mel_per_video_frame, "the training features")
         feats = feats[:, : int(feats_lengths.max())]
         if self.normalize is not None:
             feats, _ = self.normalize(feats, feats_lengths)
-        memory, in_lengths = self.encode(video, video_lengths)
+        return feats
+
+    def _reconstruct(
+        self,
+        memory: torch.Tensor,
+        in_lengths: torch.Tensor,
+        frame_lengths: torch.Tensor,
+        feats: torch.Tensor,
+        feats_lengths: torch.Tensor,
+        kwargs: dict,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """Decode ``feats`` teacher-forced from ``memory`` (``in_lengths`` frames, of which
+        ``frame_lengths`` are real: no visual period) and return the trainer's triple."""
         pad_mask = ~sequence_mask(in_lengths, memory.size(1))
         prob = self.sampling_prob() if self.training else 0.0
         dec_out, att_ws, dec_hidden = self.decoder(memory, pad_mask, feats, prob, return_hidden=True)
@@ -214,18 +268,18 @@ class LipSound2(AbsESPnetModel):
             loss = loss + self.guided_attention_weight * attn_loss
             stats["guided_attn_loss"] = attn_loss.detach()
         if self.encoder_mel_weight > 0:
-            enc_loss = self._encoder_mel_loss(memory, video_lengths, feats, out_mask)
+            enc_loss = self._encoder_mel_loss(memory, frame_lengths, feats, out_mask)
             loss = loss + self.encoder_mel_weight * enc_loss
             stats["encoder_mel_loss"] = enc_loss.detach()
         if self.unit_head is not None:
             hidden = dec_hidden if self.unit_head.side == "decoder" else memory
-            logits = self.unit_head(hidden, feats.size(1), video_lengths)
+            logits = self.unit_head(hidden, feats.size(1), frame_lengths)
             units = self._unit_targets(kwargs.get("units"), kwargs.get("units_lengths"), feats_lengths)
             u_loss, u_acc = unit_loss(logits, units, out_mask, self.unit_label_smoothing)
             loss = loss + self.unit_weight * u_loss
             stats["unit_loss"], stats["unit_acc"] = u_loss.detach(), u_acc.detach()
-        video_frames = video_lengths  # the diagonal ends at the last real frame, not the period
-        stats["att_diag"] = diagonal_share(att_ws.detach(), video_frames, att_lengths).mean()
+        # the diagonal ends at the last real frame, not the period
+        stats["att_diag"] = diagonal_share(att_ws.detach(), frame_lengths, att_lengths).mean()
         stats["ss_prob"] = torch.tensor(prob)
         stats["loss"] = loss.detach()
         return force_gatherable((loss, stats, feats.size(0)), loss.device)

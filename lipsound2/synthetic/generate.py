@@ -1,7 +1,9 @@
-"""Generate the audio-visual corpora on disk: GRID's layout, and VoxCeleb2's layout for pre-training.
+"""Generate the corpora on disk: GRID's layout, VoxCeleb2's layout for pre-training, and an
+audio-only set in LibriSpeech's layout for audio pre-training of the decoder.
 
-Both sets draw speakers from one bank, so the GRID-style speakers (bank entries 0..n-1) and the
-pre-training speakers (entries from ``PRETRAIN_BANK_OFFSET``) never share a voice or a face.
+The sets draw speakers from one bank, so the GRID-style speakers (bank entries 0..n-1), the
+pre-training speakers (entries from ``PRETRAIN_BANK_OFFSET``) and the audio-only speakers (from
+``AUDIO_BANK_OFFSET``) never share a voice (voice, duration stretch and warp) or a face.
 Everything random comes from ``numpy`` generators seeded from (seed, speaker, utterance), so a
 seed gives the same files byte for byte, whatever the number of worker processes.
 """
@@ -15,19 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from lipsound2.corpus.grid import grid_code
-from lipsound2.fileio.atomic import atomic_open
+from lipsound2.fileio.atomic import atomic_open, atomic_path
 from lipsound2.fileio.wav import write_wav
 from lipsound2.synthetic.face import FaceRenderer, FaceStyle
-from lipsound2.synthetic.grammar import free_sentence, grid_sentence
+from lipsound2.synthetic.grammar import free_sentence, grid_sentence, story_sentence
 from lipsound2.synthetic.speech import FESTIVAL_VOICES, Utterance, Voice, synthesize
 from lipsound2.synthetic.video import FPS, frames, write_clip
 
 GRID_RATE = 25000  # GRID's audio_25k release; .align times count 1000 per video frame
 GRID_FRAMES = 75  # GRID clips are 3 s long
 PRETRAIN_BANK_OFFSET = 100
+AUDIO_BANK_OFFSET = 200
 MARKER = "GENERATED.json"
 
 # Hand-picked voices first (clearly different from each other), then procedural ones.
@@ -286,5 +290,74 @@ def generate_voxceleb(
                 entries.append((words, 16000, False, make))
         plan[spk] = entries
     count = _run(plan, nproc, "voxceleb2-layout clips")
+    _mark(root, params, count)
+    return count
+
+
+def _write_audio_only(args: tuple[Speaker, list[tuple[Utterance, Path, int]]]) -> int:
+    """Write one speaker's utterances as FLAC (with a faint noise floor) and its chapters'
+    ``.trans.txt``; returns the number of files."""
+    spk, items = args
+    chapters: dict[Path, list[str]] = {}
+    for utt, path, key in items:
+        rng = np.random.default_rng([key, spk.bank_index])
+        lead = float(rng.uniform(0.1, 0.3))
+        audio = _pad(utt, lead, int(np.ceil((lead + len(utt.audio) / utt.rate + 0.2) * FPS)), rng)
+        with atomic_path(path) as tmp:
+            sf.write(str(tmp), audio, utt.rate, format="FLAC", subtype="PCM_16")
+        chapters.setdefault(path.parent, []).append(f"{path.stem} {' '.join(utt.words).upper()}")
+    for chapter, lines in chapters.items():
+        with atomic_open(chapter / f"{spk.name}-{chapter.name}.trans.txt", "w") as f:
+            f.write("\n".join(sorted(lines)) + "\n")
+    return len(items)
+
+
+def generate_librispeech(
+    root: Path,
+    subsets: dict[str, int] | None = None,
+    chapters: int = 2,
+    utts: int = 5,
+    seed: int = 0,
+    nproc: int = 2,
+) -> int:
+    """An audio-only corpus in LibriSpeech's layout: ``<subset>/<speaker>/<chapter>/
+    <speaker>-<chapter>-<nnnn>.flac`` and ``<speaker>-<chapter>.trans.txt``, 16 kHz.
+
+    ``subsets``: subset name -> speakers (default: 8 in train-clean-100, 2 in dev-clean);
+    each speaker reads ``chapters`` chapters of ``utts`` story sentences (:func:`story_sentence`:
+    no sentence of the audio-visual sets), with voices of the bank from ``AUDIO_BANK_OFFSET``.
+    """
+    subsets = subsets or {"train-clean-100": 8, "dev-clean": 2}
+    if any(n < 1 for n in subsets.values()) or chapters < 1 or utts < 1:
+        raise ValueError(f"need at least one speaker, chapter and utterance: {subsets}, {chapters} x {utts}")
+    params = {"kind": "librispeech", "subsets": subsets, "chapters": chapters, "utts": utts, "seed": seed}
+    if _done(root, params):
+        return 0
+    plan = []
+    k = 0
+    for subset, speakers in subsets.items():
+        for _ in range(speakers):
+            bank = AUDIO_BANK_OFFSET + k
+            spk = Speaker(str(1000 + 37 * k), bank)
+            rng = np.random.default_rng([seed, 6, bank])
+            items = []
+            for c in range(chapters):
+                chapter = str(int(rng.integers(100, 9999)) * 10 + c)
+                for i in range(utts):
+                    path = root / subset / spk.name / chapter / f"{spk.name}-{chapter}-{i:04d}.flac"
+                    items.append((story_sentence(rng), path, seed * 100000 + c * 1000 + i))
+            plan.append((spk, items))
+            k += 1
+    with multiprocessing.get_context("spawn").Pool(nproc) as pool:
+        utts_by_speaker = pool.map(
+            _synth, [(spk.voice, [w for w, _, _ in items], 16000, False) for spk, items in plan]
+        )
+        jobs = [
+            (spk, [(utt, path, key) for utt, (_, path, key) in zip(spk_utts, items)])
+            for (spk, items), spk_utts in zip(plan, utts_by_speaker)
+        ]
+        count = sum(
+            tqdm(pool.imap_unordered(_write_audio_only, jobs), total=len(jobs), desc="speakers", unit="spk")
+        )
     _mark(root, params, count)
     return count

@@ -1,4 +1,5 @@
-"""Random sentences: GRID's six-word grammar (:mod:`lipsound2.corpus.grid`) and free English text."""
+"""Random sentences: GRID's six-word grammar (:mod:`lipsound2.corpus.grid`), free English text
+(the audio-visual pre-training set) and story sentences (the audio-only set)."""
 
 from __future__ import annotations
 
@@ -96,4 +97,66 @@ def free_sentence(rng: np.random.Generator) -> list[str]:
     parts = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_OBJECTS)]
     if rng.random() < 0.75:
         parts.append(rng.choice(_PLACES))
+    return " ".join(str(p) for p in parts).split()
+
+
+# Story sentences for the audio-only set: other words and another shape than the sets above,
+# so that no audio-only sentence is one the audio-visual sets say.
+_CHARACTERS = (
+    "the captain",
+    "an old sailor",
+    "the queen",
+    "a little girl",
+    "the merchant",
+    "the soldier",
+    "a stranger",
+    "the innkeeper",
+    "the shepherd",
+    "the princess",
+    "a tired traveller",
+    "the blacksmith",
+)
+_ACTIONS = (
+    "walked slowly",
+    "looked out",
+    "waited patiently",
+    "spoke softly",
+    "turned away",
+    "smiled gently",
+    "stood still",
+    "listened carefully",
+    "laughed aloud",
+    "wandered alone",
+    "rode quickly",
+    "sang quietly",
+)
+_WAYS = (
+    "across the frozen valley",
+    "through the dark forest",
+    "toward the distant mountains",
+    "beside the silver stream",
+    "along the narrow path",
+    "into the quiet harbour",
+    "over the stone wall",
+    "past the empty castle",
+    "around the market square",
+    "beneath the ancient oak",
+)
+_CLAUSES = (
+    "while the snow was falling",
+    "as the sun went down",
+    "until the bells began to ring",
+    "because nobody else would listen",
+    "when the long winter ended",
+    "and nobody knew why",
+    "though the wind was cold",
+    "before the ship set sail",
+)
+
+
+def story_sentence(rng: np.random.Generator) -> list[str]:
+    """A random sentence of a story (lower case words, no punctuation)."""
+    parts = [rng.choice(_CHARACTERS), rng.choice(_ACTIONS), rng.choice(_WAYS)]
+    if rng.random() < 0.6:
+        parts.append(rng.choice(_CLAUSES))
     return " ".join(str(p) for p in parts).split()

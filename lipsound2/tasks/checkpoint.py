@@ -44,6 +44,8 @@ def load_model(
     """
     args = argparse.Namespace(**load_yaml(config))
     args.frontend_config = None if frontend_config is None else str(frontend_config)
+    if hasattr(args, "lipsound2_config"):  # an audio pre-trained model: its model_conf is complete
+        args.lipsound2_config = None
     if getattr(args, "normalize", None) is not None:
         conf = dict(getattr(args, "normalize_conf", None) or {})
         if stats_file is not None:

@@ -66,6 +66,14 @@ def test_help_lists_every_option(recipe, root):
         ("--unit_type whisper --stage 2 --stop_stage 2 --train_set t --unit_encoder_file no_dir", "no_dir"),
         ("--vocoder_type hifigan_units --stage 6 --stop_stage 6 --test_sets t", "--train_set"),
         ("--vocoder_type hifigan_units --stage 6 --stop_stage 6 --vocoder_file no.pth", "no.pth"),
+        ("--audio_pretrain true --stage 3 --stop_stage 3", "--audio_pretrain_train_set"),
+        (
+            "--audio_pretrain true --stage 3 --stop_stage 3 --audio_pretrain_train_set a "
+            "--audio_pretrain_valid_set b",
+            "--audio_pretrain_config",
+        ),
+        ("--stage 4 --stop_stage 4 --train_set t --valid_set v --init_decoder_from no.pth", "no.pth"),
+        ("--audio_pretrain yes --stage 9", "true or false"),
     ],
 )
 def test_bad_options_fail_before_any_stage_runs(recipe, args, named):

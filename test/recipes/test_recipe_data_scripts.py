@@ -184,7 +184,7 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
         pytest.skip("festival voices not installed")
     opts = (
         f"--corpus_dir {tmp_path}/corpus --speakers 3 --utts 3 --pretrain_speakers 2 --pretrain_videos 1 "
-        "--pretrain_clips 2"
+        "--pretrain_clips 2 --audio_speakers 2 --audio_chapters 1 --audio_utts 2"
     )
     cmd = [
         "./run.sh",
@@ -201,8 +201,10 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     ]
     proc = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for dset in ("train_si", "dev_si", "test_si", "voxceleb2_train", "voxceleb2_valid"):
+    sets = ("train_si", "dev_si", "test_si", "voxceleb2_train", "voxceleb2_valid")
+    for dset in sets + ("librispeech_train_clean_100", "librispeech_dev_clean"):
         assert f"{tmp_path}/data/{dset} is valid" in proc.stdout + proc.stderr
+    assert not (tmp_path / "data" / "librispeech_dev_clean" / "video.scp").exists()  # audio only
     assert (tmp_path / "corpus" / "grid" / "audio_25k" / "s3").is_dir()
     assert _speakers(tmp_path / "data", "test_si") == {"s3"}
     again = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)

@@ -1,0 +1,1 @@
+../TEMPLATE/lipsound2.sh
