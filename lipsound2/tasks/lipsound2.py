@@ -30,6 +30,7 @@ starts its schedule again.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 
 import torch
@@ -132,4 +133,19 @@ class LipSound2Task(AbsTask):
         its unit head (if any) checked against the units of the data."""
         model = build_model(args)
         check_unit_data(args, model)
+        _let_ddp_skip_frozen(args, model)
         return model
+
+
+def _let_ddp_skip_frozen(args: argparse.Namespace, model: LipSound2) -> None:
+    """A frozen decoder side gives no gradients, and DistributedDataParallel then stops at the
+    next step ("Expected to have finished reduction in the prior iteration") unless it looks
+    for unused parameters: switch ESPnet's ``--unused_parameters`` on for such a run. The
+    trainer's options are read from ``args`` after the model is built."""
+    distributed = getattr(args, "distributed", False)
+    if model.freeze_decoder_updates > 0 and distributed and not args.unused_parameters:
+        logging.warning(
+            "freeze_decoder_updates=%d under distributed training: setting --unused_parameters true",
+            model.freeze_decoder_updates,
+        )
+        args.unused_parameters = True

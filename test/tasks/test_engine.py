@@ -13,7 +13,7 @@ import yaml
 from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 from lipsound2.bin import train
-from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.nets.lipsound2 import DECODER_SIDE, LipSound2
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
 from lipsound2.tasks.lipsound2 import LipSound2Task
 
@@ -170,12 +170,12 @@ class _TracedTask(LipSound2Task):
         return optimizers
 
 
-def _traced_rank(rank: int, world: int, args: list[str]) -> None:
+def _rank(rank: int, world: int, args: list[str], task: type[LipSound2Task] = LipSound2Task) -> None:
     """One process of ESPnet's external-launcher mode (``--multiprocessing_distributed
     false``: one process per rank, here on the CPU over gloo)."""
     torch.set_num_threads(1)
     args = args + ["--dist_world_size", str(world), "--dist_rank", str(rank), "--dist_backend", "gloo"]
-    _TracedTask.main(cmd=args + ["--multiprocessing_distributed", "false"])
+    task.main(cmd=args + ["--multiprocessing_distributed", "false"])
 
 
 @pytest.mark.slow
@@ -203,7 +203,7 @@ def test_two_process_trainer_matches_one_process(tmp_path: Path):
             _TracedTask.main(cmd=args)
         else:
             args += ["--dist_init_method", f"file://{tmp_path / 'dist_init'}"]
-            mp.spawn(_traced_rank, args=(world, args), nprocs=world, join=True)
+            mp.spawn(_rank, args=(world, args, _TracedTask), nprocs=world, join=True)
         stats = load_checkpoint(out / "checkpoint.pth")["reporter"]["stats"][1]
         runs[name] = torch.load(out / "grads.0.pt", weights_only=True), stats
         assert int(load_checkpoint(out / "1epoch.pth")["num_updates"]) == 2
@@ -222,3 +222,39 @@ def test_two_process_trainer_matches_one_process(tmp_path: Path):
             expected = pytest.approx(one_stats[split][key], rel=1e-5, abs=1e-7)
             assert two_stats[split][key] == expected, (split, key)
     assert "grad_norm" in one_stats["train"]
+
+
+@pytest.mark.slow
+def test_a_frozen_decoder_trains_under_ddp(tmp_path: Path):
+    """``freeze_decoder_updates`` in 2 gloo processes of ESPnet's trainer, without
+    ``--unused_parameters`` given: DDP would stop at the second step (the frozen decoder gives
+    no gradient); the task switches the option on, the decoder stays as it was for the frozen
+    updates and trains after them."""
+    import torch.multiprocessing as mp
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus / "train", 8, min_frames=8, max_frames=8, seed=1)
+    write_corpus(corpus / "valid", 4, min_frames=8, max_frames=8, seed=2)
+    config = _config(
+        tmp_path,
+        model_conf={**TINY_MODEL_CONF, "freeze_decoder_updates": 2},
+        optim_conf={"lr": 0.003, "weight_decay": 0.1},
+        hflip_prob=0.0,
+        keep_nbest_models=10,
+    )
+    initial = LipSound2(**TINY_MODEL_CONF).state_dict()
+    torch.save(initial, tmp_path / "initial.pth")
+    out = tmp_path / "exp"
+    args = _train_args(corpus, out, config) + ["--max_epoch", "2"]
+    args += ["--init_param", str(tmp_path / "initial.pth")]
+    args += ["--dist_init_method", f"file://{tmp_path / 'init'}"]
+    mp.spawn(_rank, args=(2, args), nprocs=2, join=True)
+    assert yaml.safe_load((out / "config.yaml").read_text())["unused_parameters"] is True
+    first, second = load_checkpoint(out / "1epoch.pth"), load_checkpoint(out / "2epoch.pth")
+    assert int(first["num_updates"]) == 2 and int(second["num_updates"]) == 4  # 8 utterances, batch 4
+    decoder = [k for k, v in initial.items() if k.split(".")[0] in DECODER_SIDE and v.is_floating_point()]
+    assert len(decoder) > 20
+    assert [k for k in decoder if not torch.equal(initial[k], first[k])] == []
+    assert any(not torch.equal(initial[k], first[k]) for k in initial if k.startswith("encoder."))
+    weights = [k for k in decoder if "running" not in k]
+    assert [k for k in weights if torch.equal(first[k], second[k])] == []
