@@ -18,27 +18,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from espnet2.utils.get_default_kwargs import get_default_kwargs
-from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str_or_none
 
 from lipsound2.nets.audio_pretrain import AudioPretrainModel
 from lipsound2.tasks.build import DECODER_KEYS, build_model
-from lipsound2.tasks.lipsound2 import FEATURE_KEYS, LipSound2Task
+from lipsound2.tasks.lipsound2 import FEATURE_KEYS, LipSound2Task, add_model_arguments
 
 
 class AudioPretrainTask(LipSound2Task):
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(description="Audio pre-training model")
-        group.add_argument(
-            "--frontend_config",
-            type=str_or_none,
-            default=None,
-            help="Front-end YAML the features were made with; it sets model_conf's "
-            + " and ".join(FEATURE_KEYS)
-            + ".",
-        )
         group.add_argument(
             "--lipsound2_config",
             type=str_or_none,
@@ -47,15 +37,8 @@ class AudioPretrainTask(LipSound2Task):
             + " and ".join(DECODER_KEYS)
             + " and encoder_conf's output_size (without it they are the model's defaults).",
         )
-        taken = FEATURE_KEYS + DECODER_KEYS
-        defaults = {k: v for k, v in get_default_kwargs(AudioPretrainModel).items() if k not in taken}
-        group.add_argument(
-            "--model_conf",
-            action=NestedDictAction,
-            default=defaults,
-            help="Keyword arguments of lipsound2.nets.audio_pretrain.AudioPretrainModel (but "
-            + ", ".join(taken)
-            + ", which come from --frontend_config and --lipsound2_config).",
+        add_model_arguments(
+            group, AudioPretrainModel, FEATURE_KEYS + DECODER_KEYS, "--frontend_config and --lipsound2_config"
         )
         for class_choices in cls.class_choices_list:
             # --normalize and --normalize_conf

@@ -61,22 +61,7 @@ class LipSound2Task(AbsTask):
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(description="LipSound2 model")
-        group.add_argument(
-            "--frontend_config",
-            type=str_or_none,
-            default=None,
-            help="Front-end YAML the features were made with (default: the front end's defaults); "
-            "it sets model_conf's " + " and ".join(FEATURE_KEYS) + ".",
-        )
-        defaults = {k: v for k, v in get_default_kwargs(LipSound2).items() if k not in FEATURE_KEYS}
-        group.add_argument(
-            "--model_conf",
-            action=NestedDictAction,
-            default=defaults,
-            help="Keyword arguments of lipsound2.nets.lipsound2.LipSound2 (but "
-            + " and ".join(FEATURE_KEYS)
-            + ", which come from --frontend_config).",
-        )
+        add_model_arguments(group, LipSound2, FEATURE_KEYS, "--frontend_config")
         group = parser.add_argument_group(description="Preprocessing")
         group.add_argument(
             "--use_preprocessor", type=str2bool, default=True, help="Cast and augment face tracks."
@@ -149,3 +134,26 @@ def _let_ddp_skip_frozen(args: argparse.Namespace, model: LipSound2) -> None:
             model.freeze_decoder_updates,
         )
         args.unused_parameters = True
+
+
+def add_model_arguments(
+    group: argparse._ArgumentGroup, model_class: type, taken: tuple[str, ...], sources: str
+) -> None:
+    """``--frontend_config`` and ``--model_conf`` (the keyword arguments of ``model_class``
+    but the ``taken`` ones, which ``sources`` set)."""
+    group.add_argument(
+        "--frontend_config",
+        type=str_or_none,
+        default=None,
+        help="Front-end YAML the features were made with (default: the front end's defaults); "
+        "it sets model_conf's " + " and ".join(FEATURE_KEYS) + ".",
+    )
+    defaults = {k: v for k, v in get_default_kwargs(model_class).items() if k not in taken}
+    group.add_argument(
+        "--model_conf",
+        action=NestedDictAction,
+        default=defaults,
+        help=f"Keyword arguments of {model_class.__module__}.{model_class.__name__} (but "
+        + ", ".join(taken)
+        + f", which come from {sources}).",
+    )
