@@ -71,7 +71,6 @@ def measure(model: AudioPretrainModel, feats_scp: Path, batch_size: int = 8) -> 
         lengths = torch.tensor([len(m) for m in batch])
         padded = torch.nn.utils.rnn.pad_sequence(batch, batch_first=True)
         result = model.reliance(padded, lengths)
-        result["free_running"] = _free_running_mse(model, padded, lengths)
         n = int(lengths.sum())
         for name in MEASURES:
             sums[name] += result[name] * n
@@ -81,16 +80,6 @@ def measure(model: AudioPretrainModel, feats_scp: Path, batch_size: int = 8) -> 
     out["memory_gain"] = out["no_memory"] / out["full"]
     out["utterances"], out["frames"] = len(keys), frames
     return out
-
-
-def _free_running_mse(model: AudioPretrainModel, feats: torch.Tensor, lengths: torch.Tensor) -> float:
-    """MSE of the free-running PostNet output, in the model's (normalised) mel units."""
-    mel = model.generate(feats, lengths)["mel"][:, : feats.size(1)]
-    if model.normalize is not None:  # GlobalMVN works in place
-        mel, _ = model.normalize(mel.clone(), lengths)
-        feats, _ = model.normalize(feats.clone(), lengths)
-    mask = (torch.arange(feats.size(1))[None, :] < lengths[:, None]).unsqueeze(2).to(feats.dtype)
-    return float((((mel - feats) ** 2) * mask).sum() / (mask.sum() * feats.size(2)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,9 +88,12 @@ class AudioPretrainModel(LipSound2):
         replaced by zeros (``no_history``); with the encoder's memory replaced by zeros
         (``no_memory``). A model that copied its input through the memory would lose nothing
         without its history; one that ignored the audio would lose nothing without the memory.
-        ``frame_variance`` is the MSE of predicting each band's mean over the batch."""
+        ``free_running`` is the PostNet output's MSE when the decoder is fed its own frames
+        (:meth:`generate`). ``frame_variance`` is the MSE of predicting each band's mean over
+        the batch."""
         if self.training:
             raise RuntimeError("reliance() measures the model in eval mode; call .eval() first")
+        raw = feats
         feats = self._targets(feats.clone(), feats_lengths)  # GlobalMVN works in place
         memory, in_lengths = self.encoder(feats, feats_lengths)
         mask = sequence_mask(in_lengths, memory.size(1))
@@ -109,9 +112,13 @@ class AudioPretrainModel(LipSound2):
         no_history = decode(memory, torch.zeros_like(feats))
         no_memory = decode(torch.zeros_like(memory), feats)
         mean = (feats * weight).sum(dim=(0, 1)) / weight.sum(dim=(0, 1)).clamp_min(1.0)
+        generated = self.generate(raw, feats_lengths)["mel"][:, : feats.size(1)]
+        if self.normalize is not None:
+            generated, _ = self.normalize(generated.clone(), feats_lengths)
         return {
             "full": mse(full, feats),
             "no_history": mse(no_history, feats),
             "no_memory": mse(no_memory, feats),
+            "free_running": mse(generated, feats),
             "frame_variance": mse(mean.expand_as(feats), feats),
         }
