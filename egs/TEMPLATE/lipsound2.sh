@@ -222,6 +222,7 @@ unit_max_fit_frames=100000          # Training-set frames the k-means fit sample
 # Pre-training and fine-tuning (stages 3-4)
 pretrain_config=conf/pretrain.yaml  # Training config for stage 3.
 pretrain_tag=""                     # Name of the pre-training experiment (default: from config).
+pretrain_args=""                    # Extra arguments for the stage 3 trainer (e.g. "--max_epoch 12").
 pretrain_model=""                   # A pre-trained model file to fine-tune from instead of stage 3.
 skip_pretrain=false                 # Skip stage 3 (fine-tune from pretrain_model or from scratch).
 train_config=conf/train.yaml        # Training config for stage 4.
@@ -310,7 +311,7 @@ Options (defaults in brackets):
                               empty: 6), fit sample [${unit_k} / '${unit_layer}' / ${unit_max_fit_frames}]
   --unit_encoder_file / --unit_encoder_config   hubert/wav2vec2 checkpoint and architecture;
                               whisper: a CTranslate2 Whisper dir (empty: tiny.en)
-  --pretrain_config / --pretrain_tag / --pretrain_model / --skip_pretrain
+  --pretrain_config / --pretrain_tag / --pretrain_args / --pretrain_model / --skip_pretrain
   --train_config / --train_tag / --train_args / --init_from_pretrain
   --ss_restart                restart the scheduled-sampling schedule in stage 4 [${ss_restart}]
   --feats_normalize           global_mvn or none [${feats_normalize}]; a fine-tuned model keeps
@@ -610,7 +611,9 @@ fi
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: pre-training"
   if pretrains; then
-    train_lipsound2 av "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" ""
+    # shellcheck disable=SC2086
+    train_lipsound2 av "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" "" \
+      ${pretrain_args}
   else
     log "No pre-training here (skip_pretrain=${skip_pretrain}, pretrain_train_set='${pretrain_train_set}', pretrain_model='${pretrain_model}')"
   fi

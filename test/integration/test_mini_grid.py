@@ -49,6 +49,7 @@ def recipe_run(tmp_path_factory, root):
         f"--corpus_dir {work}/corpus --speakers 2 --utts 6 --pretrain_speakers 2 "
         "--pretrain_videos 1 --pretrain_clips 3",
         "--pretrain_config", str(_tiny_conf(root, "train_cpu.yaml", conf / "pretrain.yaml", **train)),
+        "--pretrain_args", "--num_iters_per_epoch 3",
         "--train_config", str(_tiny_conf(root, "train_cpu.yaml", conf / "train.yaml", **train)),
         "--asr_config", str(_tiny_conf(root, "asr_cpu.yaml", conf / "asr.yaml", max_epoch=1)),
         "--asr_finetune_config",
@@ -104,6 +105,9 @@ def test_stages3_4_checkpoints_load_safely(recipe_run):
         assert any(k.startswith("encoder") or ".encoder." in k for k in state)
     config = yaml.safe_load((work / "exp" / "lipsound2_blank_video" / "config.yaml").read_text())
     assert config["blank_video"] is True
+    # --pretrain_args reach stage 3's trainer and only it
+    pretrain = yaml.safe_load((work / "exp" / "lipsound2_pretrain" / "config.yaml").read_text())
+    assert pretrain["num_iters_per_epoch"] == 3 and config["num_iters_per_epoch"] == 2
     # mel targets normalised; fine-tuning keeps the pre-trained model's statistics, scratch has its own
     stats = {exp: np.load(work / "exp" / exp / "feats_stats.npz") for exp in ("lipsound2_pretrain",) + EXPS}
     for exp in ("lipsound2_pretrained", "lipsound2_blank_video"):
