@@ -107,7 +107,10 @@ def test_stage4_takes_the_audio_models_decoder_and_the_av_models_encoder(
     dump = recipe / "dump"
     write_corpus(dump / "train", 4, seed=1)
     write_corpus(dump / "valid", 2, seed=2)
-    av = write_experiment(tmp_path / "av model", **{"stop_mode": "known_length"})
+    # the audio-visual model normalises with other statistics than the audio model
+    av = write_experiment(
+        tmp_path / "av model", stats_of=dump / "valid" / "feats.scp", stop_mode="known_length"
+    )
     _run(recipe, "--stage", "4", "--stop_stage", "4", "--train_set", "train", "--valid_set", "valid",
          "--pretrain_model", str(av / "model.pth"), "--audio_pretrain", "true",
          "--train_tag", "fine")  # fmt: skip
@@ -122,7 +125,11 @@ def test_stage4_takes_the_audio_models_decoder_and_the_av_models_encoder(
     assert len(side) > 20 and any(k.startswith("encoder.") for k in rest)
     assert [k for k in side if torch.equal(after[k], audio[k])] == side
     assert [k for k in rest if torch.equal(after[k], before[k])] == rest
-    # the decoder learned the audio model's normalised mel: its statistics come along
+    # the decoder learned the audio model's normalised mel: its statistics come along, in the
+    # stats file and in the model's normalisation buffers (not the audio-visual model's)
     assert (recipe / "exp" / "fine" / "feats_stats.npz").read_bytes() == (
         audio_exp / "feats_stats.npz"
     ).read_bytes()
+    for key in ("normalize.mean", "normalize.std"):
+        assert not torch.equal(audio[key], before[key])
+        assert torch.equal(after[key], audio[key]), key
