@@ -658,12 +658,11 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     for _key in $(${python} -c 'from lipsound2.nets.lipsound2 import DECODER_SIDE; print(*DECODER_SIDE)'); do
       _init_params+=("${_decoder_model}:${_key}:${_key}")
     done
-    # ...and the statistics it learned to predict in: the model's normalisation buffers, which
-    # the whole-model init above would otherwise set to those of the audio-visual model
+    # The decoder predicts mel normalised with its model's statistics: they come along, as the
+    # model's buffers here (the whole-model init above set the audio-visual model's) and as
+    # the stats file below.
     [ "${feats_normalize}" = none ] || _init_params+=("${_decoder_model}:normalize:normalize")
   fi
-  # The pre-trained decoder predicts mel normalised with its own statistics: keep them (those
-  # of the model the decoder comes from), in the stats file as in the model.
   _init_stats=""
   for _m in "${_init_model}" "${_decoder_model}"; do
     [ -z "${_m}" ] || [ ! -f "$(dirname "${_m}")/feats_stats.npz" ] || _init_stats=$(dirname "${_m}")/feats_stats.npz
