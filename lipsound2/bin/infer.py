@@ -65,10 +65,15 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def resolve_options(args: argparse.Namespace) -> dict:
-    """Defaults < inference config < command line."""
+    """Defaults < inference config < command line. On a GPU, an int8 that comes from the
+    config or the defaults (a CPU setting) becomes fp32; int8 asked for on the command line
+    stays, and fails there."""
     options = dict(INFERENCE_DEFAULTS)
     if args.config:
         options.update(load_inference_config(args.config))
+    if args.device.startswith("cuda") and options["precision"] == "int8" and args.precision is None:
+        logging.info("int8 weights run on the CPU only: decoding in fp32 on %s", args.device)
+        options["precision"] = "fp32"
     for key in INFERENCE_DEFAULTS:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

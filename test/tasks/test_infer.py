@@ -191,3 +191,29 @@ def test_a_unit_head_writes_units_beside_the_mel(tmp_path):
     plain = write_experiment(tmp_path / "plain exp")
     assert _infer(plain, data / "video.scp", tmp_path / "out", *opts) == 0
     assert not (tmp_path / "out" / "units.scp").exists()
+
+
+def test_a_gpu_decodes_the_configs_int8_in_fp32_but_not_an_int8_asked_for(tmp_path):
+    conf = tmp_path / "inference.yaml"
+    conf.write_text("precision: int8\n")
+    base = ["--train_config", "c", "--model_file", "m", "--data_path", "v", "--output_dir", "o"]
+    resolve = infer.resolve_options
+    parse = infer.get_parser().parse_args
+    assert resolve(parse([*base, "--config", str(conf), "--device", "cuda"]))["precision"] == "fp32"
+    assert resolve(parse([*base, "--config", str(conf)]))["precision"] == "int8"
+    asked = parse([*base, "--config", str(conf), "--device", "cuda:0", "--precision", "int8"])
+    assert resolve(asked)["precision"] == "int8"
+
+
+def test_decoding_face_tracks_needs_no_video_reader(root):
+    """A decoding job (a GPU node, say) reads face tracks only: PyAV must not be needed there."""
+    code = (
+        "import sys; sys.modules['av'] = None\n"  # any `import av` now fails
+        "from lipsound2.inference import Video2Speech\n"
+        "from lipsound2.bin import infer\n"
+        "import lipsound2.inference as api\n"
+        "try:\n    api.VideoSpeaker\nexcept ImportError:\n    print('video api needs av')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == "video api needs av"  # imported on first use, not before
