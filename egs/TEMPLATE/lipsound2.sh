@@ -249,6 +249,7 @@ inference_config=conf/inference.yaml  # Decoding config (stop mode, max steps).
 inference_model=valid.loss.best.pth   # Model file in the experiment directory.
 num_plots=3                           # Utterances per set with attention / mel figures.
 infer_train=true                      # Also infer the train set (stage 7 fine-tunes the ASR on its speech).
+gpu_inference=false                   # Decode on a GPU: cuda_cmd with --gpu 1, --device cuda (int8 becomes fp32).
 
 # Vocoder (stage 6)
 vocoder_type=griffin_lim              # griffin_lim, hifigan, or hifigan_units (mel + speech units:
@@ -322,7 +323,7 @@ Options (defaults in brackets):
   --init_decoder_from         stage 4 takes the decoder side from this model file [stage 3's
                               audio model with --audio_pretrain true, else none]; freezing it for
                               N updates: model_conf freeze_decoder_updates in --train_config
-  --inference_config / --inference_model / --num_plots / --infer_train
+  --inference_config / --inference_model / --num_plots / --infer_train / --gpu_inference
   --vocoder_type              griffin_lim, hifigan or hifigan_units [${vocoder_type}]; hifigan_units
                               reads units.scp beside each feats.scp (stage 2 --unit_type for dump)
   --vocoder_config / --vocoder_file / --vocode_oracle
@@ -353,7 +354,7 @@ run_args=$(printf '%q ' "$@")
 
 # ========================== Options resolved and checked ==========================
 
-for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train vocode_oracle use_lm audio_pretrain; do
+for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train gpu_inference vocode_oracle use_lm audio_pretrain; do
   check_choice "${_opt}" true false
 done
 check_choice lang en zh
@@ -692,9 +693,11 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     mkdir -p "${_logdir}"
     rm -f "${_ddir}"/.done.vocode_*  # wavs of the old mel are stale
     split_for_jobs "${inference_nj}" "${dumpdir}/${dset}/video.scp" "${_logdir}/keys"
-    log "Inference on ${dset} (${_nj} jobs); logs: ${_logdir}/infer.*.log"
-    ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/infer.JOB.log" \
-      ${python} -m lipsound2.bin.infer \
+    log "Inference on ${dset} (${_nj} jobs$([ "${gpu_inference}" = false ] || echo ', one GPU each')); logs: ${_logdir}/infer.*.log"
+    _infer_cmd=${decode_cmd} _device=cpu
+    [ "${gpu_inference}" = false ] || _infer_cmd="${cuda_cmd} --gpu 1" _device=cuda
+    ${_infer_cmd} JOB=1:"${_nj}" "${_logdir}/infer.JOB.log" \
+      ${python} -m lipsound2.bin.infer --device "${_device}" \
       --train_config "${train_exp}/config.yaml" \
       --frontend_config "${frontend_config}" \
       --model_file "${train_exp}/${inference_model}" \

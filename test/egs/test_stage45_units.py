@@ -4,10 +4,12 @@ the predicted units beside the mel."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
@@ -49,3 +51,20 @@ def test_a_unit_head_trains_on_units_and_decodes_them(recipe: Path):
     assert all(decoded[k].shape == (len(mels[k]),) for k in mels)
     result = json.loads((exp / "decode_valid" / "unit_accuracy.json").read_text())
     assert 0 <= result["accuracy"] <= 1 and result["frames"] == sum(len(m) for m in mels.values())
+
+    # --gpu_inference: the same stage decodes on a GPU (with the config's int8 as fp32); on
+    # a machine without one, every job fails with a message that says so and nothing is
+    # marked done
+    shutil.rmtree(exp / "decode_valid")
+    (recipe / "conf" / "inference.yaml").write_text("precision: int8\nbatch_size: 2\n")
+    cmd = [*cmd[:2], "5", *cmd[3:], "--gpu_inference", "true"]
+    proc = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True)
+    logs = "".join(p.read_text() for p in (exp / "decode_valid" / "log").glob("infer.*.log"))
+    if torch.cuda.is_available():
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "decoding in fp32 on cuda" in logs
+        assert sorted(read_scp(exp / "decode_valid" / "feats.scp")) == sorted(mels)
+    else:
+        assert proc.returncode != 0
+        assert "one GPU each" in proc.stderr and "torch sees no CUDA GPU" in logs
+        assert not (exp / "decode_valid" / ".done.infer").exists()
