@@ -40,18 +40,26 @@ asr_finetune() {
   mark_done "${out}" train
 }
 
+# model_id MODEL: the model's path and when its training finished. A fine-tuning or a
+# hypothesis file records the id of the model it came from and is redone when that changes
+# (another --asr_token_type or --asr_config, a retrained model), never read stale.
+model_id() { echo "$1 $(cat "$1/.done.train" 2>/dev/null || true)"; }
+
 # asr_decode MODEL WAV_SCP WORKDIR HYP_FILE [LM]: beam search, hypotheses copied to HYP_FILE
 asr_decode() {
-  local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-}
-  if [ -f "${hyp}" ]; then
+  local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-} id
+  id="$(model_id "${model}")${ngram:+ ${ngram}}"
+  if [ -f "${hyp}" ] && [ "$(cat "${hyp}.model" 2>/dev/null || true)" = "${id}" ]; then
     log "${hyp} exists; skipping"
     return 0
   fi
+  rm -rf "${work}"
   asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
     --cmd "${asr_decode_cmd}" --inference_config "${asr_inference_config}" --ngpu "${ngpu}" \
     ${ngram:+--ngram_file "${ngram}"}
   mkdir -p "$(dirname "${hyp}")"
   cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
+  echo "${id}" >"${hyp}.model"
 }
 
 # Options: every one is lipsound2.sh's option of the same name, which passes them all.
@@ -79,7 +87,7 @@ help_message=$(cat <<HELP
 Usage: $0 --python <python> --seed <n> --ngpu <n> --inference_nj <n> --dumpdir <dir> --expdir <dir>
   --train_exp <dir> --train_set <set> --valid_set <set> --test_sets "<sets>"
   --asr_config <yaml> --asr_finetune_config <yaml> [--asr_pretrained_model <model>]
-  --asr_token_type <char|bpe> --nbpe <n> --asr_inference_config <yaml> --asr_lr_factor <x>
+  --asr_token_type <char|word|bpe> --nbpe <n> --asr_inference_config <yaml> --asr_lr_factor <x>
   --use_lm <true|false> --ngram_order <n>
 
 Stage 7 of lipsound2.sh (cascaded lip reading); see lipsound2.sh --help for the options.
@@ -147,7 +155,12 @@ fi
 
 # LipSound2: the base ASR fine-tuned on this experiment's generated training speech
 ft_gen=${train_exp}/asr_finetune_generated
+if [ -f "${ft_gen}/base_model" ] && [ "$(cat "${ft_gen}/base_model")" != "$(model_id "${base_model}")" ]; then
+  log "${ft_gen} was fine-tuned from another base ASR than ${base_model}: fine-tuning again"
+  rm -rf "${ft_gen}"
+fi
 asr_finetune "${gen_data}/gen_train" "${gen_data}/gen_valid" "${ft_gen}"
+model_id "${base_model}" >"${ft_gen}/base_model"
 
 lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
 if [ "${use_lm}" = true ] && [ ! -f "${lm}" ]; then

@@ -264,7 +264,7 @@ asr_config=conf/asr.yaml              # ASR training config (from scratch on rea
 asr_finetune_config=conf/asr_finetune.yaml  # ASR fine-tuning config on generated audio.
 asr_pretrained_model=""               # A pre-trained ESPnet ASR: model file, experiment dir,
                                       # espnet2.bin.pack archive, or zoo tag (online).
-asr_token_type=char                   # char or bpe.
+asr_token_type=char                   # char, word (a closed vocabulary, e.g. GRID's) or bpe.
 nbpe=100                              # sentencepiece vocabulary size when asr_token_type=bpe.
 ngram_order=3                         # n-gram LM order (the paper: 6-gram on large text).
 use_lm=true                           # Also decode with the n-gram LM.
@@ -328,7 +328,7 @@ Options (defaults in brackets):
                               reads units.scp beside each feats.scp (stage 2 --unit_type for dump)
   --vocoder_config / --vocoder_file / --vocode_oracle
   --asr_config / --asr_finetune_config / --asr_pretrained_model
-  --asr_token_type            char or bpe [${asr_token_type}]
+  --asr_token_type            char, word or bpe [${asr_token_type}]
   --nbpe / --ngram_order / --use_lm
   --asr_inference_config      ASR beam search settings [${asr_inference_config}]
   --asr_lr_factor             fine-tuning lr / pre-trained peak lr [${asr_lr_factor}]
@@ -360,7 +360,7 @@ done
 check_choice lang en zh
 check_choice feats_normalize global_mvn none
 check_choice vocoder_type griffin_lim hifigan hifigan_units
-check_choice asr_token_type char bpe
+check_choice asr_token_type char word bpe
 check_choice unit_type none logmel mfcc hubert wav2vec2 whisper
 for _judge in ${judges}; do
   case ${_judge} in

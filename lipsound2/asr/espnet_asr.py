@@ -3,9 +3,10 @@
 Training is ``espnet2.bin.asr_train`` and decoding ``espnet2.bin.asr_inference``, both
 started through the Kaldi-style job runner (``run.pl``, ``slurm.pl``, ...), as ESPnet's
 ``asr.sh`` does. This module prepares what they read: data directories (wav.scp, text and
-the shape files ESPnet's batch sampler needs), the token list (characters or a
-sentencepiece model) and the n-gram LM over the model's tokens. ``--ngpu`` reaches both
-binaries and the job runner (``--gpu N``), as ESPnet's launcher passes it.
+the shape files ESPnet's batch sampler needs), the token list (characters, words for a
+closed vocabulary such as GRID's, or a sentencepiece model) and the n-gram LM over the
+model's tokens. ``--ngpu`` reaches both binaries and the job runner (``--gpu N``), as
+ESPnet's launcher passes it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def prepare_data(wav_scp: str | os.PathLike, text: str | os.PathLike, outdir: st
 
 
 def build_tokenizer(token_type: str, bpemodel: str | None = None):
-    """ESPnet's tokenizer for ``char`` or ``bpe`` units."""
+    """ESPnet's tokenizer for ``char``, ``word`` (split at white space) or ``bpe`` units."""
     from espnet2.text.build_tokenizer import build_tokenizer as espnet_build_tokenizer
 
     return espnet_build_tokenizer(token_type=token_type, bpemodel=bpemodel)
@@ -91,8 +92,8 @@ def make_token_list(
             hard_vocab_limit=False,
         )
         bpemodel = outdir / "bpe.model"
-    elif token_type != "char":
-        raise ValueError(f"token_type {token_type!r}: char or bpe")
+    elif token_type not in ("char", "word"):
+        raise ValueError(f"token_type {token_type!r}: char, word or bpe")
     tokenizer = build_tokenizer(token_type, str(bpemodel) if bpemodel else None)
     counts = Counter(tok for s in sentences for tok in tokenizer.text2tokens(s))
     tokens = ["<blank>", "<unk>", *sorted(counts, key=lambda t: (-counts[t], t)), "<sos/eos>"]

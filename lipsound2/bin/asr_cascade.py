@@ -41,7 +41,7 @@ def get_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tokens", help="token list")
     s.add_argument("--text", required=True)
     s.add_argument("--outdir", required=True)
-    s.add_argument("--token_type", choices=("char", "bpe"), default="char")
+    s.add_argument("--token_type", choices=("char", "word", "bpe"), default="char")
     s.add_argument("--nbpe", type=int, default=100)
 
     s = sub.add_parser("resolve", help="print the model path (or its config) to give the other subcommands")
@@ -66,7 +66,7 @@ def get_parser() -> argparse.ArgumentParser:
         if name == "train":
             s.add_argument("--config", required=True)
             s.add_argument("--token_list", type=Path, required=True)
-            s.add_argument("--token_type", choices=("char", "bpe"), default="char")
+            s.add_argument("--token_type", choices=("char", "word", "bpe"), default="char")
             s.add_argument("--bpemodel", type=Path, default=None)
         else:
             s.add_argument(
@@ -95,14 +95,19 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _shapes(train_dir: Path, valid_dir: Path, config: dict) -> None:
-    token_list = config["token_list"]
-    if not isinstance(token_list, list):
-        token_list = Path(token_list).read_text(encoding="utf-8").split()
-    for d in (train_dir, valid_dir):
-        espnet_asr.write_text_shape(
-            d, config.get("token_type", "char"), config.get("bpemodel"), len(token_list)
-        )
+def _model_data(args: argparse.Namespace, config: dict) -> tuple[Path, Path]:
+    """The model's own copies of the train and valid data dirs, with ``text_shape``.
+
+    The text is in the letter case of the model's tokens, and the token shapes are the
+    model's, so models of other token types can train from one data dir at the same time.
+    """
+    vocab_size = len(model_text.token_list(config))
+    dirs = []
+    for split, src in (("train", args.train_dir), ("valid", args.valid_dir)):
+        d = model_text.model_data_dir(src, args.outdir / "data" / split, config)
+        espnet_asr.write_text_shape(d, config.get("token_type", "char"), config.get("bpemodel"), vocab_size)
+        dirs.append(d)
+    return dirs[0], dirs[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             "token_type": args.token_type,
             "bpemodel": str(args.bpemodel) if args.bpemodel else None,
         }
-        _shapes(args.train_dir, args.valid_dir, config)
+        train_dir, valid_dir = _model_data(args, config)
         model = espnet_asr.train(
             args.config,
-            args.train_dir,
-            args.valid_dir,
+            train_dir,
+            valid_dir,
             args.outdir,
             args.cmd,
             args.token_list,
@@ -152,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         ft_config = args.outdir / "finetune_config.yaml"
         with atomic_open(ft_config, "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
-        # the model's own copy of the data dirs: the text in its letter case
-        train_dir = model_text.model_data_dir(args.train_dir, args.outdir / "data" / "train", config)
-        valid_dir = model_text.model_data_dir(args.valid_dir, args.outdir / "data" / "valid", config)
-        _shapes(train_dir, valid_dir, config)
+        train_dir, valid_dir = _model_data(args, config)
         logging.info(
             "fine-tuning %s: lr %g, scheduler %s", model_file, config["optim_conf"]["lr"], config["scheduler"]
         )

@@ -35,11 +35,9 @@ def _tiny_conf(root: Path, name: str, out: Path, **overrides) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def recipe_run(tmp_path_factory, root):
-    work = tmp_path_factory.mktemp("mini_grid")
+def _opts(work: Path, root: Path) -> list[str]:
     conf = work / "conf"
-    conf.mkdir()
+    conf.mkdir(exist_ok=True)
     train = dict(max_epoch=1, num_iters_per_epoch=2, batch_size=4, keep_nbest_models=1)
     opts = [
         "--datadir", str(work / "data"),
@@ -56,6 +54,13 @@ def recipe_run(tmp_path_factory, root):
         str(_tiny_conf(root, "asr_finetune_cpu.yaml", conf / "asr_finetune.yaml", max_epoch=1)),
         "--num_plots", "1",
     ]  # fmt: skip
+    return opts
+
+
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory, root):
+    work = tmp_path_factory.mktemp("mini_grid")
+    opts = _opts(work, root)
     recipe = root / "egs" / "mini_grid"
     first = subprocess.run(["./run.sh", *opts], cwd=recipe, capture_output=True, text=True, timeout=900)
     log = first.stdout + first.stderr
@@ -196,3 +201,38 @@ def test_rerun_does_nothing(recipe_run):
     assert "Training" not in again.stderr
     assert "Vocoding" not in again.stderr
     assert "already" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def word_asr_run(recipe_run, root):
+    """Stage 7 once more, after the finished run, with the cascade's ASR on word units."""
+    work, _, _ = recipe_run
+    args = [*_opts(work, root), "--stage", "7", "--stop_stage", "7", "--baselines", "false"]
+    recipe = root / "egs" / "mini_grid"
+    cmd = ["./run.sh", *args, "--asr_token_type", "word"]
+    res = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-6000:]
+    return work, res
+
+
+def test_stage7_another_asr_token_type_is_fine_tuned_and_decoded_again(word_asr_run):
+    """A finished cascade is not reused for another base ASR: nothing in stage 8's hyp files is stale."""
+    work, res = word_asr_run
+    exp = work / "exp" / "lipsound2_pretrained"
+    base = work / "exp" / "asr_scratch_asr_word"
+    assert (base / ".done.train").is_file()
+    assert "fine-tuning again" in res.stderr
+    ft_config = yaml.safe_load((exp / "asr_finetune_generated" / "config.yaml").read_text())
+    assert ft_config["token_type"] == "word"
+    assert str(base) in (exp / "asr_finetune_generated" / "base_model").read_text()
+    words = set(ft_config["token_list"])
+    refs = read_table(work / "dump" / "test_sd" / "text")
+    for name in ("asr.txt", "asr_lm.txt"):
+        hyp = exp / "decode_test_sd" / "hyp" / name
+        assert read_table(hyp).keys() == refs.keys()
+        assert str(exp / "asr_finetune_generated") in Path(f"{hyp}.model").read_text()
+    real = work / "exp" / "real_asr_trained_test_sd" / "hyp" / "asr.txt.model"
+    assert real.read_text().startswith(f"{base} ")
+    lm = work / "exp" / "asr_lm" / "lm_3gram_asr_scratch_asr_word.arpa"
+    unigrams = lm.read_text().split("\\1-grams:")[1].split("\\2-grams:")[0]
+    assert words - {"<blank>", "<sos/eos>"} <= {line.split("\t")[1] for line in unigrams.strip().splitlines()}
