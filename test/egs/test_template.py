@@ -48,7 +48,7 @@ def test_help_lists_every_option(recipe, root):
         ("--vocoder_type waveglow --stage 6 --stop_stage 6 --test_sets t", "--vocoder_type"),
         ("--feats_normalize minmax --stage 9", "--feats_normalize"),
         ("--lang fr --stage 9", "--lang"),
-        ("--asr_token_type word --stage 9", "--asr_token_type"),
+        ("--asr_token_type phn --stage 9", "--asr_token_type"),
         ("--nj 0 --stage 9", "--nj"),
         ("--protocol 's d' --stage 9", "--protocol"),
         ("--stage 4 --stop_stage 4", "--train_set"),
