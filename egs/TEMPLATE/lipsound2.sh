@@ -888,8 +888,18 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   IFS=';' read -r -a _extra_rows <<<"${score_extra_exps}"
   for row in "${_extra_rows[@]}"; do [ -n "${row// /}" ] && _rows+=("${row}"); done
   _test_args=()
+  _base=${train_exp}/asr_finetune_generated/base_model
   for dset in ${test_sets}; do
     _test_args+=(--test_set "${dset}=${dumpdir}/${dset}")
+    # The real-audio ASR rows are shared by a recipe's experiments: stage 7 writes them for its
+    # cascade's base ASR. Another experiment's are never reported under this one's name.
+    for _hyp in "${expdir}/real_${dset}/hyp/asr.txt" "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"; do
+      if [ -f "${_base}" ] && [ -f "${_hyp}.model" ] && [ "$(cat "${_hyp}.model")" != "$(cat "${_base}")" ]; then
+        log "${_hyp} comes from another base ASR ($(cut -d' ' -f1 "${_hyp}.model")) than the cascade of" \
+          "${train_exp} ($(cut -d' ' -f1 "${_base}")): run its stage 7 again (it decodes only the real audio)"
+        exit 1
+      fi
+    done
     judge_dir "${dumpdir}/${dset}/wav.scp" "${expdir}/real_${dset}"
     for row in "${_rows[@]}"; do
       _dir=${row#*=}

@@ -80,6 +80,35 @@ def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     assert "Results:" in res.stderr and results.read_text().count("3/3") >= 2
 
 
+@pytest.mark.slow
+def test_stage8_refuses_real_audio_rows_of_another_experiments_asr(recipe, realdata):
+    """exp/real_asr_trained_<set> is shared: rows of another cascade's base ASR never pass as this one's."""
+    src, texts = real_test_set(recipe, realdata)
+    exp = recipe / "exp" / "lipsound2_train"
+    decode = exp / "decode_test"
+    for u in CLIPS:
+        write_wav(decode / "wav" / f"{u}.wav", read_wav(src / f"{u}.wav", 16000), 16000)
+    write_table(decode / "wav.scp", {u: str(decode / "wav" / f"{u}.wav") for u in CLIPS})
+    real = recipe / "exp" / "real_asr_trained_test" / "hyp" / "asr.txt"
+    write_table(real, texts)
+    base = exp / "asr_finetune_generated" / "base_model"
+    base.parent.mkdir(parents=True)
+    base.write_text("exp/asr_scratch_asr_char 2026-11-27T04:26:20\n")
+    Path(f"{real}.model").write_text("exp/asr_scratch_asr_word 2026-11-27T04:27:01\n")
+    res = _stage8(recipe, check=False)
+    assert res.returncode != 0
+    last = res.stderr.splitlines()[-1]
+    assert "exp/real_asr_trained_test/hyp/asr.txt" in last and "exp/asr_scratch_asr_word" in last
+    assert "run its stage 7 again" in last
+    assert not (exp / "RESULTS.md").exists()
+    # stage 7 of this experiment again: the same base ASR, and the row is reported
+    Path(f"{real}.model").write_text(base.read_text())
+    _stage8(recipe)
+    md = (exp / "RESULTS.md").read_text()
+    label = "Real audio, ASR trained on this corpus (paper row: + fine-tuning)"
+    assert _row(md, "Cascaded lip reading", label) == ["0.00", "3/3"]
+
+
 JUDGE_TITLES = {
     "whisper": "Independent judge: Whisper tiny.en",
     "pocketsphinx": "Independent judge: PocketSphinx",
