@@ -7,7 +7,7 @@ plus how far the k-th-frame track is from the every-frame track (landmark distan
 eye-to-mouth distances, crop-box IoU). Then mel extraction speed (frames and real-time factor).
 Times are CPU seconds of this process (``time.process_time``), so "per core" figures hold on
 a machine shared with other work. Run:
-``OMP_NUM_THREADS=1 python bench/frontend_speed.py [--config conf.yaml] [clip ...]``.
+``OMP_NUM_THREADS=1 python bench/frontend_speed.py [--frontend_config conf.yaml] [clip ...]``.
 """
 
 from __future__ import annotations
@@ -96,14 +96,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("clips", nargs="*", type=Path)
-    parser.add_argument("--config", type=Path)
+    parser.add_argument("--frontend_config", type=Path)
     parser.add_argument("--repeat", type=int, default=2, help="passes over the clips (the best counts)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     clips = args.clips or sorted(
         (Path(os.environ["LIPSOUND2_REALDATA"]) / "GRID_rizkiarm_LipNet").glob("*.mpg")
     )
-    config = load_config(args.config)
+    config = load_config(args.frontend_config)
     peer = dataclasses.replace(config, detector=dataclasses.replace(config.detector, every=1))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

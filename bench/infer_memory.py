@@ -81,7 +81,8 @@ def main() -> None:
         for utts in args.utts:
             scp = write_tracks(work / f"data{utts}", utts, args.frames)
             exp = work / "exp"
-            cmd = [sys.executable, "-m", "lipsound2.bin.infer", "--config", str(args.inference_config),
+            cmd = [sys.executable, "-m", "lipsound2.bin.infer",
+                   "--inference_config", str(args.inference_config),
                    "--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
                    "--data_path", str(scp), "--output_dir", str(work / f"out{utts}")]  # fmt: skip
             mb, seconds = peak_rss(cmd, args.code)

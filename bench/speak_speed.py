@@ -151,8 +151,9 @@ def stages(video: Path, exp: Path, inference_yaml: str, work: Path) -> dict:
     out1 = dump / "logs" / "output.1"
     times = {}
     times["stage 1: prepare_av"] = run(
-        [py, "-m", "lipsound2.bin.prepare_av", "--config", front, "--video_scp", str(data / "video.scp"),
-         "--media_dir", str(dump / "data"), "--out_dir", str(out1), "--job_tag", "1"],
+        [py, "-m", "lipsound2.bin.prepare_av", "--frontend_config", front,
+         "--video_scp", str(data / "video.scp"), "--media_dir", str(dump / "data"),
+         "--out_dir", str(out1), "--job_tag", "1"],
         work / "stage1.log",
     )[:2]  # fmt: skip
     times["stage 1: merge_jobs"] = run(
@@ -164,7 +165,7 @@ def stages(video: Path, exp: Path, inference_yaml: str, work: Path) -> dict:
     times["stage 5: infer"] = run(
         [py, "-m", "lipsound2.bin.infer", "--train_config", str(exp / "config.yaml"),
          "--frontend_config", front, "--model_file", str(exp / "model.pth"),
-         "--config", str(CONF / inference_yaml), "--data_path", str(dump / "video.scp"),
+         "--inference_config", str(CONF / inference_yaml), "--data_path", str(dump / "video.scp"),
          "--output_dir", str(dec)],
         work / "stage5.log",
     )[:2]  # fmt: skip

@@ -72,7 +72,7 @@ def extract(args: argparse.Namespace, encoder: str, k: int, work: Path) -> dict:
     test = scratch_copy(args.test_dir, work / "test")
     cmd = [sys.executable, "-m", "lipsound2.bin.extract_units", "--unit_type", encoder, "--k", str(k)]
     cmd += ["--seed", str(args.seed), "--kmeans", str(work / "kmeans.npz"), "--fit_dir", str(train)]
-    cmd += ["--config", str(args.frontend_config), "--max_fit_frames", str(args.max_fit_frames)]
+    cmd += ["--frontend_config", str(args.frontend_config), "--max_fit_frames", str(args.max_fit_frames)]
     if encoder in SSL:
         cmd += ["--encoder_file", str(args.encoder_file), "--layer", str(args.layer)]
         cmd += ["--encoder_config", str(args.encoder_config)] if args.encoder_config else []

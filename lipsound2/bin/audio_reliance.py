@@ -44,7 +44,12 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--train_config", type=Path, required=True, help="the audio experiment's config.yaml")
     parser.add_argument("--model_file", type=Path, required=True, help="its model file")
-    parser.add_argument("--frontend_config", type=Path, default=None, help="front-end YAML of the features")
+    parser.add_argument(
+        "--frontend_config",
+        type=Path,
+        default=None,
+        help="front-end YAML of the features (default: the experiment's frontend.yaml, else defaults)",
+    )
     parser.add_argument("--feats_scp", type=Path, required=True, help="the mel to reconstruct")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0, help="seed of the PreNet's inference dropout")

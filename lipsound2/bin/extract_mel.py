@@ -33,7 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", type=Path, help="front-end YAML (its mel section and mel_tolerance)")
+    parser.add_argument(
+        "--frontend_config", type=Path, help="front-end YAML (its mel section and mel_tolerance)"
+    )
     parser.add_argument(
         "--wav_scp", type=Path, required=True, help="<utt> <wav at audio.sample_rate> (this job's share)"
     )
@@ -58,7 +60,7 @@ def length_problem(num_mel: int, num_video: int, config: FrontendConfig) -> str 
 
 
 def run(args: argparse.Namespace) -> dict:
-    config = load_config(args.config)
+    config = load_config(args.frontend_config)
     wavs = read_table(args.wav_scp)
     vframes = (
         {k: int(v) for k, v in read_table(args.utt2num_vframes).items()} if args.utt2num_vframes else None

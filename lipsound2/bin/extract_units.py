@@ -48,7 +48,7 @@ def get_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--unit_type", choices=UNIT_TYPES, required=True, help="content encoder")
-    parser.add_argument("--config", type=Path, help="front-end YAML (its mel section)")
+    parser.add_argument("--frontend_config", type=Path, help="front-end YAML (its mel section)")
     parser.add_argument("--kmeans", type=Path, required=True, help="k-means model (.npz): loaded, or fitted")
     parser.add_argument("--fit_dir", type=Path, help="data dir whose frames fit the k-means model")
     parser.add_argument("--k", type=int, default=200, help="clusters (units)")
@@ -160,7 +160,7 @@ def write_units(
 
 
 def run(args: argparse.Namespace) -> int:
-    mel = load_config(args.config).mel if args.config else MelConfig()
+    mel = load_config(args.frontend_config).mel if args.frontend_config else MelConfig()
     try:
         encoder = make_encoder(
             args.unit_type, mel, args.encoder_file, args.layer, args.encoder_config, args.device

@@ -43,13 +43,17 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train_config", required=True, help="config.yaml of the training experiment")
     p.add_argument(
-        "--frontend_config", default=None, help="front-end YAML of the features (default: its defaults)"
+        "--frontend_config",
+        default=None,
+        help="front-end YAML of the features (default: the experiment's frontend.yaml, else defaults)",
     )
     p.add_argument("--model_file", required=True, help="model file, e.g. exp/x/valid.loss.best.pth")
     p.add_argument("--data_path", required=True, help="video.scp (media files or ark entries)")
     p.add_argument("--key_file", default=None, help="decode only these utterances (first column)")
     p.add_argument("--output_dir", required=True)
-    p.add_argument("--config", default=None, help="inference YAML: " + ", ".join(INFERENCE_DEFAULTS))
+    p.add_argument(
+        "--inference_config", default=None, help="inference YAML: " + ", ".join(INFERENCE_DEFAULTS)
+    )
     p.add_argument("--stop_mode", choices=["visual_period", "known_length"], default=None)
     p.add_argument("--max_decode_steps", type=int, default=None)
     p.add_argument("--batch_size", type=int, default=None)
@@ -69,8 +73,8 @@ def resolve_options(args: argparse.Namespace) -> dict:
     config or the defaults (a CPU setting) becomes fp32; int8 asked for on the command line
     stays, and fails there."""
     options = dict(INFERENCE_DEFAULTS)
-    if args.config:
-        options.update(load_inference_config(args.config))
+    if args.inference_config:
+        options.update(load_inference_config(args.inference_config))
     if args.device.startswith("cuda") and options["precision"] == "int8" and args.precision is None:
         logging.info("int8 weights run on the CPU only: decoding in fp32 on %s", args.device)
         options["precision"] = "fp32"

@@ -21,6 +21,7 @@ from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.inference.options import load_inference_config
 from lipsound2.inference.pack import MEMBERS, write_pack
 from lipsound2.inference.video2speech import Video2Speech
+from lipsound2.tasks.checkpoint import model_frontend
 from lipsound2.vocoders.factory import TRAINED_TYPES, add_vocoder_arguments
 
 
@@ -32,7 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
         "--stats_file", default=None, help="mel statistics (default: the config's, if it normalises)"
     )
     p.add_argument(
-        "--frontend_config", default=None, help="front-end YAML of the features (default: defaults)"
+        "--frontend_config",
+        default=None,
+        help="front-end YAML of the features (default: the experiment's frontend.yaml, else defaults)",
     )
     p.add_argument("--inference_config", default=None, help="stage 5's inference YAML (default: defaults)")
     add_vocoder_arguments(p)
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args.stats_file = stats_of(args.train_config, args.stats_file)
+    args.frontend_config = model_frontend(args.train_config, args.frontend_config)
     if args.vocoder_type not in TRAINED_TYPES and args.vocoder_file is not None:
         logging.info(
             "vocoder_type %s uses no vocoder file: %s is not packed", args.vocoder_type, args.vocoder_file

@@ -35,7 +35,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", type=Path, help="front-end YAML (defaults when omitted)")
+    parser.add_argument("--frontend_config", type=Path, help="front-end YAML (defaults when omitted)")
     parser.add_argument("--video_scp", type=Path, required=True, help="<utt> <media path> (this job's share)")
     parser.add_argument(
         "--wav_scp", type=Path, help="<utt> <audio path or 'cmd |'>; default: the video's audio"
@@ -59,7 +59,7 @@ def _finished(video_path: Path, wav_path: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
-    config = load_config(args.config)
+    config = load_config(args.frontend_config)
     videos = read_table(args.video_scp)
     wavs = read_table(args.wav_scp) if args.wav_scp else None
     storage = config.storage
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args = start_job(get_parser(), argv)
-    log.info("config: %s", json.dumps(config_to_dict(load_config(args.config))))
+    log.info("config: %s", json.dumps(config_to_dict(load_config(args.frontend_config))))
     summary = run(args)
     log.info(
         "done %d, rejected %d of %d utterances; %d frames in %.1f s (%.1f frames/s, %.1f per CPU second)",

@@ -7,40 +7,17 @@ and resampled to ``size`` x ``size`` with one affine warp per frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from lipsound2.frontend.config import CROP_REGIONS, CropConfig
 from lipsound2.frontend.gray import to_gray
 from lipsound2.frontend.track import face_size
-
-# Side of the square relative to the eye-to-mouth distance, and where its centre sits
-# between the eye centre (0) and the mouth centre (1); margin widens the side further.
-_REGIONS = {"face": (2.6, 0.45), "mouth": (1.3, 1.05)}
-
-
-@dataclass(frozen=True)
-class CropConfig:
-    """``region`` face or mouth; ``size`` output side in pixels; ``margin`` extra share of the side;
-    ``gray`` one channel; ``align`` rotate so the eyes are level."""
-
-    region: str = "face"
-    size: int = 112
-    margin: float = 0.0
-    gray: bool = False
-    align: bool = True
-
-    def __post_init__(self) -> None:
-        if self.region not in _REGIONS:
-            raise ValueError(f"crop region must be one of {sorted(_REGIONS)}, not {self.region!r}")
-        if self.size < 8:
-            raise ValueError(f"crop size {self.size} is too small")
 
 
 def crop_transforms(landmarks: np.ndarray, config: CropConfig) -> np.ndarray:
     """Affine matrices ``(T, 2, 3)`` mapping frame pixels to crop pixels."""
-    side_factor, position = _REGIONS[config.region]
+    side_factor, position = CROP_REGIONS[config.region]
     eyes = landmarks[:, 0:2].mean(axis=1)
     mouth = landmarks[:, 3:5].mean(axis=1)
     centre = eyes + position * (mouth - eyes)

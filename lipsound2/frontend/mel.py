@@ -9,45 +9,11 @@ That gives 62.5 frames per second, 2.5 per video frame at 25 fps.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 import torchaudio
 
-
-@dataclass(frozen=True)
-class MelConfig:
-    """Mel settings; the defaults are the paper's. In a recipe they come from
-    ``conf/frontend.yaml`` (:mod:`lipsound2.frontend.config`), whose audio rate is ``sample_rate``."""
-
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    win_length: int = 1024
-    hop_length: int = 256
-    n_mels: int = 80
-    f_min: float = 0.0
-    f_max: float = 8000.0
-    clip: float = 1e-5
-    peak_normalize: bool = True
-
-    def __post_init__(self) -> None:
-        if min(self.sample_rate, self.n_fft, self.win_length, self.hop_length, self.n_mels) <= 0:
-            raise ValueError(f"mel settings must be positive: {self}")
-        if self.win_length > self.n_fft:
-            raise ValueError(f"mel win_length {self.win_length} is longer than n_fft {self.n_fft}")
-        if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
-            raise ValueError(
-                f"mel band {self.f_min:g}-{self.f_max:g} Hz must lie within 0-{self.sample_rate / 2:g} Hz "
-                f"(half of sample_rate {self.sample_rate})"
-            )
-
-    @property
-    def frames_per_second(self) -> float:
-        return self.sample_rate / self.hop_length
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from lipsound2.frontend.config import MelConfig
 
 
 class LogMel(torch.nn.Module):

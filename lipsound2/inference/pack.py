@@ -39,7 +39,7 @@ import yaml
 
 import lipsound2
 from lipsound2.fileio.atomic import atomic_path
-from lipsound2.frontend.config import FrontendConfig, config_to_dict
+from lipsound2.frontend.config import SETTINGS_FILE, FrontendConfig, config_to_dict
 from lipsound2.report.environment import git_hash
 
 PACK_FORMAT = "lipsound2-pack-1"
@@ -51,7 +51,7 @@ MEMBERS = {
     "train_config": "config.yaml",
     "model_file": "model.pth",
     "stats_file": "feats_stats.npz",
-    "frontend_config": "frontend.yaml",
+    "frontend_config": SETTINGS_FILE,
     "inference_config": "inference.yaml",
     "vocoder_config": "vocoder.yaml",
     "vocoder_file": "vocoder.pth",

@@ -67,7 +67,10 @@ class Video2Speech:
     Args:
         train_config, model_file: the experiment's ``config.yaml`` and model file.
         frontend_config: the front-end YAML the model's features were made with (None: the
-            defaults); its crop is what a user's video must get, its mel what the vocoder takes.
+            experiment's ``frontend.yaml`` beside ``train_config``, else the defaults; one that
+            differs from that file in the mel or video.fps is refused, see
+            :func:`~lipsound2.tasks.checkpoint.model_frontend`); its crop is what a user's
+            video must get, its mel what the vocoder takes.
         vocoder_type: ``griffin_lim``, ``hifigan``, ``hifigan_units`` (mel + the network's
             predicted units: needs a model with a unit head of the vocoder's k), or None for
             the network alone (:meth:`mel` only).
@@ -109,10 +112,10 @@ class Video2Speech:
             raise ValueError(f"device {device}: torch sees no CUDA GPU on this machine; use device='cpu'")
         if num_threads is not None:
             torch.set_num_threads(num_threads)
-        self.frontend: FrontendConfig = load_frontend_config(frontend_config)
+        model, train_args = load_model(train_config, model_file, frontend_config, stats_file)
+        self.frontend: FrontendConfig = load_frontend_config(train_args.frontend_config)
         self.sample_rate: int = self.frontend.mel.sample_rate
         self.fps: float = self.frontend.video.fps
-        model, train_args = load_model(train_config, model_file, frontend_config, stats_file)
         self.model = with_precision(model.to(self.device), precision)
         self.preprocess = FaceTrackPreprocessor(
             train=False,

@@ -199,9 +199,9 @@ def test_a_gpu_decodes_the_configs_int8_in_fp32_but_not_an_int8_asked_for(tmp_pa
     base = ["--train_config", "c", "--model_file", "m", "--data_path", "v", "--output_dir", "o"]
     resolve = infer.resolve_options
     parse = infer.get_parser().parse_args
-    assert resolve(parse([*base, "--config", str(conf), "--device", "cuda"]))["precision"] == "fp32"
-    assert resolve(parse([*base, "--config", str(conf)]))["precision"] == "int8"
-    asked = parse([*base, "--config", str(conf), "--device", "cuda:0", "--precision", "int8"])
+    assert resolve(parse([*base, "--inference_config", str(conf), "--device", "cuda"]))["precision"] == "fp32"
+    assert resolve(parse([*base, "--inference_config", str(conf)]))["precision"] == "int8"
+    asked = parse([*base, "--inference_config", str(conf), "--device", "cuda:0", "--precision", "int8"])
     assert resolve(asked)["precision"] == "int8"
 
 

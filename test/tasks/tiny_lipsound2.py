@@ -129,6 +129,6 @@ def run_stage5(exp: Path, data: Path, config: Path, out: Path) -> int:
     config ``config``."""
     return infer.main(
         ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth"),
-         "--frontend_config", str(FRONTEND), "--config", str(config),
+         "--frontend_config", str(FRONTEND), "--inference_config", str(config),
          "--data_path", str(data / "video.scp"), "--output_dir", str(out)]
     )  # fmt: skip

@@ -1,5 +1,7 @@
 """The front-end config is the one source of the mel settings: editing it changes what mel
-extraction, Griffin-Lim, HiFi-GAN training and HiFi-GAN vocoding use, all alike."""
+extraction, Griffin-Lim, HiFi-GAN training and HiFi-GAN vocoding use, all alike; the settings
+written beside the features (``frontend.yaml``) are what vocoding and vocoder training use by
+default, and a front end that disagrees with them is refused."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import yaml
 from lipsound2.bin import extract_mel, train_vocoder, vocode
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table, write_table
-from lipsound2.frontend.config import load_config
+from lipsound2.fileio.wav import write_wav
+from lipsound2.frontend.config import SETTINGS_FILE, load_config, write_settings
 from lipsound2.frontend.mel import log_mel
 
 TINY_G = dict(
@@ -50,7 +53,7 @@ def frontends(tmp_path_factory) -> dict[str, Path]:
 def _extract(frontend: Path, wav_scp: Path, out: Path) -> dict[str, np.ndarray]:
     extract_mel.main(
         [
-            "--config",
+            "--frontend_config",
             str(frontend),
             "--wav_scp",
             str(wav_scp),
@@ -152,3 +155,66 @@ def test_hifigan_training_and_vocoding_follow_the_config(frontends, grid_wavs, t
     _write_yaml(vocoder_yaml, {"generator_params": TINY_G, "discriminator_params": TINY_D, "train": TRAIN})
     with pytest.raises(ValueError, match=r"multiply to 256, but the front end's mel hop_length is 128"):
         train_vocoder.main(train_args + ["--frontend_config", str(frontends["edited"])])
+
+
+def _made_with(frontend: Path, data: Path) -> Path:
+    """A data dir as stages 1-2 leave it under ``frontend``: wav.scp (generated audio at its
+    rate), feats.scp and the settings they were made with."""
+    rate = load_config(frontend).audio.sample_rate
+    t = np.arange(rate) / rate
+    wavs = {}
+    for i, pitch in enumerate((220.0, 330.0)):
+        wavs[f"utt{i}"] = str(data / "wav" / f"utt{i}.wav")
+        write_wav(wavs[f"utt{i}"], (0.4 * np.sin(2 * np.pi * pitch * t)).astype(np.float32), rate)
+    write_table(data / "wav.scp", wavs)
+    _extract(frontend, data / "wav.scp", data)
+    write_settings(load_config(frontend), data / SETTINGS_FILE)
+    return data
+
+
+def test_vocoding_takes_the_settings_beside_the_mel_and_refuses_others(frontends, tmp_path):
+    data = _made_with(frontends["edited"], tmp_path / "dump dir")
+    out = tmp_path / "gl"
+    args = ["--feats_scp", str(data / "feats.scp"), "--vocoder_type", "griffin_lim"]
+    assert vocode.main([*args, "--outdir", str(out), "--wav_scp", str(out / "wav.scp")]) == 0
+    for key, mel in read_scp(data / "feats.scp").items():
+        info = sf.info(read_table(out / "wav.scp")[key])
+        assert (info.samplerate, info.frames) == (8000, (len(mel) - 1) * 128)
+    # the template's settings: refused by name before anything is vocoded
+    refused = tmp_path / "refused"
+    argv = [*args, "--outdir", str(refused), "--wav_scp", str(refused / "wav.scp")]
+    with pytest.raises(SystemExit) as caught:
+        vocode.main([*argv, "--frontend_config", str(frontends["default"])])
+    given, beside = frontends["default"], data / SETTINGS_FILE
+    message = str(caught.value.code)
+    assert message.startswith(
+        f"{given} disagrees with {beside}, the settings the mel features were made with: "
+    )
+    assert f"audio.sample_rate: 16000 ({given}) vs 8000 ({beside})" in message
+    assert f"mel.n_mels: 80 ({given}) vs 40 ({beside})" in message
+    assert not refused.exists()
+    # a front end that differs elsewhere is taken
+    crop = tmp_path / "mouth.yaml"
+    _write_yaml(crop, {**yaml.safe_load(frontends["edited"].read_text()), "crop": {"region": "mouth"}})
+    assert vocode.main([*argv, "--frontend_config", str(crop)]) == 0
+
+
+def test_vocoder_training_refuses_audio_of_other_settings(frontends, tmp_path):
+    edited = _made_with(frontends["edited"], tmp_path / "edited set")
+    default = _made_with(frontends["default"], tmp_path / "default set")
+    vocoder_yaml = _write_yaml(
+        tmp_path / "vocoder.yaml",
+        {"generator_params": TINY_G, "discriminator_params": TINY_D, "train": TRAIN},
+    )
+    args = ["--config", str(vocoder_yaml), "--outdir", str(tmp_path / "hifigan")]
+    with pytest.raises(SystemExit, match=r"mel\.n_mels: 80 \(.*default\.yaml\) vs 40 \(.*edited set"):
+        train_vocoder.main(
+            [*args, "--wav_scp", str(edited / "wav.scp"), "--frontend_config", str(frontends["default"])]
+        )
+    two_sets = ["--wav_scp", str(default / "wav.scp"), "--wav_scp", str(edited / "wav.scp")]
+    with pytest.raises(SystemExit) as caught:
+        train_vocoder.main([*args, *two_sets])
+    message = str(caught.value.code)
+    assert f"{default / SETTINGS_FILE} disagrees with {edited / SETTINGS_FILE}" in message
+    assert "the settings the training audio was made with: audio.sample_rate: 16000" in message
+    assert not (tmp_path / "hifigan").exists()

@@ -1,0 +1,270 @@
+"""Done markers that record what made a step's output, so a rerun redoes exactly what changed.
+
+A recipe step (a stage's work on one set, a training, a decode dir) writes
+``DIR/.done.NAME`` when it finishes. The marker holds the step's *key*: the settings it read
+(config files by content, flattened to one entry per leaf, so an edit is reported as
+``crop.region: face -> mouth``; the options that matter) and a fingerprint of its inputs
+(Kaldi tables with the size and modification time of every file they list, model files,
+whole folders). On a rerun the key is built again from the same description:
+
+- the same key: the step is done and is skipped;
+- no marker but a ``.started.NAME`` with the same key: an interrupted run, which continues
+  (a training resumes from its checkpoint);
+- anything else: the differences are reported, the step's stale outputs and the markers
+  of what read them are removed, and the step runs again.
+
+Downstream steps key on the outputs of upstream ones, so a redone step makes every step
+after it redo as well, while an unchanged rerun skips all of them.
+
+This module imports nothing heavy: the stage script calls it once per step.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lipsound2.fileio.atomic import atomic_open
+
+#: Entries of a key: label -> value (settings) or digest (inputs).
+Key = dict[str, str]
+
+
+def _flatten(value: object, prefix: str, out: Key) -> None:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = json.dumps(value, sort_keys=True, default=str)
+
+
+def conf_entries(role: str, path: str | os.PathLike, sections: Iterable[str] | None = None) -> Key:
+    """One entry per leaf setting of a YAML file (comments and layout do not count).
+
+    ``sections``: only these top-level keys or dotted keys (stage 1 reads the front end's
+    crop settings, not its mel; stage 2 reads ``video.fps`` of the video section). The file's
+    name is not part of the key: only ``role`` labels the entries.
+    """
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    out: Key = {}
+    _flatten(data, "", out)
+    if sections is not None:
+        wanted = tuple(sections)
+        out = {k: v for k, v in out.items() if k in wanted or k.startswith(tuple(f"{w}." for w in wanted))}
+    return {f"{role}: {k}": v for k, v in out.items()}
+
+
+def _stat_text(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _listed_file(value: str) -> str | None:
+    """The file a table value names: a path, or the ark of a ``path.ark:offset`` value."""
+    if os.path.isfile(value):
+        return value
+    head, sep, tail = value.rpartition(":")
+    if sep and tail.isdigit() and os.path.isfile(head):
+        return head
+    return None
+
+
+def table_digest(path: str | os.PathLike, listing_dirs: bool = False) -> str:
+    """Digest of a Kaldi table's bytes and the size and mtime of every file it lists.
+
+    A value that is no file (a pipe, a missing path) enters by its text, so a listed file
+    that disappears changes the digest. ``listing_dirs``: also the modification time of each
+    folder holding a listed file, which changes when a file is added there or removed (a
+    corpus that gained or exchanged clips). Returns ``missing`` for an absent table and
+    ``N entries, M missing, <digest>`` otherwise.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return "missing"
+    digest = hashlib.sha256(data)
+    stats: dict[str, str] = {}
+    dirs: set[str] = set()
+    entries = missing = 0
+    for line in data.decode("utf-8", "replace").splitlines():
+        _, _, value = line.partition(" ")
+        if not value:
+            continue
+        entries += 1
+        listed = _listed_file(value)
+        if listed is None:
+            missing += value.endswith((".mp4", ".mpg", ".wav", ".flac", ".ark", ".avi", ".mov"))
+            continue
+        if listed not in stats:
+            stats[listed] = _stat_text(listed)
+            digest.update(f"{listed}\t{stats[listed]}\n".encode())
+        if listing_dirs:
+            dirs.add(os.path.dirname(os.path.abspath(listed)))
+    for d in sorted(dirs):
+        digest.update(f"{d}\t{_stat_text(d)}\n".encode())
+    return f"{entries} entries, {missing} missing files, {digest.hexdigest()[:16]}"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """Size and mtime of a file (a model, a script); a link is followed."""
+    return _stat_text(str(path))
+
+
+def tree_digest(path: str | os.PathLike) -> str:
+    """Size and mtime of every file under a folder (``missing`` when it does not exist)."""
+    root = Path(path)
+    if not root.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            digest.update(f"{os.path.relpath(full, root)}\t{_stat_text(full)}\n".encode())
+            count += 1
+    return f"{count} files, {digest.hexdigest()[:16]}"
+
+
+@dataclass
+class StepKey:
+    """What a step reads, described once; :meth:`build` turns it into a :data:`Key`."""
+
+    confs: list[tuple[str, str, list[str] | None]] = field(default_factory=list)
+    opts: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    corpora: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    trees: list[str] = field(default_factory=list)
+
+    def build(self) -> Key:
+        key: Key = {}
+        for role, path, sections in self.confs:
+            key.update(conf_entries(role, path, sections))
+        for name, value in self.opts:
+            key[f"option {name}"] = value
+        for table in self.tables:
+            key[f"table {table}"] = table_digest(table)
+        for table in self.corpora:
+            key[f"corpus {table}"] = table_digest(table, listing_dirs=True)
+        for path in self.files:
+            key[f"file {path}"] = file_digest(path)
+        for path in self.trees:
+            key[f"folder {path}"] = tree_digest(path)
+        return key
+
+
+def describe_changes(old: Key, new: Key, limit: int = 12) -> list[str]:
+    """What differs between two keys, one line per entry: ``label: old -> new``."""
+    lines = []
+    for label in sorted(old.keys() | new.keys()):
+        before, after = old.get(label, "(none)"), new.get(label, "(none)")
+        if before != after:
+            lines.append(f"{label}: {before} -> {after}")
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
+    return lines
+
+
+def _read_key(path: Path) -> Key | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key = data.get("key") if isinstance(data, dict) else None
+    return key if isinstance(key, dict) else None
+
+
+def _write_key(path: Path, key: Key) -> None:
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "key": key}
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def marker_path(directory: str | os.PathLike, name: str) -> Path:
+    return Path(directory) / f".done.{name}"
+
+
+def started_path(directory: str | os.PathLike, name: str) -> Path:
+    return Path(directory) / f".started.{name}"
+
+
+def remove(patterns: Iterable[str]) -> list[str]:
+    """Remove files and folders matching the glob patterns; returns what was removed."""
+    removed = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(glob.escape(pattern) if "*" not in pattern else pattern)):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+            removed.append(path)
+    return removed
+
+
+@dataclass
+class Verdict:
+    """The outcome of :func:`check`: ``state`` is done, new, resume or redo."""
+
+    state: str
+    changes: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def check(directory: str | os.PathLike, name: str, key: Key, stale: Iterable[str] = ()) -> Verdict:
+    """Whether the step ``directory``/``name`` is done with ``key``; prepares a rerun if not.
+
+    When it is not done, ``.started.NAME`` records ``key`` (so an interrupted run resumes
+    only under the same key) and, unless it resumes, the ``stale`` globs are removed first.
+    """
+    done = marker_path(directory, name)
+    started = started_path(directory, name)
+    old = _read_key(done)
+    if old == key:
+        return Verdict("done")
+    if old is None and done.exists():
+        old = {}  # a marker of the old kind, with no key: redone once
+    verdict: Verdict
+    if old is None:
+        running = _read_key(started)
+        if running == key:
+            return Verdict("resume")
+        verdict = Verdict("new") if running is None else Verdict("redo", describe_changes(running, key))
+    else:
+        verdict = Verdict("redo", describe_changes(old, key) or ["the marker holds no key"])
+    if done.exists():
+        done.unlink()
+    if verdict.state == "redo" or verdict.state == "new":
+        verdict.removed = remove(stale)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    _write_key(started, key)
+    return verdict
+
+
+def mark(directory: str | os.PathLike, name: str, key: Key) -> None:
+    """Record that the step finished, with ``key`` (built after the work for steps, such as
+    data preparation, whose inputs are only known once they ran)."""
+    _write_key(marker_path(directory, name), key)
+    started = started_path(directory, name)
+    if started.exists():
+        started.unlink()

@@ -1,0 +1,132 @@
+"""Done markers keyed on settings and inputs (lipsound2.recipe.marker and its command)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lipsound2.fileio.ark import ArkWriter
+from lipsound2.recipe.marker import StepKey, check, conf_entries, mark, table_digest
+
+
+def _touch_later(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_conf_entries_are_the_content_not_the_layout(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b name.yaml"
+    a.write_text("crop:\n  region: face  # the paper\n  size: 112\nmel:\n  n_mels: 80\n")
+    b.write_text("# copied and reordered\nmel: {n_mels: 80}\ncrop: {size: 112, region: face}\n")
+    assert conf_entries("frontend", a) == conf_entries("frontend", b)
+    b.write_text("mel: {n_mels: 80}\ncrop: {size: 112, region: mouth}\n")
+    assert conf_entries("frontend", a) != conf_entries("frontend", b)
+    # a section the step does not read does not enter its key
+    assert conf_entries("frontend", a, ["mel"]) == conf_entries("frontend", b, ["mel"])
+
+
+def test_table_digest_follows_the_listed_files_and_ark_offsets(tmp_path):
+    wav = tmp_path / "a b.wav"
+    wav.write_bytes(b"x" * 10)
+    table = tmp_path / "wav.scp"
+    table.write_text(f"u1 {wav}\n")
+    first = table_digest(table)
+    assert first.startswith("1 entries, 0 missing files")
+    _touch_later(wav)  # the same path, rewritten
+    assert table_digest(table) != first
+    # feats.scp values are ark:offset: the ark's rewrite changes the digest, its text does not
+    feats = tmp_path / "feats.scp"
+    for value in (0, 1):
+        with ArkWriter(tmp_path / "feats.ark", feats) as writer:
+            writer["u1"] = np.full((3, 2), value, np.float32)
+        if value == 0:
+            before = table_digest(feats)
+    _touch_later(tmp_path / "feats.ark")
+    assert feats.read_text() and table_digest(feats) != before
+    wav.unlink()
+    assert "1 missing files" in table_digest(table)
+    assert table_digest(tmp_path / "absent.scp") == "missing"
+
+
+def test_corpus_digest_sees_a_clip_added_beside_the_listed_ones(tmp_path):
+    clips = tmp_path / "corpus" / "s1"
+    clips.mkdir(parents=True)
+    (clips / "a.mpg").write_bytes(b"a")
+    table = tmp_path / "video.scp"
+    table.write_text(f"a {clips / 'a.mpg'}\n")
+    before_table, before_corpus = table_digest(table), table_digest(table, listing_dirs=True)
+    (clips / "b.mpg").write_bytes(b"b")
+    os.utime(clips, ns=(0, clips.stat().st_mtime_ns + 1_000_000_000))
+    assert table_digest(table) == before_table  # the listed file itself did not change
+    assert table_digest(table, listing_dirs=True) != before_corpus
+
+
+def _key(conf: Path, table: Path) -> dict[str, str]:
+    return StepKey(confs=[("train", str(conf), None)], opts=[("seed", "0")], tables=[str(table)]).build()
+
+
+def test_check_skips_the_same_key_and_redoes_a_changed_one(tmp_path):
+    conf, table, out = tmp_path / "train.yaml", tmp_path / "feats.scp", tmp_path / "exp"
+    conf.write_text("optim_conf: {lr: 0.001}\n")
+    table.write_text("u1 x\n")
+    assert check(out, "train", _key(conf, table)).state == "new"
+    (out / "model.pth").write_bytes(b"m")
+    mark(out, "train", _key(conf, table))
+    assert check(out, "train", _key(conf, table), stale=[str(out / "*.pth")]).state == "done"
+    assert (out / "model.pth").exists()
+    conf.write_text("optim_conf: {lr: 0.002}\n")
+    verdict = check(out, "train", _key(conf, table), stale=[str(out / "*.pth")])
+    assert verdict.state == "redo"
+    assert verdict.changes == ["train: optim_conf.lr: 0.001 -> 0.002"]
+    assert verdict.removed == [str(out / "model.pth")] and not (out / "model.pth").exists()
+    assert not (out / ".done.train").exists()
+
+
+def test_an_interrupted_step_resumes_only_under_the_same_key(tmp_path):
+    conf, table, out = tmp_path / "train.yaml", tmp_path / "feats.scp", tmp_path / "exp"
+    conf.write_text("max_epoch: 3\n")
+    table.write_text("u1 x\n")
+    assert check(out, "train", _key(conf, table)).state == "new"
+    (out / "checkpoint.pth").write_bytes(b"c")  # killed before mark
+    assert check(out, "train", _key(conf, table), stale=[str(out / "*.pth")]).state == "resume"
+    assert (out / "checkpoint.pth").exists()
+    conf.write_text("max_epoch: 4\n")
+    verdict = check(out, "train", _key(conf, table), stale=[str(out / "*.pth")])
+    assert verdict.state == "redo" and verdict.changes == ["train: max_epoch: 3 -> 4"]
+    assert not (out / "checkpoint.pth").exists()
+
+
+def test_a_marker_without_a_key_is_redone_once(tmp_path):
+    (tmp_path / ".done.stage1").write_text("2026-11-30T10:00:00\n")  # the old kind: a date
+    key = StepKey(opts=[("nj", "4")]).build()
+    assert check(tmp_path, "stage1", key).state == "redo"
+    mark(tmp_path, "stage1", key)
+    assert check(tmp_path, "stage1", key).state == "done"
+
+
+def test_the_command_logs_what_changed_and_exits_10_when_the_step_must_run(tmp_path):
+    conf = tmp_path / "frontend.yaml"
+    conf.write_text("crop: {region: face, size: 112}\nmel: {n_mels: 80}\n")
+    args = ["--dir", str(tmp_path / "dump"), "--name", "stage1", "--stage", "1", "--what", "dump/train"]
+    args += ["--conf", f"frontend={conf}", "--sections", "frontend=stage1"]
+
+    def step(action: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "lipsound2.bin.step", action, *args]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    assert step("check").returncode == 10
+    assert step("mark").returncode == 0
+    res = step("check")
+    assert res.returncode == 0 and "Stage 1: dump/train: done" in res.stderr
+    conf.write_text("crop: {region: face, size: 112}\nmel: {n_mels: 64}\n")
+    assert step("check").returncode == 0  # stage 1 does not read the mel settings
+    conf.write_text("crop: {region: mouth, size: 112}\nmel: {n_mels: 64}\n")
+    res = step("check")
+    assert res.returncode == 10
+    assert "Stage 1: dump/train: redo" in res.stderr and 'crop.region: "face" -> "mouth"' in res.stderr
+    conf.write_text("crop: [not, a, mapping\n")
+    assert step("check").returncode == 2  # a broken config stops the stage script
