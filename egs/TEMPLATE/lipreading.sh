@@ -10,56 +10,64 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
-log() {
-  local fname=${BASH_SOURCE[1]##*/}
-  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
-}
-# Done markers, as in lipsound2.sh: a finished step writes DIR/.done.NAME; a re-run skips it.
-is_done() { [ -f "$1/.done.$2" ]; }
-mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
+# log, step_done, step_mark (done markers keyed on settings and inputs, as in lipsound2.sh)
+# shellcheck source=../../utils/stage_lib.sh
+. utils/stage_lib.sh
 asr_cascade() { ${python} -m lipsound2.bin.asr_cascade "$@"; }
 
-# asr_data_dir WAV_SCP TEXT OUT: an ESPnet ASR data dir, once
-asr_data_dir() {
-  is_done "$3" data && return 0
-  asr_cascade data --wav_scp "$1" --text "$2" --outdir "$3"
-  mark_done "$3" data
+# model_id MODEL: the model's path and when its training finished, recorded beside the
+# hypotheses it wrote (stage 8 refuses to report another experiment's base ASR as this one's).
+model_id() { echo "$1 $(stat -c %Y "$1/.done.train" 2>/dev/null || true)"; }
+# model_key MODEL: sets model_key_opts to the step options that key what a model wrote on
+# the model itself: its finished training (a retrained model decodes again), or the files of
+# a model brought along.
+model_key() {
+  if [ -f "$1/.done.train" ]; then
+    model_key_opts=(--file "$1/.done.train")
+  elif [ -d "$1" ]; then
+    model_key_opts=(--tree "$1")
+  else
+    model_key_opts=(--file "$1")
+  fi
 }
 
-# asr_finetune TRAIN_DIR VALID_DIR OUT: the base ASR fine-tuned at its peak lr x asr_lr_factor, once
+# asr_data_dir WAV_SCP TEXT OUT: an ESPnet ASR data dir of these tables
+asr_data_dir() {
+  local key=(--table "$1" --table "$2")
+  step_done 7 "$3 (ASR data)" "$3" data "${key[@]}" --stale "$3/*" && return 0
+  asr_cascade data --wav_scp "$1" --text "$2" --outdir "$3"
+  step_mark "$3" data "${key[@]}"
+}
+
+# asr_finetune TRAIN_DIR VALID_DIR OUT: the base ASR fine-tuned at its peak lr x asr_lr_factor
 asr_finetune() {
-  local train=$1 valid=$2 out=$3
-  if is_done "${out}" train; then
-    log "${out} is fine-tuned; skipping"
-    return 0
-  fi
+  local train=$1 valid=$2 out=$3 key
+  model_key "${base_model}"
+  key=(--conf "finetune=${asr_finetune_config}" --opt "lr_factor=${asr_lr_factor}" --opt "seed=${seed}"
+    --table "${train}/wav.scp" --table "${train}/text" --table "${valid}/wav.scp" --table "${valid}/text"
+    "${model_key_opts[@]}")
+  step_done 7 "${out} (ASR fine-tuning)" "${out}" train "${key[@]}" --stale "${out}/*" && return 0
   log "Fine-tuning the ASR on ${train}; log: ${out}/train.log"
   asr_cascade finetune --pretrained_model "${base_model}" --config "${asr_finetune_config}" \
     --lr_factor "${asr_lr_factor}" --train_dir "${train}" --valid_dir "${valid}" \
     --outdir "${out}" --cmd "${cuda_cmd}" --seed "${seed}" --ngpu "${ngpu}"
-  mark_done "${out}" train
+  step_mark "${out}" train "${key[@]}"
 }
 
-# model_id MODEL: the model's path and when its training finished. A fine-tuning or a
-# hypothesis file records the id of the model it came from and is redone when that changes
-# (another --asr_token_type or --asr_config, a retrained model), never read stale.
-model_id() { echo "$1 $(cat "$1/.done.train" 2>/dev/null || true)"; }
-
 # asr_decode MODEL WAV_SCP WORKDIR HYP_FILE [LM]: beam search, hypotheses copied to HYP_FILE
+# (its marker beside it); another model, audio, beam config or LM decodes again.
 asr_decode() {
-  local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-} id
-  id="$(model_id "${model}")${ngram:+ ${ngram}}"
-  if [ -f "${hyp}" ] && [ "$(cat "${hyp}.model" 2>/dev/null || true)" = "${id}" ]; then
-    log "${hyp} exists; skipping"
-    return 0
-  fi
-  rm -rf "${work}"
+  local model=$1 wav=$2 work=$3 hyp=$4 ngram=${5:-} key
+  model_key "${model}"
+  key=(--table "${wav}" --conf "decode=${asr_inference_config}" "${model_key_opts[@]}" ${ngram:+--file "${ngram}"})
+  step_done 7 "${hyp}" "$(dirname "${hyp}")" "$(basename "${hyp}" .txt)" "${key[@]}" \
+    --stale "${work}" --stale "${hyp}" && return 0
   asr_cascade decode --asr_model "${model}" --wav_scp "${wav}" --outdir "${work}" --nj "${inference_nj}" \
     --cmd "${asr_decode_cmd}" --inference_config "${asr_inference_config}" --ngpu "${ngpu}" \
     ${ngram:+--ngram_file "${ngram}"}
-  mkdir -p "$(dirname "${hyp}")"
   cp "${work}/text" "${hyp}.tmp" && mv "${hyp}.tmp" "${hyp}"
-  echo "${id}" >"${hyp}.model"
+  model_id "${model}" >"${hyp}.model"
+  step_mark "$(dirname "${hyp}")" "$(basename "${hyp}" .txt)" "${key[@]}"
 }
 
 # Options: every one is lipsound2.sh's option of the same name, which passes them all.
@@ -70,6 +78,7 @@ inference_nj=""
 dumpdir=""
 expdir=""
 train_exp=""                # LipSound2 experiment whose generated speech is decoded
+inference_tag=""            # its decode dirs: <train_exp>/decode_<set>_<inference_tag>
 train_set=""
 valid_set=""
 test_sets=""
@@ -85,7 +94,7 @@ ngram_order=""
 
 help_message=$(cat <<HELP
 Usage: $0 --python <python> --seed <n> --ngpu <n> --inference_nj <n> --dumpdir <dir> --expdir <dir>
-  --train_exp <dir> --train_set <set> --valid_set <set> --test_sets "<sets>"
+  --train_exp <dir> --inference_tag <tag> --train_set <set> --valid_set <set> --test_sets "<sets>"
   --asr_config <yaml> --asr_finetune_config <yaml> [--asr_pretrained_model <model>]
   --asr_token_type <char|word|bpe> --nbpe <n> --asr_inference_config <yaml> --asr_lr_factor <x>
   --use_lm <true|false> --ngram_order <n>
@@ -103,13 +112,13 @@ log "$0 $*"
 # shellcheck source=cmd.sh
 . ./cmd.sh
 
-for opt in python seed ngpu inference_nj dumpdir expdir train_exp train_set valid_set test_sets \
+for opt in python seed ngpu inference_nj dumpdir expdir train_exp inference_tag train_set valid_set test_sets \
   asr_config asr_finetune_config asr_token_type nbpe asr_inference_config asr_lr_factor use_lm ngram_order; do
   [ -n "${!opt// /}" ] || { log "Error: --${opt} is required; see $0 --help"; exit 1; }
 done
 
 asr_data=${expdir}/asr_data  # real audio, shared by all experiments
-gen_data=${train_exp}/asr_data  # this experiment's generated speech
+gen_data=${train_exp}/asr_data_${inference_tag}  # this experiment's generated speech (per decode tag)
 # GPUs: training as stages 3-4; each decoding job on one GPU.
 asr_decode_cmd=${decode_cmd}
 [ "${ngpu}" -eq 0 ] || asr_decode_cmd=${cuda_cmd}
@@ -119,7 +128,7 @@ asr_data_dir "${dumpdir}/${train_set}/wav.scp" "${dumpdir}/${train_set}/text" "$
 asr_data_dir "${dumpdir}/${valid_set}/wav.scp" "${dumpdir}/${valid_set}/text" "${asr_data}/real_valid"
 for pair in "gen_train:${train_set}" "gen_valid:${valid_set}"; do
   dset=${pair#*:}
-  gen_wav=${train_exp}/decode_${dset}/wav.scp
+  gen_wav=${train_exp}/decode_${dset}_${inference_tag}/wav.scp
   [ -f "${gen_wav}" ] || {
     log "no generated speech ${gen_wav}: stages 5 and 6 must also run on ${dset} for ASR fine-tuning"
     exit 1
@@ -131,7 +140,10 @@ done
 if [ -z "${asr_pretrained_model}" ]; then
   # No pre-trained ASR: train one from scratch on the corpus' real training audio.
   base_model=${expdir}/asr_scratch_$(basename "${asr_config}" .yaml)_${asr_token_type}
-  if ! is_done "${base_model}" train; then
+  _key=(--conf "asr=${asr_config}" --opt "token_type=${asr_token_type}" --opt "nbpe=${nbpe}" --opt "seed=${seed}"
+    --table "${asr_data}/real_train/wav.scp" --table "${asr_data}/real_train/text"
+    --table "${asr_data}/real_valid/wav.scp" --table "${asr_data}/real_valid/text")
+  if ! step_done 7 "${base_model} (ASR on real audio)" "${base_model}" train "${_key[@]}" --stale "${base_model}/*"; then
     asr_cascade tokens --text "${asr_data}/real_train/text" --outdir "${base_model}/tokens" \
       --token_type "${asr_token_type}" --nbpe "${nbpe}"
     log "Training the ASR from scratch on real audio; log: ${base_model}/train.log"
@@ -141,7 +153,7 @@ if [ -z "${asr_pretrained_model}" ]; then
       --valid_dir "${asr_data}/real_valid" --outdir "${base_model}" --cmd "${cuda_cmd}" --seed "${seed}" \
       --token_list "${base_model}/tokens/tokens.txt" --token_type "${asr_token_type}" "${bpe_args[@]}" \
       --ngpu "${ngpu}"
-    mark_done "${base_model}" train
+    step_mark "${base_model}" train "${_key[@]}"
   fi
   base_config=${base_model}/config.yaml
 else
@@ -153,19 +165,20 @@ else
   asr_finetune "${asr_data}/real_train" "${asr_data}/real_valid" "${ft_real}"
 fi
 
-# LipSound2: the base ASR fine-tuned on this experiment's generated training speech
-ft_gen=${train_exp}/asr_finetune_generated
-if [ -f "${ft_gen}/base_model" ] && [ "$(cat "${ft_gen}/base_model")" != "$(model_id "${base_model}")" ]; then
-  log "${ft_gen} was fine-tuned from another base ASR than ${base_model}: fine-tuning again"
-  rm -rf "${ft_gen}"
-fi
+# LipSound2: the base ASR fine-tuned on this experiment's generated training speech (one per
+# decode tag, as the speech is)
+ft_gen=${train_exp}/asr_finetune_${inference_tag}
 asr_finetune "${gen_data}/gen_train" "${gen_data}/gen_valid" "${ft_gen}"
 model_id "${base_model}" >"${ft_gen}/base_model"
 
 lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
-if [ "${use_lm}" = true ] && [ ! -f "${lm}" ]; then
-  asr_cascade ngram --text "${asr_data}/real_train/text" --asr_train_config "${base_config}" \
-    --arpa "${lm}" --order "${ngram_order}"
+if [ "${use_lm}" = true ]; then
+  _key=(--table "${asr_data}/real_train/text" --file "${base_config}" --opt "order=${ngram_order}")
+  if ! step_done 7 "${lm}" "$(dirname "${lm}")" "$(basename "${lm}")" "${_key[@]}" --stale "${lm}"; then
+    asr_cascade ngram --text "${asr_data}/real_train/text" --asr_train_config "${base_config}" \
+      --arpa "${lm}" --order "${ngram_order}"
+    step_mark "$(dirname "${lm}")" "$(basename "${lm}")" "${_key[@]}"
+  fi
 fi
 
 for dset in ${test_sets}; do
@@ -180,7 +193,7 @@ for dset in ${test_sets}; do
     asr_decode "${base_model}" "${real_wav}" "${base_model}/decode_real_${dset}" \
       "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"
   fi
-  gen_dir=${train_exp}/decode_${dset}
+  gen_dir=${train_exp}/decode_${dset}_${inference_tag}
   asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
   if [ "${use_lm}" = true ]; then
     asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}_lm" "${gen_dir}/hyp/asr_lm.txt" "${lm}"

@@ -19,10 +19,10 @@ set -euo pipefail
 
 # ========================== Helpers ==========================
 
-log() {
-  local fname=${BASH_SOURCE[1]##*/}
-  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
-}
+# log, step_done, step_mark, has_done (done markers keyed on settings and inputs)
+# shellcheck source=../../utils/stage_lib.sh
+. utils/stage_lib.sh
+
 min() { if [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi; }
 # unique WORD...: the words, each once, in their first order
 unique() {
@@ -60,10 +60,6 @@ require() { [ -n "${!1// /}" ] || usage_error "--$1 is required $2"; }
 # stage_runs N: whether --stage .. --stop_stage takes in stage N
 stage_runs() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 
-# Done markers: a stage step that finished writes one; a re-run skips the step.
-is_done() { [ -f "$1/.done.$2" ]; }
-mark_done() { mkdir -p "$1" && date '+%Y-%m-%dT%H:%M:%S' >"$1/.done.$2"; }
-
 config_tag() { basename "$1" .yaml; }
 
 # split_for_jobs MAX_JOBS SCP PREFIX: split SCP into PREFIX.1.scp .. PREFIX.N.scp with
@@ -96,12 +92,29 @@ pretrains() { [ "${skip_pretrain}" = false ] && [ -n "${pretrain_train_set}" ] &
 train_lipsound2() {
   local kind=$1 exp=$2 config=$3 tset=$4 vset=$5 stats=$6
   shift 6
-  if is_done "${exp}" train; then
-    log "${exp} is already trained; skipping"
+  local dset f n_mels units=false split key
+  # Keyed on the config's content, the trainer's arguments (init models by their files), the
+  # data tables and the seed; an edit trains again from scratch, an interruption resumes.
+  key=(--conf "train=${config}" --opt "args=$*" --opt "seed=${seed}" --opt "feats_normalize=${feats_normalize}"
+    ${stats:+--file "${stats}"})
+  for f in "$@"; do
+    [ ! -f "${f%%:*}" ] || key+=(--file "${f%%:*}")
+  done
+  for dset in "${tset}" "${vset}"; do
+    for f in video.scp feats.scp units.scp; do key+=(--table "${dumpdir}/${dset}/${f}"); done
+  done
+  if step_done "${_stage_no}" "${exp} (training)" "${exp}" train "${key[@]}" --stale "${exp}/*" --stale "${exp}/.done.*"; then
     return 0
   fi
-  local dset f n_mels units=false split
-  n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${frontend_config}")
+  # the experiment records the settings its training data were made with
+  mkdir -p "${exp}"
+  if [ -f "${dumpdir}/${tset}/frontend.yaml" ]; then
+    cp "${dumpdir}/${tset}/frontend.yaml" "${exp}/.frontend.yaml.tmp" && mv "${exp}/.frontend.yaml.tmp" "${exp}/frontend.yaml"
+  else
+    log "WARNING: ${dumpdir}/${tset} records no front-end settings (made before they were recorded): taking ${frontend_config}"
+    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${exp}/frontend.yaml"
+  fi
+  n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${exp}/frontend.yaml")
   local module=lipsound2.bin.train needed=(video.scp feats.scp utt2num_vframes utt2num_frames) data_args=()
   if [ "${kind}" = audio ]; then
     module=lipsound2.bin.train_audio
@@ -163,12 +176,12 @@ train_lipsound2() {
     --multiprocessing_distributed true -- \
     ${python} -m "${module}" \
     --config "${config}" \
-    --frontend_config "${frontend_config}" \
+    --frontend_config "${exp}/frontend.yaml" \
     --output_dir "${exp}" \
     --seed "${seed}" \
     --resume true \
     "${data_args[@]}" "${norm_args[@]}" "$@"
-  mark_done "${exp}" train
+  step_mark "${exp}" train "${key[@]}"
 }
 
 SECONDS=0
@@ -247,6 +260,8 @@ init_decoder_from=""                # Stage 4 takes the decoder side (attention,
 # Inference (stage 5)
 inference_config=conf/inference.yaml  # Decoding config (stop mode, max steps).
 inference_model=valid.loss.best.pth   # Model file in the experiment directory.
+inference_tag=""                      # Decode dirs are <train_exp>/decode_<set>_<inference_tag>
+                                      # (default: <inference config name>_<model file name>).
 num_plots=3                           # Utterances per set with attention / mel figures.
 infer_train=true                      # Also infer the train set (stage 7 fine-tunes the ASR on its speech).
 gpu_inference=false                   # Decode on a GPU: cuda_cmd with --gpu 1, --device cuda (int8 becomes fp32).
@@ -275,8 +290,9 @@ asr_lr_factor=0.1                     # Fine-tuning lr = pre-trained peak lr x t
 judges="whisper pocketsphinx"         # Off-the-shelf judge ASRs, English only (docs/vocoders_asr_scoring.md).
 judge_model=""                        # The whisper judge's CTranslate2 dir; empty: the installed tiny.en.
 score_label=LipSound2                 # Row label of this experiment in RESULTS.md.
-score_extra_exps=""                   # More rows, ';'-separated "LABEL=DIR" (DIR may hold {set}), e.g.
-                                      # "LipSound2 (from scratch)=exp/lipsound2_scratch/decode_{set}".
+score_extra_exps=""                   # More rows, ';'-separated "LABEL=DIR" (DIR may hold {set}, and
+                                      # {decode} for decode_{set}_<inference_tag>), e.g.
+                                      # "LipSound2 (from scratch)=exp/lipsound2_scratch/{decode}".
 
 # Packing (stage 9)
 pack_file=""                          # The zip to write (default: <train_exp>/<train_tag>_<inference_model>.zip).
@@ -324,6 +340,7 @@ Options (defaults in brackets):
                               audio model with --audio_pretrain true, else none]; freezing it for
                               N updates: model_conf freeze_decoder_updates in --train_config
   --inference_config / --inference_model / --num_plots / --infer_train / --gpu_inference
+  --inference_tag             decode dirs are decode_<set>_<tag> [<inference config>_<model file>]
   --vocoder_type              griffin_lim, hifigan or hifigan_units [${vocoder_type}]; hifigan_units
                               reads units.scp beside each feats.scp (stage 2 --unit_type for dump)
   --vocoder_config / --vocoder_file / --vocode_oracle
@@ -336,7 +353,8 @@ Options (defaults in brackets):
                               table: whisper and/or pocketsphinx, or none ["${judges}"]
   --judge_model               the whisper judge's CTranslate2 dir [installed tiny.en]
   --score_label               this experiment's row label [${score_label}]
-  --score_extra_exps          more rows: ';'-separated "LABEL=DIR" ({set} = test set name)
+  --score_extra_exps          more rows: ';'-separated "LABEL=DIR" ({set} = test set name,
+                              {decode} = decode_{set}_<inference_tag>)
   --pack_file                 the pack stage 9 writes [<train_exp>/<train_tag>_<inference_model>.zip]
   --pack_corpus               corpus name on the pack's model card [the recipe folder's name]
 HELP
@@ -459,6 +477,12 @@ pretrain_exp=${expdir}/${pretrain_tag}
 [ -n "${audio_pretrain_tag}" ] || audio_pretrain_tag=audio_$(config_tag "${audio_pretrain_config}")
 audio_pretrain_exp=${expdir}/${audio_pretrain_tag}
 train_exp=${expdir}/${train_tag}
+# Decode dirs are named by what decoded them, as ESPnet's: another inference config or model
+# file gets a dir of its own beside the first.
+_model_tag=${inference_model%.pth}
+[ -n "${inference_tag}" ] || inference_tag=$(config_tag "${inference_config}")_${_model_tag//\//_}
+decode_dir() { echo "${train_exp}/decode_$1_${inference_tag}"; }
+units_exp=${expdir}/units_${unit_type}_k${unit_k}
 [ -n "${pack_file}" ] || pack_file=${train_exp}/${train_tag}_${inference_model%.pth}.zip
 [ -n "${pack_corpus}" ] || pack_corpus=$(basename "$(pwd)")
 
@@ -476,6 +500,20 @@ if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ]; then
   vocoder_ckpt=${vocoder_exp}/vocoder.pth
 fi
 
+# The data carry the front-end settings they were made with (dump/<set>/frontend.yaml). Stages
+# that read them refuse --frontend_config when it disagrees, unless the stages that make them
+# run too: stage 1 remakes everything, stage 2 the mel.
+if [ "${stop_stage}" -ge 2 ] && ! stage_runs 1; then
+  _sections=()
+  stage_runs 2 && _sections=(--sections stage1)
+  for dset in ${all_sets}; do
+    [ ! -f "${dumpdir}/${dset}/frontend.yaml" ] ||
+      ${python} -m lipsound2.bin.frontend_settings compare --frontend_config "${frontend_config}" \
+        --data_settings "${dumpdir}/${dset}/frontend.yaml" "${_sections[@]}" ||
+      usage_error "--frontend_config ${frontend_config} is not what ${dumpdir}/${dset} was made with (above): run from stage 1$(stage_runs 2 || echo ' or 2') to remake the data"
+  done
+fi
+
 mkdir -p "${expdir}"
 echo "${run_args}" >>"${expdir}/run_args.log"
 
@@ -483,24 +521,29 @@ echo "${run_args}" >>"${expdir}/run_args.log"
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: data preparation"
-  # One done marker per set of local/data.sh options: other options (another protocol, seed)
-  # prepare again; the same ones do nothing.
-  _data_prep_tag=data_prep_$(printf '%s' "${local_data_opts}" | md5sum | cut -c1-8)
-  if is_done "${datadir}" "${_data_prep_tag}"; then
-    log "data preparation already done (${datadir}/.done.${_data_prep_tag})"
-  else
+  # Keyed on local/data.sh, its options, the corpus locations of db.sh, and the corpus files
+  # the data dirs list (with their folders: a clip added, removed or exchanged prepares again).
+  _key=(--file local/data.sh --opt "local_data_opts=${local_data_opts}")
+  # shellcheck disable=SC2013  # db.sh exports the corpus variables by name
+  for _var in $(sed -n 's/^export //p' db.sh); do
+    _key+=(--opt "${_var}=$(. ./db.sh && echo "${!_var}")")
+  done
+  for dset in ${all_sets}; do
+    _key+=(--corpus "${datadir}/${dset}/video.scp" --corpus "${datadir}/${dset}/wav.scp" --table "${datadir}/${dset}/text")
+  done
+  if ! step_done 0 "${datadir}" "${datadir}" data_prep "${_key[@]}"; then
     # shellcheck disable=SC2086  # local_data_opts holds several options
     local/data.sh --datadir "${datadir}" ${local_data_opts}
-    mark_done "${datadir}" "${_data_prep_tag}"
+    for dset in ${all_sets}; do
+      [ -d "${datadir}/${dset}" ] || { log "local/data.sh made no set '${dset}' in ${datadir}"; exit 1; }
+      _vopts=(--no-feats)
+      [ -f "${datadir}/${dset}/video.scp" ] || _vopts+=(--no-video)  # audio only
+      [ -f "${datadir}/${dset}/wav.scp" ] || _vopts+=(--no-wav)
+      [ -f "${datadir}/${dset}/text" ] || _vopts+=(--no-text)
+      utils/validate_data_dir.sh "${_vopts[@]}" "${datadir}/${dset}"
+    done
+    step_mark "${datadir}" data_prep "${_key[@]}"
   fi
-  for dset in ${all_sets}; do
-    [ -d "${datadir}/${dset}" ] || { log "local/data.sh made no set '${dset}' in ${datadir}"; exit 1; }
-    _vopts=(--no-feats)
-    [ -f "${datadir}/${dset}/video.scp" ] || _vopts+=(--no-video)  # audio only
-    [ -f "${datadir}/${dset}/wav.scp" ] || _vopts+=(--no-wav)
-    [ -f "${datadir}/${dset}/text" ] || _vopts+=(--no-text)
-    utils/validate_data_dir.sh "${_vopts[@]}" "${datadir}/${dset}"
-  done
 fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
@@ -508,39 +551,41 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   for dset in ${all_sets}; do
     _src=${datadir}/${dset}
     _dst=${dumpdir}/${dset}
-    if is_done "${_dst}" stage1; then
-      log "Stage 1: ${dset} already done (${_dst}/.done.stage1)"
+    # a redo removes the set's dump (tracks, audio, mel, units) and its markers
+    _key=(--conf "frontend=${frontend_config}" --sections frontend=stage1
+      --table "${_src}/video.scp" --table "${_src}/wav.scp")
+    step_done 1 "${_dst} (tracks, audio)" "${_dst}" stage1 "${_key[@]}" --stale "${_dst}/*" --stale "${_dst}/.done.*" &&
       continue
-    fi
+    mkdir -p "${_dst}"
     if [ ! -f "${_src}/video.scp" ]; then
       # audio only: no face tracks; stage 2 decodes and resamples the audio it lists
       log "Stage 1: ${dset} is audio only: its tables are copied for stage 2"
-      mkdir -p "${_dst}"
       for _f in wav.scp utt2spk spk2utt text; do
         [ ! -f "${_src}/${_f}" ] || cp "${_src}/${_f}" "${_dst}/${_f}"
       done
       utils/validate_data_dir.sh --no-feats --no-video "${_dst}"
-      mark_done "${_dst}" stage1
-      continue
+    else
+      _logdir=${_dst}/logs/stage1
+      mkdir -p "${_logdir}"
+      split_for_jobs "${nj}" "${_src}/video.scp" "${_logdir}/video"
+      # Without wav.scp the audio comes from the video files themselves.
+      _wav_opts=()
+      [ ! -f "${_src}/wav.scp" ] || _wav_opts=(--wav_scp "${_src}/wav.scp")
+      log "Stage 1: ${dset}: ${_nj} jobs, logs in ${_logdir}/prepare_av.*.log"
+      ${train_cmd} JOB=1:"${_nj}" "${_logdir}/prepare_av.JOB.log" \
+        "${python}" -m lipsound2.bin.prepare_av --frontend_config "${frontend_config}" \
+        --video_scp "${_logdir}/video.JOB.scp" "${_wav_opts[@]}" \
+        --media_dir "${_dst}/data" --out_dir "${_logdir}/output.JOB" --job_tag JOB
+      _outputs=()
+      for n in $(seq "${_nj}"); do _outputs+=("${_logdir}/output.${n}"); done
+      rm -f "${_dst}/rejects"
+      "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${dset}" --src_dir "${_src}" --dst_dir "${_dst}" \
+        --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${_outputs[@]}"
+      utils/validate_data_dir.sh --no-feats "${_dst}"
     fi
-    _logdir=${_dst}/logs/stage1
-    mkdir -p "${_logdir}"
-    split_for_jobs "${nj}" "${_src}/video.scp" "${_logdir}/video"
-    # Without wav.scp the audio comes from the video files themselves.
-    _wav_opts=()
-    [ ! -f "${_src}/wav.scp" ] || _wav_opts=(--wav_scp "${_src}/wav.scp")
-    log "Stage 1: ${dset}: ${_nj} jobs, logs in ${_logdir}/prepare_av.*.log"
-    ${train_cmd} JOB=1:"${_nj}" "${_logdir}/prepare_av.JOB.log" \
-      "${python}" -m lipsound2.bin.prepare_av --config "${frontend_config}" \
-      --video_scp "${_logdir}/video.JOB.scp" "${_wav_opts[@]}" \
-      --media_dir "${_dst}/data" --out_dir "${_logdir}/output.JOB" --job_tag JOB
-    _outputs=()
-    for n in $(seq "${_nj}"); do _outputs+=("${_logdir}/output.${n}"); done
-    rm -f "${_dst}/rejects"
-    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${dset}" --src_dir "${_src}" --dst_dir "${_dst}" \
-      --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${_outputs[@]}"
-    utils/validate_data_dir.sh --no-feats "${_dst}"
-    mark_done "${_dst}" stage1
+    # the settings travel with the data (stage 2 writes them again with its mel settings)
+    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
+    step_mark "${_dst}" stage1 "${_key[@]}"
   done
 fi
 
@@ -548,12 +593,11 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "Stage 2: log-mel features"
   for dset in ${all_sets}; do
     _dst=${dumpdir}/${dset}
-    if is_done "${_dst}" stage2; then
-      log "Stage 2: ${dset} already done (${_dst}/.done.stage2)"
-      continue
-    fi
-    is_done "${_dst}" stage1 || { log "Stage 2: ${_dst} has no finished stage 1"; exit 1; }
-    rm -f "${_dst}"/.done.units_*  # units of the old mel are stale
+    has_done "${_dst}" stage1 || { log "Stage 2: ${_dst} has no finished stage 1"; exit 1; }
+    _key=(--conf "frontend=${frontend_config}" --sections frontend=stage2
+      --table "${_dst}/wav.scp" --table "${_dst}/utt2num_vframes")
+    step_done 2 "${_dst} (mel)" "${_dst}" stage2 "${_key[@]}" --stale "${_dst}/data/feats.*" \
+      --stale "${_dst}/feats.scp" --stale "${_dst}/utt2num_frames" --stale "${_dst}/logs/stage2" && continue
     _logdir=${_dst}/logs/stage2
     mkdir -p "${_logdir}"
     split_for_jobs "${nj}" "${_dst}/wav.scp" "${_logdir}/wav"
@@ -567,7 +611,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     fi
     log "Stage 2: ${dset}: ${_nj} jobs, logs in ${_logdir}/extract_mel.*.log"
     ${train_cmd} JOB=1:"${_nj}" "${_logdir}/extract_mel.JOB.log" \
-      "${python}" -m lipsound2.bin.extract_mel --config "${frontend_config}" \
+      "${python}" -m lipsound2.bin.extract_mel --frontend_config "${frontend_config}" \
       --wav_scp "${_logdir}/wav.JOB.scp" "${_vframes_opts[@]}" \
       --ark "${_dst}/data/feats.JOB.ark" --out_dir "${_logdir}/output.JOB"
     _outputs=()
@@ -575,42 +619,52 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${_dst}" --dst_dir "${_dst}" \
       --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${_outputs[@]}"
     utils/validate_data_dir.sh "${_vopts[@]}" "${_dst}"
-    mark_done "${_dst}" stage2
+    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
+    step_mark "${_dst}" stage2 "${_key[@]}"
   done
 
-  # Speech units, one per mel frame, k-means fitted on the training set. One done marker per
-  # set of unit options: other options compute the units again, the same ones do nothing.
+  # Speech units, one per mel frame, from a k-means model fitted on the training set's frames
+  # (${units_exp}): a refit makes every set's units again; a set whose mel changed, its own.
   if [ "${unit_type}" != none ]; then
-    _units_tag=units_${unit_type}_k${unit_k}_$(printf '%s\n' "${unit_layer}" "${unit_encoder_file}" \
-      "${unit_encoder_config}" "${unit_max_fit_frames}" "${seed}" "${train_set}" "${frontend_config}" |
-      md5sum | cut -c1-8)
+    _unit_opts=(--opt "unit_type=${unit_type}" --opt "unit_k=${unit_k}" --opt "unit_layer=${unit_layer}"
+      --opt "unit_encoder_file=${unit_encoder_file}" --opt "unit_max_fit_frames=${unit_max_fit_frames}"
+      --opt "seed=${seed}")
+    [ -z "${unit_encoder_file}" ] || _unit_opts+=(--file "${unit_encoder_file}")
+    [ -z "${unit_encoder_config}" ] || _unit_opts+=(--conf "unit_encoder=${unit_encoder_config}")
+    _kmeans_key=("${_unit_opts[@]}" --table "${dumpdir}/${train_set}/feats.scp")
+    _stale=()
+    for dset in ${all_sets}; do _stale+=(--stale "${dumpdir}/${dset}/units*" --stale "${dumpdir}/${dset}/.done.units"); done
+    step_done 2 "${units_exp} (k-means)" "${units_exp}" kmeans "${_kmeans_key[@]}" \
+      --stale "${units_exp}/kmeans.npz" "${_stale[@]}" || true
     _units_dirs=()
     for dset in ${all_sets}; do
-      is_done "${dumpdir}/${dset}" "${_units_tag}" || _units_dirs+=("${dumpdir}/${dset}")
+      _key=("${_unit_opts[@]}" --table "${dumpdir}/${dset}/feats.scp" --file "${units_exp}/kmeans.npz")
+      step_done 2 "${dumpdir}/${dset} (units)" "${dumpdir}/${dset}" units "${_key[@]}" \
+        --stale "${dumpdir}/${dset}/units*" || _units_dirs+=("${dumpdir}/${dset}")
     done
-    if [ ${#_units_dirs[@]} -eq 0 ]; then
-      log "Stage 2: units already done (.done.${_units_tag})"
-    else
-      _units_exp=${expdir}/${_units_tag}
-      mkdir -p "${_units_exp}"
-      for _d in "${_units_dirs[@]}"; do rm -f "${_d}"/.done.units_*; done
+    if [ ${#_units_dirs[@]} -gt 0 ]; then
+      mkdir -p "${units_exp}"
       _units_opts=()
       [ -z "${unit_encoder_file}" ] || _units_opts+=(--encoder_file "${unit_encoder_file}")
       [ -z "${unit_encoder_config}" ] || _units_opts+=(--encoder_config "${unit_encoder_config}")
       [ -z "${unit_layer}" ] || _units_opts+=(--layer "${unit_layer}")
-      log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets; log in ${_units_exp}/extract_units.log"
-      ${train_cmd} "${_units_exp}/extract_units.log" \
-        "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --config "${frontend_config}" \
-        --kmeans "${_units_exp}/kmeans.npz" --fit_dir "${dumpdir}/${train_set}" --k "${unit_k}" \
+      log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets; log in ${units_exp}/extract_units.log"
+      ${train_cmd} "${units_exp}/extract_units.log" \
+        "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --frontend_config "${frontend_config}" \
+        --kmeans "${units_exp}/kmeans.npz" --fit_dir "${dumpdir}/${train_set}" --k "${unit_k}" \
         --seed "${seed}" --max_fit_frames "${unit_max_fit_frames}" \
         --max_reject_share "${max_reject_share}" "${_units_opts[@]}" "${_units_dirs[@]}"
-      for _d in "${_units_dirs[@]}"; do mark_done "${_d}" "${_units_tag}"; done
+      step_mark "${units_exp}" kmeans "${_kmeans_key[@]}"
+      for _d in "${_units_dirs[@]}"; do
+        step_mark "${_d}" units "${_unit_opts[@]}" --table "${_d}/feats.scp" --file "${units_exp}/kmeans.npz"
+      done
     fi
   fi
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: pre-training"
+  _stage_no=3
   if pretrains; then
     # shellcheck disable=SC2086
     train_lipsound2 av "${pretrain_exp}" "${pretrain_config}" "${pretrain_train_set}" "${pretrain_valid_set}" "" \
@@ -625,7 +679,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     # the evidence that it does not copy its input (docs/audio_pretraining.md)
     if [ ! -f "${audio_pretrain_exp}/reliance.json" ]; then
       ${python} -m lipsound2.bin.audio_reliance --train_config "${audio_pretrain_exp}/config.yaml" \
-        --model_file "${audio_pretrain_exp}/valid.loss.best.pth" --frontend_config "${frontend_config}" \
+        --model_file "${audio_pretrain_exp}/valid.loss.best.pth" --frontend_config "${audio_pretrain_exp}/frontend.yaml" \
         --feats_scp "${dumpdir}/${audio_pretrain_valid_set}/feats.scp" --seed "${seed}" \
         --out "${audio_pretrain_exp}/reliance.json"
     fi
@@ -634,6 +688,7 @@ fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
+  _stage_no=4
   _init_params=()  # ESPnet's PATH:SRC_KEY:DST_KEY:EXCLUDE, applied in order, after one --init_param
   _init_model=""
   if [ -n "${pretrain_model}" ]; then
@@ -679,19 +734,26 @@ fi
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: inference"
   [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
+  if [ ! -f "${train_exp}/frontend.yaml" ]; then
+    log "WARNING: ${train_exp} records no front-end settings (trained before they were recorded): taking ${frontend_config}"
+    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${train_exp}/frontend.yaml"
+  fi
   _infer_sets="${test_sets} ${valid_set}"
   [ "${infer_train}" = false ] || _infer_sets="${_infer_sets} ${train_set}"
   # shellcheck disable=SC2086  # a space-separated list
   _decode_sets=$(unique ${_infer_sets})
   for dset in ${_decode_sets}; do
-    _ddir=${train_exp}/decode_${dset}
-    if is_done "${_ddir}" infer; then
-      log "${_ddir} is done; skipping"
-      continue
-    fi
+    _ddir=$(decode_dir "${dset}")
+    # another model file (retrained), inference config or device decodes again; a redo removes
+    # the dir with what stages 6-8 made of it
+    _key=(--conf "inference=${inference_config}" --file "${train_exp}/${inference_model}"
+      --file "${train_exp}/config.yaml" --table "${dumpdir}/${dset}/video.scp" --table "${dumpdir}/${dset}/units.scp"
+      --opt "gpu_inference=${gpu_inference}" --opt "num_plots=${num_plots}")
+    step_done 5 "${_ddir}" "${_ddir}" infer "${_key[@]}" --stale "${_ddir}/*" --stale "${_ddir}/.done.*" && continue
     _logdir=${_ddir}/log
     mkdir -p "${_logdir}"
-    rm -f "${_ddir}"/.done.vocode_*  # wavs of the old mel are stale
+    # the mel the model predicts has the settings of its training data
+    cp "${train_exp}/frontend.yaml" "${_ddir}/frontend.yaml"
     split_for_jobs "${inference_nj}" "${dumpdir}/${dset}/video.scp" "${_logdir}/keys"
     log "Inference on ${dset} (${_nj} jobs$([ "${gpu_inference}" = false ] || echo ', one GPU each')); logs: ${_logdir}/infer.*.log"
     _infer_cmd=${decode_cmd} _device=cpu
@@ -699,9 +761,9 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     ${_infer_cmd} JOB=1:"${_nj}" "${_logdir}/infer.JOB.log" \
       ${python} -m lipsound2.bin.infer --device "${_device}" \
       --train_config "${train_exp}/config.yaml" \
-      --frontend_config "${frontend_config}" \
+      --frontend_config "${train_exp}/frontend.yaml" \
       --model_file "${train_exp}/${inference_model}" \
-      --config "${inference_config}" \
+      --inference_config "${inference_config}" \
       --data_path "${dumpdir}/${dset}/video.scp" \
       --key_file "${_logdir}/keys.JOB.scp" \
       --output_dir "${_logdir}/output.JOB"
@@ -727,7 +789,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     fi
     ${python} -m lipsound2.bin.plot_alignment --decode_dir "${_ddir}" \
       --ref_feats "${dumpdir}/${dset}/feats.scp" --num_plots "${num_plots}"
-    mark_done "${_ddir}" infer
+    step_mark "${_ddir}" infer "${_key[@]}"
   done
 fi
 
@@ -743,59 +805,60 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     }
     echo "${units}"
   }
-  _vocoder_train=(--wav_scp "${dumpdir}/${train_set}/wav.scp")
-  _vocoder_done=train
+  _vocoder_train=(--wav_scp "${dumpdir}/${train_set}/wav.scp" --frontend_config "${dumpdir}/${train_set}/frontend.yaml")
+  # the vocoder trains again when its config, type, training audio, units or speakers change
+  _vocoder_key=(--conf "vocoder=${vocoder_config}" --opt "vocoder_type=${vocoder_type}"
+    --table "${dumpdir}/${train_set}/wav.scp" --conf "frontend=${dumpdir}/${train_set}/frontend.yaml")
   if [ "${vocoder_type}" = hifigan_units ] && [ -z "${vocoder_file}" ]; then
     _units=$(units_of "${dumpdir}/${train_set}/feats.scp") || exit 1
     _vocoder_train+=(--units_scp "${_units}")
-    # other units (type, k, seed) train the vocoder again
-    _vocoder_done=train_$(md5sum <"$(dirname "${_units}")/units.yaml" | cut -c1-8)
-    # a speaker section in the vocoder config: the training audio's speaker embeddings, once
-    # per wav.scp; other audio or speakers train the vocoder again
+    _vocoder_key+=(--table "${_units}")
+    # a speaker section in the vocoder config: the training audio's speaker embeddings
     _speaker=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(y(sys.argv[1]).get("speaker") is not None).lower())' "${vocoder_config}")
     if [ "${_speaker}" = true ]; then
       _spk_dir=${dumpdir}/${train_set}/speaker
-      _spk_tag=$(md5sum <"${dumpdir}/${train_set}/wav.scp" | cut -c1-8)
-      if ! is_done "${_spk_dir}" "embed_${_spk_tag}"; then
+      _spk_key=(--table "${dumpdir}/${train_set}/wav.scp")
+      if ! step_done 6 "${_spk_dir} (speaker embeddings)" "${_spk_dir}" embed "${_spk_key[@]}" --stale "${_spk_dir}/*"; then
         log "Speaker embeddings of ${dumpdir}/${train_set}/wav.scp; log: ${_spk_dir}/embed.log"
-        mkdir -p "${_spk_dir}"
-        rm -f "${_spk_dir}"/.done.embed*
         ${train_cmd} "${_spk_dir}/embed.log" \
           ${python} -m lipsound2.bin.speaker_embed --wav_scp "${dumpdir}/${train_set}/wav.scp" --out_dir "${_spk_dir}"
         if [ -s "${_spk_dir}/failed" ]; then
           log "WARNING: $(wc -l <"${_spk_dir}/failed") utterances gave no speaker embedding, see ${_spk_dir}/failed"
         fi
-        mark_done "${_spk_dir}" "embed_${_spk_tag}"
+        step_mark "${_spk_dir}" embed "${_spk_key[@]}"
       fi
       _vocoder_train+=(--speaker_embeddings "${_spk_dir}/embeddings.npz" --utt2spk "${dumpdir}/${train_set}/utt2spk")
-      _vocoder_done=${_vocoder_done}_speaker$(cat "${dumpdir}/${train_set}/"{wav.scp,utt2spk} | md5sum | cut -c1-8)
+      _vocoder_key+=(--file "${_spk_dir}/embeddings.npz" --table "${dumpdir}/${train_set}/utt2spk")
     fi
   fi
-  if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ] && ! is_done "${vocoder_exp}" "${_vocoder_done}"; then
-    log "Training HiFi-GAN (${vocoder_type}) on ${dumpdir}/${train_set}/wav.scp; log: ${vocoder_exp}/train.log"
-    rm -f "${vocoder_exp}"/.done.train*
-    ${train_cmd} "${vocoder_exp}/train.log" \
-      ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" \
-      --frontend_config "${frontend_config}" "${_vocoder_train[@]}" --outdir "${vocoder_exp}"
-    mark_done "${vocoder_exp}" "${_vocoder_done}"
+  if [ "${vocoder_type}" != griffin_lim ] && [ -z "${vocoder_file}" ] &&
+    ! step_done 6 "${vocoder_exp} (vocoder training)" "${vocoder_exp}" train "${_vocoder_key[@]}" \
+      --stale "${vocoder_exp}/*"; then
+    # on a GPU when training has GPUs (--ngpu); an interrupted training resumes from its checkpoint
+    _vocoder_cmd=${train_cmd} _vocoder_device=cpu
+    [ "${ngpu}" -eq 0 ] || _vocoder_cmd="${cuda_cmd} --gpu 1" _vocoder_device=cuda
+    log "Training HiFi-GAN (${vocoder_type}) on ${dumpdir}/${train_set}/wav.scp (${_vocoder_device}); log: ${vocoder_exp}/train.log"
+    ${_vocoder_cmd} "${vocoder_exp}/train.log" \
+      ${python} -m lipsound2.bin.train_vocoder --config "${vocoder_config}" "${_vocoder_train[@]}" \
+      --device "${_vocoder_device}" --outdir "${vocoder_exp}"
+    step_mark "${vocoder_exp}" train "${_vocoder_key[@]}"
   fi
-  # Wavs belong to one vocoder, its config and checkpoint: another one (retrained, edited,
-  # the user's) vocodes them again.
-  _vocoder_id=vocode_${vocoder_type}_$(cat "${vocoder_config}" ${vocoder_ckpt:+"${vocoder_ckpt}"} | md5sum | cut -c1-8)
   # vocode_dir FEATS_SCP OUT_DIR SET: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and
-  # OUT_DIR/wav.scp (a vocoder with a speaker input reads the speakers of dump/SET)
+  # OUT_DIR/wav.scp (a vocoder with a speaker input reads the speakers of dump/SET), with
+  # the mel settings beside FEATS_SCP. Wavs belong to one mel and one vocoder (its type,
+  # config and checkpoint): another one vocodes them again.
   vocode_dir() {
-    local feats=$1 out=$2 utt2spk=${dumpdir}/$3/utt2spk _nj n _units _units_opt=()
-    if is_done "${out}" "${_vocoder_id}"; then
-      log "${out} is vocoded; skipping"
-      return 0
-    fi
-    rm -f "${out}"/.done.vocode_*
+    local feats=$1 out=$2 utt2spk=${dumpdir}/$3/utt2spk _nj n _units _units_opt=() key
+    key=(--table "${feats}" --opt "vocoder_type=${vocoder_type}" --conf "vocoder=${vocoder_config}"
+      ${vocoder_ckpt:+--file "${vocoder_ckpt}"})
     if [ "${vocoder_type}" = hifigan_units ]; then
       _units=$(units_of "${feats}") || exit 1
       _units_opt=(--units_scp "${_units}")
       [ ! -f "${utt2spk}" ] || _units_opt+=(--utt2spk "${utt2spk}")
+      key+=(--table "${_units}")
     fi
+    step_done 6 "${out} (speech)" "${out}" vocode "${key[@]}" --stale "${out}/wav" --stale "${out}/wav.scp" \
+      --stale "${out}/log/vocode.*" && return 0
     mkdir -p "${out}/log"
     _nj=$(min "${inference_nj}" "$(wc -l <"${feats}")")
     log "Vocoding ${feats} -> ${out} (${_nj} jobs)"
@@ -803,19 +866,18 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
       ${python} -m lipsound2.bin.vocode --feats_scp "${feats}" --outdir "${out}" \
       --wav_scp "${out}/log/wav.JOB.scp" --job_id JOB --num_jobs "${_nj}" "${_units_opt[@]}" \
       --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" ${vocoder_ckpt:+--vocoder_file "${vocoder_ckpt}"} \
-      --frontend_config "${frontend_config}"
+      --frontend_config "$(dirname "${feats}")/frontend.yaml"
     merge_job_tables "${out}/log/wav.JOB.scp" "${out}/wav.scp"
     for n in $(seq "${_nj}"); do cat "${out}/log/wav.${n}.scp.failed"; done >"${out}/log/failed"
     if [ -s "${out}/log/failed" ]; then
       log "WARNING: $(wc -l <"${out}/log/failed") utterances failed, see ${out}/log/failed"
     fi
-    mark_done "${out}" "${_vocoder_id}"
+    step_mark "${out}" vocode "${key[@]}"
   }
   for dset in ${test_sets} ${valid_set} ${train_set}; do
     # generated speech for every set stage 5 inferred (the train set feeds ASR fine-tuning)
-    if [ -f "${train_exp}/decode_${dset}/feats.scp" ]; then
-      vocode_dir "${train_exp}/decode_${dset}/feats.scp" "${train_exp}/decode_${dset}" "${dset}"
-    fi
+    _ddir=$(decode_dir "${dset}")
+    [ ! -f "${_ddir}/feats.scp" ] || vocode_dir "${_ddir}/feats.scp" "${_ddir}" "${dset}"
   done
   if [ "${vocode_oracle}" = true ]; then
     for dset in ${test_sets}; do
@@ -828,7 +890,7 @@ fi
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   log "Stage 7: cascaded lip reading (ESPnet ASR), lipreading.sh"
   ./lipreading.sh --python "${python}" --seed "${seed}" --ngpu "${ngpu}" --inference_nj "${inference_nj}" \
-    --dumpdir "${dumpdir}" --expdir "${expdir}" --train_exp "${train_exp}" \
+    --dumpdir "${dumpdir}" --expdir "${expdir}" --train_exp "${train_exp}" --inference_tag "${inference_tag}" \
     --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${test_sets}" \
     --asr_config "${asr_config}" --asr_finetune_config "${asr_finetune_config}" \
     --asr_pretrained_model "${asr_pretrained_model}" --asr_token_type "${asr_token_type}" --nbpe "${nbpe}" \
@@ -839,36 +901,32 @@ fi
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   log "Stage 8: scoring, RESULTS.md and the HTML report"
   [ "${lang}" = en ] || log "the judges (${judges}) are English only: no judge rows for ${lang}"
-  # A cached output FILE is reused only while FILE.key holds the digest of the tables it came
-  # from and the files they list (size, mtime): new audio under the same paths is scored anew.
-  inputs_key() { ${python} -m lipsound2.bin.fingerprint "$@"; }
-  is_fresh() { [ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$2" ]; }
   # judge_dir WAV_SCP EVAL_DIR: each independent ASR's hypotheses into EVAL_DIR/hyp/judge_NAME.txt
   judge_dir() {
-    local wav=$1 dir=$2 key _nj judge hyp model
+    local wav=$1 dir=$2 _nj judge hyp model key
     [ "${lang}" = en ] || return 0
-    key=$(inputs_key "${wav}")
     for judge in ${judges}; do
       [ "${judge}" != none ] || continue
       hyp=${dir}/hyp/judge_${judge}.txt
       # the whisper judge's model dir is part of what its hypotheses came from
       model=$([ "${judge}" != whisper ] || echo "${judge_model}")
-      is_fresh "${hyp}" "${key}${model:+ ${model}}" && continue
+      key=(--table "${wav}" --opt "judge_model=${model}")
+      step_done 8 "${hyp}" "${dir}/hyp" "judge_${judge}" "${key[@]}" --stale "${hyp}" && continue
       mkdir -p "${dir}/log" "${dir}/hyp"
       _nj=$(min "${nj}" "$(wc -l <"${wav}")")
       ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/judge_${judge}.JOB.log" \
         ${python} -m lipsound2.bin.judge --judge "${judge}" --wav_scp "${wav}" \
         --out "${dir}/log/judge_${judge}.JOB.txt" ${model:+--model_dir "${model}"} --job_id JOB --num_jobs "${_nj}"
       merge_job_tables "${dir}/log/judge_${judge}.JOB.txt" "${hyp}"
-      echo "${key}${model:+ ${model}}" >"${hyp}.key"
+      step_mark "${dir}/hyp" "judge_${judge}" "${key[@]}"
     done
   }
   # score_dir REF_WAV_SCP EVAL_DIR: PESQ/STOI/ESTOI and durations into EVAL_DIR/scores/speech.tsv,
   # a row for every utterance of REF_WAV_SCP (failed where EVAL_DIR/wav.scp lacks it)
   score_dir() {
-    local ref=$1 dir=$2 key _nj n
-    key=$(inputs_key "${ref}" "${dir}/wav.scp")
-    is_fresh "${dir}/scores/speech.tsv" "${key}" && return 0
+    local ref=$1 dir=$2 _nj n key
+    key=(--table "${ref}" --table "${dir}/wav.scp")
+    step_done 8 "${dir}/scores" "${dir}/scores" speech "${key[@]}" --stale "${dir}/scores/speech.tsv" && return 0
     mkdir -p "${dir}/log" "${dir}/scores"
     _nj=$(min "${nj}" "$(wc -l <"${ref}")")
     ${decode_cmd} JOB=1:"${_nj}" "${dir}/log/score.JOB.log" \
@@ -879,16 +937,18 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       for n in $(seq "${_nj}"); do tail -n +2 "${dir}/log/speech.${n}.tsv"; done | sort
     } >"${dir}/scores/.speech.tsv.tmp"
     mv "${dir}/scores/.speech.tsv.tmp" "${dir}/scores/speech.tsv"
-    echo "${key}" >"${dir}/scores/speech.tsv.key"
+    step_mark "${dir}/scores" speech "${key[@]}"
   }
   _rows=("Audio gold standard=${expdir}/real_{set}"
     "Real audio, ASR trained on this corpus (paper row: + fine-tuning)=${expdir}/real_asr_trained_{set}"
     "Oracle (vocoded ground truth, ${vocoder_type})=${train_exp}/oracle_{set}"
-    "${score_label}=${train_exp}/decode_{set}")
+    "${score_label}=${train_exp}/{decode}")
   IFS=';' read -r -a _extra_rows <<<"${score_extra_exps}"
   for row in "${_extra_rows[@]}"; do [ -n "${row// /}" ] && _rows+=("${row}"); done
+  # {decode} in a row stands for decode_{set}_<inference tag>
+  for _i in "${!_rows[@]}"; do _rows[_i]=${_rows[_i]//'{decode}'/"decode_{set}_${inference_tag}"}; done
   _test_args=()
-  _base=${train_exp}/asr_finetune_generated/base_model
+  _base=${train_exp}/asr_finetune_${inference_tag}/base_model
   for dset in ${test_sets}; do
     _test_args+=(--test_set "${dset}=${dumpdir}/${dset}")
     # The real-audio ASR rows are shared by a recipe's experiments: stage 7 writes them for its
@@ -915,39 +975,57 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   # The settings in force, which RESULTS.md compares with the paper's
   _paper_args=(--vocoder_type "${vocoder_type}")
   for pair in "train_exp_config:${train_exp}/config.yaml" "inference_config:${inference_config}" \
-    "frontend_config:${frontend_config}"; do
+    "frontend_config:${train_exp}/frontend.yaml"; do
     [ ! -f "${pair#*:}" ] || _paper_args+=("--${pair%%:*}" "${pair#*:}")
   done
-  _asr_exp_config=${train_exp}/asr_finetune_generated/config.yaml
+  _asr_exp_config=${train_exp}/asr_finetune_${inference_tag}/config.yaml
   if [ -f "${_asr_exp_config}" ]; then
     _paper_args+=(--asr_exp_config "${_asr_exp_config}" --asr_pretrained_model "${asr_pretrained_model}"
       --asr_lr_factor "${asr_lr_factor}" --ngram_order "$([ "${use_lm}" = true ] && echo "${ngram_order}" || echo 0)")
   fi
-  # Always rebuilt (seconds): the tables are never older than the scores and hypotheses.
-  ${python} -m lipsound2.bin.make_report "${_test_args[@]}" "${_exp_args[@]}" --lang "${lang}" \
-    --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
-    --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
-    --note "Vocoder: ${vocoder_type}${vocoder_ckpt:+ (${vocoder_ckpt})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables." \
-    --num_samples "${num_plots}" "${_paper_args[@]}"
+  _note="Vocoder: ${vocoder_type}${vocoder_ckpt:+ (${vocoder_ckpt})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables."
+  # The report reads every row's scores and hypotheses, the confs it quotes and the settings.
+  _key=(--opt "rows=${_exp_args[*]}" --opt "settings=${_paper_args[*]}" --opt "note=${_note}" --opt "lang=${lang}"
+    --opt "num_plots=${num_plots}" --conf "train=${train_config}" --conf "vocoder=${vocoder_config}"
+    --conf "asr=${asr_config}" --conf "asr_finetune=${asr_finetune_config}" --conf "inference=${inference_config}"
+    --file "${train_exp}/config.yaml" --file "${train_exp}/frontend.yaml" --file "${_asr_exp_config}")
+  for dset in ${test_sets}; do
+    _key+=(--table "${dumpdir}/${dset}/text" --table "${dumpdir}/${dset}/wav.scp"
+      --tree "${expdir}/real_${dset}/hyp" --tree "${expdir}/real_asr_trained_${dset}/hyp")
+    for row in "${_rows[@]}"; do
+      _dir=${row#*=}
+      _dir=${_dir//\{set\}/${dset}}
+      _key+=(--table "${_dir}/wav.scp" --tree "${_dir}/scores" --tree "${_dir}/hyp")
+    done
+  done
+  if ! step_done 8 "${train_exp}/RESULTS.md" "${train_exp}" report "${_key[@]}"; then
+    ${python} -m lipsound2.bin.make_report "${_test_args[@]}" "${_exp_args[@]}" --lang "${lang}" \
+      --results "${train_exp}/RESULTS.md" --html "${train_exp}/report/index.html" --title "${train_tag}" \
+      --conf "${train_config}" --conf "${vocoder_config}" --conf "${asr_config}" --conf "${asr_finetune_config}" \
+      --note "${_note}" --num_samples "${num_plots}" "${_paper_args[@]}"
+    step_mark "${train_exp}" report "${_key[@]}"
+  fi
   log "Results: ${train_exp}/RESULTS.md; report: ${train_exp}/report/index.html"
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
   log "Stage 9: packing ${train_exp}/${inference_model} into ${pack_file}"
-  if is_done "${train_exp}" pack && [ -f "${pack_file}" ]; then
-    log "already packed (remove ${train_exp}/.done.pack to pack again)"
-  else
-    [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
-    _pack_opts=()
-    [ -z "${vocoder_ckpt}" ] || _pack_opts+=(--vocoder_file "${vocoder_ckpt}")
-    # the model card shows stage 8's tables when there are any
-    [ ! -f "${train_exp}/RESULTS.md" ] || _pack_opts+=(--results "${train_exp}/RESULTS.md")
+  [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
+  _pack_opts=()
+  [ -z "${vocoder_ckpt}" ] || _pack_opts+=(--vocoder_file "${vocoder_ckpt}")
+  # the model card shows stage 8's tables when there are any
+  [ ! -f "${train_exp}/RESULTS.md" ] || _pack_opts+=(--results "${train_exp}/RESULTS.md")
+  _key=(--file "${train_exp}/${inference_model}" --file "${train_exp}/config.yaml" --file "${train_exp}/frontend.yaml"
+    --conf "inference=${inference_config}" --conf "vocoder=${vocoder_config}" --opt "vocoder_type=${vocoder_type}"
+    --opt "corpus=${pack_corpus}" --opt "protocol=${protocol}" --file "${train_exp}/RESULTS.md"
+    ${vocoder_ckpt:+--file "${vocoder_ckpt}"} --file "${pack_file}")
+  if ! step_done 9 "${pack_file}" "${train_exp}" "pack_$(basename "${pack_file}")" "${_key[@]}"; then
     ${python} -m lipsound2.bin.pack --train_config "${train_exp}/config.yaml" \
-      --model_file "${train_exp}/${inference_model}" --frontend_config "${frontend_config}" \
+      --model_file "${train_exp}/${inference_model}" --frontend_config "${train_exp}/frontend.yaml" \
       --inference_config "${inference_config}" --vocoder_type "${vocoder_type}" \
       --vocoder_config "${vocoder_config}" "${_pack_opts[@]}" \
       --corpus "${pack_corpus}" --protocol "${protocol}" --outpath "${pack_file}"
-    mark_done "${train_exp}" pack
+    step_mark "${train_exp}" "pack_$(basename "${pack_file}")" "${_key[@]}"
   fi
 fi
 

@@ -114,16 +114,15 @@ both=(--train_tag "${both_tag}" --audio_pretrain true "${only_test[@]}")
 
 # revocode TAG VOCODER_TYPE: TAG's test mel (and units) through another vocoder, in an
 # experiment folder of its own (TAG_VOCODER_TYPE), since a decode dir holds one vocoder's wavs.
+# Stage 6 there vocodes again when the mel (a model trained again) or the vocoder changed.
 revocode() {
   local src dst f
   for src in "${expdir}/$1"/decode_test_*; do
     [ -d "${src}" ] || continue
     dst=${expdir}/$1_$2/$(basename "${src}")
     mkdir -p "${dst}"
-    for f in feats.scp units.scp; do
-      # another mel (a model trained again) makes the wavs of the old one stale
-      [ ! -f "${src}/${f}" ] || cmp -s "${src}/${f}" "${dst}/${f}" ||
-        { cp "${src}/${f}" "${dst}/" && rm -f "${dst}"/.done.vocode_*; }
+    for f in feats.scp units.scp frontend.yaml; do
+      [ ! -f "${src}/${f}" ] || cmp -s "${src}/${f}" "${dst}/${f}" || cp "${src}/${f}" "${dst}/"
     done
   done
   stages 6 6 --train_tag "$1_$2" --vocoder_type "$2" "${hifigan[@]}"
@@ -156,20 +155,20 @@ fi
 # One scoring pass over every experiment: RESULTS.md and the HTML report of the main one.
 extra=""
 if [ "${baselines}" = true ]; then
-  extra="LipSound2 fine-tuned from scratch=${expdir}/${scratch_tag}/decode_{set}"
-  extra+=";Blank video (no visual information)=${expdir}/${blank_tag}/decode_{set}"
+  extra="LipSound2 fine-tuned from scratch=${expdir}/${scratch_tag}/{decode}"
+  extra+=";Blank video (no visual information)=${expdir}/${blank_tag}/{decode}"
 fi
 if [ "${units}" = true ]; then
   steps="HiFi-GAN $(sed -n 's/^ *steps: *//p' ../TEMPLATE/conf/vocoder_hifigan_cpu.yaml) steps"
-  extra+="${extra:+;}LipSound2 + units (MFCC k 200, unit head)=${expdir}/${units_tag}/decode_{set}"
+  extra+="${extra:+;}LipSound2 + units (MFCC k 200, unit head)=${expdir}/${units_tag}/{decode}"
   extra+=";Oracle mel, ${steps} mel only=${expdir}/${main_tag}_hifigan/oracle_{set}"
-  extra+=";LipSound2, ${steps} mel only=${expdir}/${main_tag}_hifigan/decode_{set}"
+  extra+=";LipSound2, ${steps} mel only=${expdir}/${main_tag}_hifigan/{decode}"
   extra+=";Oracle mel + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/oracle_{set}"
-  extra+=";LipSound2 + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/decode_{set}"
+  extra+=";LipSound2 + units, ${steps} mel + units=${expdir}/${units_tag}_hifigan_units/{decode}"
 fi
 if [ "${audio_pretrain}" = true ]; then
-  extra+="${extra:+;}LipSound2, decoder from audio pre-training=${expdir}/${audio_tag}/decode_{set}"
-  extra+=";LipSound2, audio-visual pre-training + decoder from audio pre-training=${expdir}/${both_tag}/decode_{set}"
+  extra+="${extra:+;}LipSound2, decoder from audio pre-training=${expdir}/${audio_tag}/{decode}"
+  extra+=";LipSound2, audio-visual pre-training + decoder from audio pre-training=${expdir}/${both_tag}/{decode}"
 fi
 stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
   --score_extra_exps "${extra}"
