@@ -1,6 +1,9 @@
 """Train the HiFi-GAN vocoder on real training audio (wav.scp); writes OUTDIR/vocoder.pth.
 
-The audio rate and the log-mel it learns to invert are those of ``--frontend_config``. With
+The audio rate and the log-mel it learns to invert are those of ``--frontend_config``, or
+without it of the ``frontend.yaml`` beside the ``--wav_scp`` files (the dump dirs the audio
+came from; the defaults when there is none). A ``--frontend_config``, or a set's file, whose
+mel differs from another set's file is refused before training. With
 ``--units_scp`` (one for each ``--wav_scp``, stage 2's units of the same set, its
 ``units.yaml`` beside it giving k) it trains the mel + units vocoder of ``--vocoder_type
 hifigan_units`` on the ground-truth units and augmented mel (the config's ``units`` and
@@ -14,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 from lipsound2.fileio.table import read_table
 from lipsound2.fileio.yamlio import load_yaml
+from lipsound2.frontend.config import VOCODER_SECTIONS, SettingsMismatchError, settings_beside
 from lipsound2.frontend.config import load_config as load_frontend_config
 from lipsound2.vocoders.augment import MelAugment
 from lipsound2.vocoders.factory import load_config
@@ -41,10 +46,35 @@ def get_parser() -> argparse.ArgumentParser:
         "--config", required=True, help="vocoder YAML: generator_params, discriminator_params, train"
     )
     p.add_argument(
-        "--frontend_config", default=None, help="front-end YAML of the features (default: its defaults)"
+        "--frontend_config",
+        default=None,
+        help="front-end YAML of the features (default: the frontend.yaml beside --wav_scp, else defaults)",
     )
-    p.add_argument("--outdir", required=True)
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the networks train: cpu, cuda or cuda:N (stage 6 gives cuda with --ngpu > 0)",
+    )
+    p.add_argument("--outdir", required=True, help="vocoder.pth; checkpoint.pth while training (resumed)")
     return p
+
+
+def audio_frontend(frontend_config: str | None, wav_scps: list[str]) -> str | os.PathLike | None:
+    """The front-end file of the training audio (see the module's docstring); a disagreeing
+    one exits with the message naming both files and the keys."""
+    chosen = frontend_config
+    try:
+        for scp in wav_scps:
+            chosen = settings_beside(
+                chosen,
+                Path(scp).parent,
+                VOCODER_SECTIONS,
+                "the settings the training audio was made with",
+                "give that file, or no front-end file (it is the default); all sets must share one",
+            )
+    except SettingsMismatchError as exc:
+        raise SystemExit(str(exc)) from None
+    return chosen
 
 
 def unit_inputs(units_scps: list[str], config: dict) -> UnitInputs:
@@ -86,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = load_config(args.config)
+    mel = load_frontend_config(audio_frontend(args.frontend_config, args.wav_scp)).mel
     if args.units_scp is not None and len(args.units_scp) != len(args.wav_scp):
         raise SystemExit(
             f"{len(args.units_scp)} --units_scp for {len(args.wav_scp)} --wav_scp: give one per set"
@@ -103,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         config.get("generator_params", {}),
         config.get("discriminator_params", {}),
         options,
-        load_frontend_config(args.frontend_config).mel,
+        mel,
         units,
+        args.device,
     )
     logging.info(
         "mel L1 %.4f at step %d -> %.4f at step %d", curve[0][1], curve[0][0], curve[-1][1], curve[-1][0]

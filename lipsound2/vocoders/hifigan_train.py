@@ -55,14 +55,21 @@ class TrainOptions:
     segment_frames: int = 32
     lr: float = 2e-4
     betas: tuple[float, float] = (0.8, 0.99)
-    lr_decay: float = 0.999
+    lr_decay: float = 0.999  # per epoch, as the published HiFi-GAN (an epoch: see epoch_steps)
     lambda_mel: float = 45.0
     lambda_adv: float = 1.0
     lambda_fm: float = 2.0
     discriminator_start_step: int = 0
     grad_clip: float = 10.0
     log_interval: int = 50
+    checkpoint_interval: int = 1000  # steps between the resumable training checkpoints
     seed: int = 0
+
+
+def epoch_steps(num_utterances: int, batch_size: int) -> int:
+    """Steps of one epoch: as many windows as there are training utterances (each step draws
+    ``batch_size`` random windows), so the learning rate decays once per pass over the data."""
+    return max(1, -(-num_utterances // batch_size))
 
 
 @dataclass
@@ -164,21 +171,30 @@ def train_hifigan(
     options: TrainOptions,
     config: MelConfig,
     units: UnitInputs | None = None,
+    device: str | torch.device = "cpu",
 ) -> list[tuple[int, float]]:
     """Train on the log-mel of ``config`` (the front end's settings) of the utterances
-    ``wavs`` (id -> wav path), with ``units`` the mel + units generator, and write
-    ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve."""
+    ``wavs`` (id -> wav path), with ``units`` the mel + units generator, on ``device``, and
+    write ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve.
+
+    Every ``checkpoint_interval`` steps ``outdir/checkpoint.pth`` keeps the whole training
+    state (networks, optimisers, schedules, random states); a run that finds one continues
+    from it, so an interrupted training resumes where it stopped.
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
     torch.manual_seed(options.seed)
     speaker = None if units is None else units.speaker
+    augment_rng = torch.Generator().manual_seed(options.seed)
     if units is None:
         generator = build_generator(generator_params, config)
     else:
         speaker_dim = 0 if speaker is None else speaker.dim
         generator = UnitMelGenerator(units.k, units.dim, generator_params, config, speaker_dim)
-        augment_rng = torch.Generator().manual_seed(options.seed)
     discriminator = HiFiGANMultiScaleMultiPeriodDiscriminator(**discriminator_params)
+    generator.to(device)
+    discriminator.to(device)
     opt_g = torch.optim.AdamW(generator.parameters(), lr=options.lr, betas=tuple(options.betas))
     opt_d = torch.optim.AdamW(discriminator.parameters(), lr=options.lr, betas=tuple(options.betas))
     sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, options.lr_decay)
@@ -191,26 +207,40 @@ def train_hifigan(
         n_mels=config.n_mels,
         fmin=int(config.f_min),
         fmax=int(config.f_max),
-    )
+    ).to(device)
     adv_g, adv_d, fm_loss_fn = GeneratorAdversarialLoss(), DiscriminatorAdversarialLoss(), FeatureMatchLoss()
     sampler = SegmentSampler(
         wavs, config, options.segment_frames, options.seed, None if units is None else units.table
     )
+    per_epoch = epoch_steps(len(sampler.keys), options.batch_size)
+    nets = {"generator": generator, "discriminator": discriminator}
+    stateful = {"opt_g": opt_g, "opt_d": opt_d, "sched_g": sched_g, "sched_d": sched_d}
+    checkpoint = outdir / "checkpoint.pth"
+    first = 1
+    if checkpoint.exists():
+        first = _resume(checkpoint, nets, stateful, sampler, augment_rng, device) + 1
+        log.info("resuming %s at step %d", checkpoint, first)
 
     curve: list[tuple[int, float]] = []
     running: list[float] = []
-    with open(outdir / "train_log.tsv", "w", encoding="utf-8") as logf:
-        logf.write("step\tmel_l1\tadv_g\tfm\tadv_d\n")
-        for step in tqdm(range(1, options.steps + 1), desc="hifigan", mininterval=5):
+    with open(outdir / "train_log.tsv", "a" if first > 1 else "w", encoding="utf-8") as logf:
+        if first == 1:
+            logf.write("step\tmel_l1\tadv_g\tfm\tadv_d\n")
+        for step in tqdm(range(first, options.steps + 1), desc="hifigan", mininterval=5):
             mel, wav, unit, keys = sampler.batch(options.batch_size)
+            if units is not None:  # the input mel is degraded; the losses compare with the clean audio
+                mel = units.augment(mel, augment_rng)
+            mel, wav = mel.to(device), wav.to(device)
             use_d = step > options.discriminator_start_step
             if units is None:
                 fake = generator(mel)
             else:
                 embedding = None
                 if speaker is not None:
-                    embedding = torch.from_numpy(np.stack([speaker.embeddings[key] for key in keys]))
-                fake = generator(units.augment(mel, augment_rng), unit, embedding)
+                    embedding = torch.from_numpy(np.stack([speaker.embeddings[key] for key in keys])).to(
+                        device
+                    )
+                fake = generator(mel, unit.to(device), embedding)
             loss_mel = mel_loss_fn(fake, wav)
             loss_g = options.lambda_mel * loss_mel
             adv = fm = loss_d = torch.zeros(())
@@ -225,7 +255,6 @@ def train_hifigan(
             loss_g.backward()
             torch.nn.utils.clip_grad_norm_(generator.parameters(), options.grad_clip)
             opt_g.step()
-            sched_g.step()
             if use_d:
                 real_loss, fake_loss = adv_d(discriminator(fake.detach()), discriminator(wav))
                 loss_d = real_loss + fake_loss
@@ -233,7 +262,10 @@ def train_hifigan(
                 loss_d.backward()
                 torch.nn.utils.clip_grad_norm_(discriminator.parameters(), options.grad_clip)
                 opt_d.step()
-                sched_d.step()
+            if step % per_epoch == 0:
+                sched_g.step()
+                if use_d:  # the discriminators' schedule starts with them
+                    sched_d.step()
             running.append(loss_mel.item())
             if step % options.log_interval == 0 or step == options.steps:
                 mean = float(np.mean(running))
@@ -241,14 +273,66 @@ def train_hifigan(
                 curve.append((step, mean))
                 logf.write(f"{step}\t{mean:.4f}\t{adv.item():.4f}\t{fm.item():.4f}\t{loss_d.item():.4f}\n")
                 logf.flush()
-                log.info("step %d: mel L1 %.4f", step, mean)
+                log.info("step %d: mel L1 %.4f, lr %.3g", step, mean, opt_g.param_groups[0]["lr"])
+            if step % options.checkpoint_interval == 0 and step < options.steps:
+                _save_training(checkpoint, step, nets, stateful, sampler, augment_rng)
     save_checkpoint(
         outdir / "vocoder.pth",
-        generator,
+        generator.cpu(),
         generator_params,
         config,
         options.steps,
         None if units is None else {"k": units.k, "dim": units.dim},
         None if speaker is None else {"dim": speaker.dim, **speaker.table.to_state()},
     )
+    checkpoint.unlink(missing_ok=True)
     return curve
+
+
+def _save_training(
+    path: Path,
+    step: int,
+    nets: dict[str, torch.nn.Module],
+    stateful: dict[str, Any],
+    sampler: SegmentSampler,
+    augment_rng: torch.Generator,
+) -> None:
+    from lipsound2.fileio.atomic import atomic_path
+
+    version, internal, gauss = sampler.rng.getstate()
+    state = {
+        "step": step,
+        **{name: net.state_dict() for name, net in nets.items()},
+        **{name: obj.state_dict() for name, obj in stateful.items()},
+        "sampler_rng": [version, list(internal), gauss],
+        "augment_rng": augment_rng.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _resume(
+    path: Path,
+    nets: dict[str, torch.nn.Module],
+    stateful: dict[str, Any],
+    sampler: SegmentSampler,
+    augment_rng: torch.Generator,
+    device: torch.device,
+) -> int:
+    """Load a training checkpoint (safely: tensors and plain containers only); its step."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for name, net in nets.items():
+        net.load_state_dict(state[name])
+    for name, obj in stateful.items():
+        obj.load_state_dict(state[name])
+    for opt in (stateful["opt_g"], stateful["opt_d"]):
+        for per_param in opt.state.values():
+            for key, value in per_param.items():
+                if torch.is_tensor(value) and value.dim() > 0:
+                    per_param[key] = value.to(device)
+    version, internal, gauss = state["sampler_rng"]
+    sampler.rng.setstate((version, tuple(internal), gauss))
+    augment_rng.set_state(state["augment_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
