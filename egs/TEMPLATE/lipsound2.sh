@@ -648,9 +648,16 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       [ -z "${unit_encoder_file}" ] || _units_opts+=(--encoder_file "${unit_encoder_file}")
       [ -z "${unit_encoder_config}" ] || _units_opts+=(--encoder_config "${unit_encoder_config}")
       [ -z "${unit_layer}" ] || _units_opts+=(--layer "${unit_layer}")
-      log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets; log in ${units_exp}/extract_units.log"
-      ${train_cmd} "${units_exp}/extract_units.log" \
-        "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --frontend_config "${frontend_config}" \
+      # a torch content encoder runs on a GPU when the recipe has them (--ngpu); whisper's
+      # CTranslate2 build here has no CUDA libraries of its own (README, GPUs)
+      _units_cmd=${train_cmd} _units_device=cpu
+      if [ "${ngpu}" -gt 0 ] && { [ "${unit_type}" = hubert ] || [ "${unit_type}" = wav2vec2 ]; }; then
+        _units_cmd="${cuda_cmd} --gpu 1" _units_device=cuda
+      fi
+      log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets (${_units_device}); log in ${units_exp}/extract_units.log"
+      ${_units_cmd} "${units_exp}/extract_units.log" \
+        "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --device "${_units_device}" \
+        --frontend_config "${frontend_config}" \
         --kmeans "${units_exp}/kmeans.npz" --fit_dir "${dumpdir}/${train_set}" --k "${unit_k}" \
         --seed "${seed}" --max_fit_frames "${unit_max_fit_frames}" \
         --max_reject_share "${max_reject_share}" "${_units_opts[@]}" "${_units_dirs[@]}"

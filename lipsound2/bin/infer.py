@@ -69,15 +69,11 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def resolve_options(args: argparse.Namespace) -> dict:
-    """Defaults < inference config < command line. On a GPU, an int8 that comes from the
-    config or the defaults (a CPU setting) becomes fp32; int8 asked for on the command line
-    stays, and fails there."""
+    """Defaults < inference config < command line (on a GPU, :class:`Video2Speech` decodes
+    int8 weights in fp32)."""
     options = dict(INFERENCE_DEFAULTS)
     if args.inference_config:
         options.update(load_inference_config(args.inference_config))
-    if args.device.startswith("cuda") and options["precision"] == "int8" and args.precision is None:
-        logging.info("int8 weights run on the CPU only: decoding in fp32 on %s", args.device)
-        options["precision"] = "fp32"
     for key in INFERENCE_DEFAULTS:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

@@ -14,6 +14,7 @@ scale per batch (docs/network.md, "Inference").
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,16 @@ from lipsound2.vocoders.factory import UNIT_TYPES, build_vocoder
 from lipsound2.vocoders.factory import load_config as load_vocoder_config
 
 PathLike = str | os.PathLike
+log = logging.getLogger(__name__)
+
+
+def device_precision(device: torch.device, precision: str) -> str:
+    """The weight precision that runs on ``device``: int8 (dynamic quantisation, a CPU
+    setting that recipe packs and inference configs carry) becomes fp32 on a GPU."""
+    if device.type != "cpu" and precision == "int8":
+        log.warning("int8 weights run on the CPU only: decoding in fp32 on %s", device)
+        return "fp32"
+    return precision
 
 
 @dataclass
@@ -116,7 +127,7 @@ class Video2Speech:
         self.frontend: FrontendConfig = load_frontend_config(train_args.frontend_config)
         self.sample_rate: int = self.frontend.mel.sample_rate
         self.fps: float = self.frontend.video.fps
-        self.model = with_precision(model.to(self.device), precision)
+        self.model = with_precision(model.to(self.device), device_precision(self.device, precision))
         self.preprocess = FaceTrackPreprocessor(
             train=False,
             channels=model.in_channels,
@@ -224,15 +235,28 @@ class Video2Speech:
         failed: dict[str, Exception] | None,
     ) -> None:
         """Decode ``keys`` as one batch into ``results``; if the batch fails, each utterance is
-        decoded alone (its result does not depend on the batch), so only the one at fault is lost."""
+        decoded alone (its result does not depend on the batch), so only the one at fault is lost.
+
+        After a CUDA out-of-memory error the retry runs outside the ``except`` block, whose
+        traceback would keep the failed batch's activations alive, and after freeing the cache.
+        """
         try:
             results.update(self._generate(keys, tracks))
+            return
+        except torch.cuda.OutOfMemoryError:
+            out_of_memory = True
         except Exception as exc:
-            if len(keys) > 1:
-                for key in keys:
-                    self._decode([key], tracks, results, failed)
+            if len(keys) == 1:
+                _fail(keys[0], "decoding failed", exc, failed)
                 return
-            _fail(keys[0], "decoding failed", exc, failed)
+            out_of_memory = False
+        if out_of_memory and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if len(keys) == 1:
+            _fail(keys[0], "decoding failed", torch.cuda.OutOfMemoryError("out of GPU memory alone"), failed)
+            return
+        for key in keys:
+            self._decode([key], tracks, results, failed)
 
     def _prepare(self, key: str, track: np.ndarray) -> np.ndarray:
         """float32 ``(T, S, S, channels)`` of the model's input, or an error saying what is wrong."""

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from tiny_lipsound2 import make_utterance, write_corpus, write_experiment
 
 from lipsound2.bin import infer
 from lipsound2.fileio.ark import ArkWriter, read_scp
 from lipsound2.fileio.facetrack import encode_mp4, face_track_length, read_face_track
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2.inference.video2speech import device_precision
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -193,16 +195,11 @@ def test_a_unit_head_writes_units_beside_the_mel(tmp_path):
     assert not (tmp_path / "out" / "units.scp").exists()
 
 
-def test_a_gpu_decodes_the_configs_int8_in_fp32_but_not_an_int8_asked_for(tmp_path):
-    conf = tmp_path / "inference.yaml"
-    conf.write_text("precision: int8\n")
-    base = ["--train_config", "c", "--model_file", "m", "--data_path", "v", "--output_dir", "o"]
-    resolve = infer.resolve_options
-    parse = infer.get_parser().parse_args
-    assert resolve(parse([*base, "--inference_config", str(conf), "--device", "cuda"]))["precision"] == "fp32"
-    assert resolve(parse([*base, "--inference_config", str(conf)]))["precision"] == "int8"
-    asked = parse([*base, "--inference_config", str(conf), "--device", "cuda:0", "--precision", "int8"])
-    assert resolve(asked)["precision"] == "int8"
+def test_a_gpu_decodes_int8_in_fp32_the_cpu_keeps_it():
+    """One rule, in Video2Speech, for stage 5, packs and lipsound2-speak alike."""
+    assert device_precision(torch.device("cuda", 0), "int8") == "fp32"
+    assert device_precision(torch.device("cuda"), "bf16") == "bf16"
+    assert device_precision(torch.device("cpu"), "int8") == "int8"
 
 
 def test_decoding_face_tracks_needs_no_video_reader(root):

@@ -3,6 +3,7 @@ others go on; clear errors for a missing vocoder, GPU or statistics file."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,32 @@ def test_a_moved_statistics_file_is_named(setup, tmp_path):
         assert _model(exp, stats_file=moved).model.normalize is not None
     finally:
         moved.rename(exp / "feats_stats.npz")
+
+
+def test_after_running_out_of_gpu_memory_the_batch_is_retried_one_by_one_outside_the_handler(setup):
+    """An injected CUDA out-of-memory error on the whole batch: each utterance is decoded
+    alone, with no exception being handled at the time (its traceback would keep the failed
+    batch's activations alive), and the speech equals a decode that never failed."""
+    exp, tracks = setup
+    v2s = _model(exp, batch_size=8)
+    expected = v2s.mel(tracks)
+    generate = v2s._generate
+    retries: list[tuple[list[str], object]] = []
+
+    def out_of_memory_on_batches(keys, batch_tracks):
+        if len(keys) > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+        retries.append((keys, sys.exc_info()[1]))
+        return generate(keys, batch_tracks)
+
+    v2s._generate = out_of_memory_on_batches
+    got = v2s.mel(tracks)
+    assert sorted(key for keys, _ in retries for key in keys) == sorted(tracks)
+    assert all(handling is None for _, handling in retries)
+    for key in tracks:
+        np.testing.assert_allclose(got[key].mel, expected[key].mel, rtol=1e-5, atol=1e-6)
+    # one utterance that does not fit alone is named, and the others still decode
+    v2s._generate = lambda keys, t: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("injected"))
+    failed: dict[str, Exception] = {}
+    assert v2s.mel(tracks, failed) == {} and sorted(failed) == sorted(tracks)
+    assert all(isinstance(exc, torch.cuda.OutOfMemoryError) for exc in failed.values())
