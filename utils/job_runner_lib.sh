@@ -80,8 +80,16 @@ runner_check_ints() {
   done
 }
 
+# runner_check_mem SIZE [OPTION]: checks that SIZE is empty or a size like 4G (OPTION: the
+# option named in the message, --mem by default).
 runner_check_mem() {
-  [ -z "$1" ] || [[ $1 =~ ^[0-9]+[KkMmGgTt]?$ ]] || runner_die "--mem takes a size like 4G, not '$1'"
+  [ -z "$1" ] || [[ $1 =~ ^[0-9]+[KkMmGgTt]?$ ]] || runner_die "${2:---mem} takes a size like 4G, not '$1'"
+}
+
+# runner_mem_times SIZE N: SIZE (a size like 4G) times N, in SIZE's unit.
+runner_mem_times() {
+  [[ $1 =~ ^([0-9]+)([KkMmGgTt]?)$ ]] || runner_die "not a size: '$1'"
+  printf '%d%s' $((10#${BASH_REMATCH[1]} * $2)) "${BASH_REMATCH[2]}"
 }
 
 # Checks the values of the options every runner takes.
@@ -114,6 +122,47 @@ runner_run_logged() {
   printf '# finished: %s; elapsed %d s; exit code %d\n' "$(date '+%Y-%m-%d %H:%M:%S')" \
     $(($(date +%s) - start)) "${rc}" >>"${log}"
   return "${rc}"
+}
+
+# The GPUs of this machine, one a line (nothing when none is known): the entries of
+# CUDA_VISIBLE_DEVICES when it is set (empty or -1: none), else the devices 'nvidia-smi -L'
+# lists: GPUs by index (nvidia-smi's PCI bus order), a GPU split into MIG instances by their
+# UUIDs.
+runner_visible_gpus() {
+  local listing
+  if [ -n "${CUDA_VISIBLE_DEVICES+set}" ]; then
+    [[ ${CUDA_VISIBLE_DEVICES} == -* ]] || tr ',' '\n' <<<"${CUDA_VISIBLE_DEVICES}" | tr -d '[:blank:]' | sed '/^$/d'
+    return 0
+  fi
+  command -v nvidia-smi >/dev/null || return 0
+  if command -v timeout >/dev/null; then
+    listing=$(timeout 60 nvidia-smi -L 2>/dev/null) || return 0
+  else
+    listing=$(nvidia-smi -L 2>/dev/null) || return 0
+  fi
+  awk '
+    function flush() { if (gpu != "" && !migs) print gpu; gpu = ""; migs = 0 }
+    /^GPU [0-9]+:/ { flush(); gpu = $2; sub(/:$/, "", gpu); next }
+    /^[[:space:]]+MIG .*UUID: MIG-/ && gpu != "" {
+      match($0, /MIG-[^) ]+/); print substr($0, RSTART, RLENGTH); migs++
+    }
+    END { flush() }' <<<"${listing}"
+}
+
+# runner_job_gpus I N GPU...: the N GPUs (comma-separated) of the I-th job (from 0), taken
+# round robin from the list GPU...; all of them when the list has N or fewer.
+runner_job_gpus() {
+  local index=$1 n=$2 out="" j
+  shift 2
+  if [ "${n}" -ge $# ]; then
+    out=$(printf '%s,' "$@")
+  else
+    local -a gpus=("$@")
+    for ((j = 0; j < n; j++)); do
+      out+="${gpus[$(((index * n + j) % $#))]},"
+    done
+  fi
+  printf '%s' "${out%,}"
 }
 
 # runner_start ARGV...: runs ARGV in the background; while --max-jobs-run jobs started this way

@@ -305,6 +305,9 @@ def test_shellcheck_clean(utils_dir):
         pytest.skip("shellcheck not installed")
     exe = str(shellcheck) if shellcheck.exists() else "shellcheck"
     scripts = sorted(str(p) for p in utils_dir.glob("*.sh"))
+    # the tests' stand-in commands, and the Slurm settings every recipe links (shell assignments)
+    scripts += sorted(str(p) for p in (Path(__file__).parent / "standins").iterdir())
+    scripts.append(str(utils_dir.parent / "egs" / "TEMPLATE" / "conf" / "slurm.conf"))
     out = subprocess.run([exe, "-x", *scripts], capture_output=True, text=True, cwd=utils_dir.parent)
     assert out.returncode == 0, out.stdout
 

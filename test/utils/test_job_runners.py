@@ -162,7 +162,7 @@ def test_slurm_submits_one_array_with_resources_and_reports_failures(tool, tmp_p
         "--array=1-4%2",
         "--mem=3G",
         "--gres=gpu:1",
-        "--cpus-per-task=2",
+        "--cpus-per-task=6",  # 1 GPU x cpus_per_gpu (6), more than --num-threads 2
         "--nodes=1",
         "--partition=gpuq",
         "--time=1:00:00",
@@ -185,7 +185,8 @@ def test_slurm_cpu_job_uses_cpu_partition_and_option_overrides(tool, tmp_path, s
     assert out.returncode == 0, out.stderr
     first, second = recorded_sbatch_calls(standin_env)
     assert "--array=2-3" in first and "--partition=cpuq" in first
-    assert not any(a.startswith("--gres") or a.startswith("--mem") for a in first)
+    assert "--cpus-per-task=1" in first and "--mem=4G" in first  # cpu_mem's default
+    assert not any(a.startswith("--gres") for a in first)
     assert "--partition=other" in second and not any(a.startswith("--array") for a in second)
     assert "hi\n" in (tmp_path / "log" / "c.log").read_text()
 
@@ -212,7 +213,9 @@ def test_slurm_launcher_form_log_srun(tool, tmp_path, standin_env):
     )
     assert out.returncode == 0, out.stderr
     (call,) = recorded_sbatch_calls(standin_env)
-    assert {"--gres=gpu:2", "--cpus-per-task=2", "--nodes=2", "--ntasks-per-node=1"} <= set(call)
+    # 2 GPUs x cpus_per_gpu (6) and x mem_per_gpu (16G), the defaults
+    expected = {"--gres=gpu:2", "--cpus-per-task=12", "--mem=32G", "--nodes=2", "--ntasks-per-node=1"}
+    assert expected <= set(call)
     assert "srun --export=ALL echo trained --ngpu 2" in Path(standin_env["STANDIN_RECORD"]).read_text()
     assert "trained --ngpu 2\n" in (tmp_path / "exp" / "train.log").read_text()
 
