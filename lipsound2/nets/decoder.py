@@ -12,6 +12,11 @@ steps in one matrix product, and the projection runs once after the loop. In tra
 per-step layers go through :class:`StepLinear`, so their weight gradients are one product
 over all steps instead of one per step. The ``Linear`` layers also let
 :mod:`lipsound2.nets.precision` convert the whole recurrence to bfloat16 or int8 weights.
+
+Under autocast (mixed-precision training) only the products run in fp16 or bfloat16: the LSTM
+states, their gates' sums, the attention and the context are fp32 (:mod:`lipsound2.nets.autocast`),
+whatever the dtype of the encoder's output, and the per-step layers' weights are cast once per
+pass (:class:`StepLinear`), not once per step.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from collections.abc import Sequence
 import torch
 
 from lipsound2.nets.attention import LocationSensitiveAttention
+from lipsound2.nets.autocast import state_dtype
 from lipsound2.nets.prenet import Prenet
 from lipsound2.nets.step_linear import StepLinear
 
 
 def lstm_update(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Standard LSTM state update from pre-activation gates ``(B, 4H)`` in i, f, g, o order."""
-    i, f, g, o = gates.chunk(4, dim=1)
+    """Standard LSTM state update from pre-activation gates ``(B, 4H)`` in i, f, g, o order,
+    computed in the cell's dtype."""
+    i, f, g, o = gates.to(cell.dtype).chunk(4, dim=1)
     cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(cell), cell
 
@@ -73,8 +80,12 @@ class AttentionDecoder(torch.nn.Module):
         self.lstm_dropout = lstm_dropout
 
     def _initial_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Zero state; fp32 (at least) under autocast, whatever the memory's dtype."""
         b, n, _ = memory.shape
-        zeros = memory.new_zeros
+
+        def zeros(*size: int) -> torch.Tensor:
+            return memory.new_zeros(size, dtype=state_dtype(memory))
+
         return {
             "att_h": zeros(b, self.att_units),
             "att_c": zeros(b, self.att_units),
@@ -89,6 +100,17 @@ class AttentionDecoder(torch.nn.Module):
         """The layers every step applies, for one forward pass: attention LSTM, query, decoder LSTM."""
         return StepLinear(self.att_recurrent), StepLinear(self.attention.query_fc), StepLinear(self.dec_lstm)
 
+    def _attention_inputs(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The memory and its projection as each step's attention reads them: in the state's
+        dtype (fp32 under autocast), converted once per pass."""
+        dtype = state_dtype(memory)
+        return memory.to(dtype), self.attention.process_memory(memory).to(dtype)
+
+    def _prenet_layers(self) -> list[StepLinear]:
+        """The PreNet's layers for a pass that runs it step by step (weights cast once under
+        autocast; gradients as usual)."""
+        return [StepLinear(layer, defer=False) for layer in self.prenet.layers]
+
     def _step(
         self,
         prenet_gates: torch.Tensor,
@@ -100,7 +122,9 @@ class AttentionDecoder(torch.nn.Module):
     ) -> torch.Tensor:
         """Advance ``state`` in place by one frame; returns the attention weights."""
         att_recurrent, query_fc, dec_lstm = layers
-        gates = prenet_gates + att_recurrent(torch.cat([state["context"], state["att_h"]], dim=1))
+        dtype = state["att_c"].dtype  # the products' outputs are summed in the state's dtype
+        recurrent = att_recurrent(torch.cat([state["context"], state["att_h"]], dim=1))
+        gates = prenet_gates.to(dtype) + recurrent.to(dtype)
         att_h, state["att_c"] = lstm_update(gates, state["att_c"])
         att_h = torch.nn.functional.dropout(att_h, self.lstm_dropout, self.training)
         context, weights = self.attention.attend(
@@ -142,8 +166,8 @@ class AttentionDecoder(torch.nn.Module):
         steps = -(-length // r)
         # step s feeds the last frame of step s - 1 (zeros at s = 0)
         previous = torch.cat([targets.new_zeros(b, 1, self.n_mels), targets[:, r - 1 :: r]], dim=1)[:, :steps]
-        processed = self.attention.process_memory(memory)
         state = self._initial_state(memory)
+        memory, processed = self._attention_inputs(memory)
         layers = self._step_layers()
         hidden, weights = [], []
         if sampling_prob <= 0.0:
@@ -159,6 +183,7 @@ class AttentionDecoder(torch.nn.Module):
                 return frames, torch.stack(weights, dim=1), hidden_states
             return frames, torch.stack(weights, dim=1)
         att_input, projection = StepLinear(self.att_input), StepLinear(self.projection)
+        prenet_layers = self._prenet_layers()
         previous = previous.unbind(1)
         outputs = []
         for t in range(steps):
@@ -166,7 +191,7 @@ class AttentionDecoder(torch.nn.Module):
             if t > 0:
                 use_own = torch.rand(b, 1, device=targets.device) < sampling_prob
                 frame = torch.where(use_own, outputs[-1][:, -self.n_mels :].detach(), frame)
-            gates = att_input(self.prenet(frame))
+            gates = att_input(self.prenet(frame, layers=prenet_layers))
             weights.append(self._step(gates, state, memory, processed, pad_mask, layers))
             outputs.append(projection(state["dec_h"]))
             hidden.append(state["dec_h"])
@@ -198,19 +223,21 @@ class AttentionDecoder(torch.nn.Module):
         ``return_hidden``: also the decoder LSTM's outputs ``(B, S, decoder_lstm_units)``.
         """
         b, r = memory.size(0), self.reduction_factor
-        processed = self.attention.process_memory(memory)
         state = self._initial_state(memory)
         frame = memory.new_zeros(b, self.n_mels)
+        memory, processed = self._attention_inputs(memory)
         out_steps = torch.full((b,), max_steps, dtype=torch.long, device=memory.device)
         if lengths is not None:
             out_steps = self.num_steps(lengths).clamp(1, max_steps)
             max_steps = int(out_steps.max())
         done = torch.zeros(b, dtype=torch.bool, device=memory.device)
         layers = self._step_layers()
+        prenet_layers = self._prenet_layers()
+        att_input, projection = StepLinear(self.att_input), StepLinear(self.projection)
         outputs, weights, hidden = [], [], []
         for t in range(max_steps):
-            prenet_out = self.prenet(frame, generators)
-            w = self._step(self.att_input(prenet_out), state, memory, processed, pad_mask, layers)
+            prenet_out = self.prenet(frame, generators, layers=prenet_layers)
+            w = self._step(att_input(prenet_out), state, memory, processed, pad_mask, layers)
             if stop_index is not None:
                 reached = (w.argmax(dim=1) == stop_index) & ~done
                 if t > 0 and bool(reached.any()):
@@ -220,7 +247,7 @@ class AttentionDecoder(torch.nn.Module):
                         break
             else:
                 done = out_steps <= t + 1
-            output = self.projection(state["dec_h"])
+            output = projection(state["dec_h"])
             frame = output[:, -self.n_mels :]
             outputs.append(output)
             weights.append(w)

@@ -73,7 +73,8 @@ class LipSound2(AbsESPnetModel):
             PreNet, projection, PostNet) gets no gradient and keeps its BatchNorm statistics
             until the update count (``num_updates``) reaches this; 0 freezes nothing. For a
             decoder taken from an audio pre-trained model, so that a fresh encoder cannot
-            disturb it before it gives the decoder something to attend.
+            disturb it before it gives the decoder something to attend. Refused under
+            DataParallel (:meth:`data_parallel_refusal`): train on several GPUs with DDP.
         normalize: optional feature normalisation (ESPnet's ``GlobalMVN``). The network then
             learns normalised mel frames and :meth:`generate` returns them de-normalised.
     """
@@ -143,6 +144,18 @@ class LipSound2(AbsESPnetModel):
         """The encoder whose frames the decoder attends (video here; audio in pre-training)."""
         return VisualEncoder(self.in_channels, self.image_size, **conf)
 
+    def data_parallel_refusal(self) -> str:
+        """Why ``freeze_decoder_updates`` cannot run under ``torch.nn.DataParallel`` (what ESPnet's
+        trainer uses for ``--ngpu`` > 1 in one process) and what to do instead."""
+        return (
+            f"model_conf freeze_decoder_updates={self.freeze_decoder_updates} does not work under "
+            "DataParallel (--ngpu > 1 in one process, without distributed training): its replicas "
+            "hold no parameters, so the freeze would be applied to copies and the decoder would train "
+            "from the first update. Train with DistributedDataParallel instead (ESPnet's "
+            "--multiprocessing_distributed true, as egs/TEMPLATE/lipsound2.sh passes), or set "
+            "freeze_decoder_updates to 0"
+        )
+
     def decoder_frozen(self) -> bool:
         """Whether the decoder side is frozen now (fewer updates than ``freeze_decoder_updates``)."""
         return int(self.num_updates) < self.freeze_decoder_updates
@@ -153,6 +166,8 @@ class LipSound2(AbsESPnetModel):
         encoder still gets its gradient through them. Frozen BatchNorm keeps its statistics."""
         if self.freeze_decoder_updates == 0:
             return
+        if getattr(self, "_is_replica", False):  # set by DataParallel's replicate
+            raise RuntimeError(self.data_parallel_refusal())
         frozen = self.decoder_frozen()
         for name in DECODER_SIDE:
             module = getattr(self, name)

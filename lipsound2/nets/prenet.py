@@ -13,7 +13,7 @@ generator instead: an utterance decodes the same way in any batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -37,15 +37,23 @@ class Prenet(torch.nn.Module):
         self.always_dropout = always_dropout
         self.output_size = in_size
 
-    def forward(self, x: torch.Tensor, generators: Sequence[torch.Generator] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        generators: Sequence[torch.Generator] | None = None,
+        layers: Sequence[Callable[[torch.Tensor], torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
         """``x`` ``(..., in_size)``; with ``generators`` (``x`` ``(B, in_size)``, one CPU
-        generator per row) each row's dropout masks come from its own generator."""
+        generator per row) each row's dropout masks come from its own generator. ``layers``:
+        what to call in place of ``self.layers`` (the decoder's once-per-pass
+        :class:`~lipsound2.nets.step_linear.StepLinear` wrappers of them)."""
+        layers = self.layers if layers is None else layers
         active = self.training or self.always_dropout
         if generators is None or not active or self.dropout == 0.0:
-            for layer in self.layers:
+            for layer in layers:
                 x = torch.nn.functional.dropout(torch.relu(layer(x)), self.dropout, active)
             return x
-        for layer, mask in zip(self.layers, self.row_masks(generators, x)):
+        for layer, mask in zip(layers, self.row_masks(generators, x)):
             x = torch.relu(layer(x)) * mask
         return x
 

@@ -11,12 +11,19 @@ runs the token's backward after every step's backward, and that is where the pro
 Gradients of gradients (``create_graph``) are not supported and raise; without autograd, or
 for a layer that is not a plain ``Linear`` (e.g. dynamically quantised), calls go to the
 layer itself.
+
+Under autocast (mixed precision) the weights are cast to autocast's dtype once, when the
+``StepLinear`` is made, not at every step: autocast caches its casts of parameters only, and
+the detached weights of the deferred path (or frozen ones) would otherwise be cast again at
+every step, about 60 MB for the paper's decoder. The backward keeps the fp32 weight.
 """
 
 from __future__ import annotations
 
 import torch
 from torch.autograd.function import once_differentiable
+
+from lipsound2.nets.autocast import autocast_dtype
 
 
 class _Steps:
@@ -77,42 +84,68 @@ class _Step(torch.autograd.Function):
         steps: _Steps,
         index: int,
         weight: torch.Tensor,
-        bias: torch.Tensor | None,
+        forward_weight: torch.Tensor,
+        forward_bias: torch.Tensor | None,
     ) -> torch.Tensor:
+        """``linear(x, forward_weight, forward_bias)``: the weights as the forward uses them (cast
+        once per pass under autocast); ``weight`` (the layer's own) is what the backward uses."""
         ctx.save_for_backward(x, weight)
         ctx.steps, ctx.index = steps, index
-        return torch.nn.functional.linear(x, weight, bias)
+        return torch.nn.functional.linear(x, forward_weight, forward_bias)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None, None]:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
         grad = grad.to(weight.dtype)
         ctx.steps.records[ctx.index] = (x.detach(), grad)
         x_grad = torch.nn.functional.linear(grad, ctx.steps.transposed(weight))
-        return x_grad.to(x.dtype), grad.new_zeros(()), None, None, None, None
+        return x_grad.to(x.dtype), grad.new_zeros(()), None, None, None, None, None
+
+
+def _cast_once(tensor: torch.Tensor | None, dtype: torch.dtype | None) -> torch.Tensor | None:
+    """``tensor`` as autocast would pass it to a product (``dtype``: autocast's, None if off):
+    cast once here instead of by autocast at every call. Autocast casts floating tensors other
+    than fp64; a tensor that needs a gradient keeps it through the cast."""
+    if tensor is None or dtype is None or not tensor.is_floating_point():
+        return tensor
+    if tensor.dtype in (dtype, torch.float64):
+        return tensor
+    return tensor.to(dtype)
 
 
 class StepLinear:
     """Calls ``linear`` on one step's input at a time within one forward pass.
 
-    Create one per forward pass, before the loop: ``proj = StepLinear(layer)``, then
-    ``proj(x_t)`` at each step.
+    Create one per forward pass, before the loop and in the same autocast region as the calls:
+    ``proj = StepLinear(layer)``, then ``proj(x_t)`` at each step. ``defer=False`` leaves the
+    weight gradient to autograd (a layer whose gradient should be formed as usual) and only
+    casts the weights once under autocast.
     """
 
-    def __init__(self, linear: torch.nn.Module) -> None:
+    def __init__(self, linear: torch.nn.Module, defer: bool = True) -> None:
         self.linear = linear
-        self.deferred = (
-            type(linear) is torch.nn.Linear and torch.is_grad_enabled() and linear.weight.requires_grad
-        )
+        plain = type(linear) is torch.nn.Linear
+        self.deferred = plain and defer and torch.is_grad_enabled() and linear.weight.requires_grad
+        dtype = autocast_dtype(linear.weight.device) if plain else None
+        self.cast = dtype is not None  # under autocast: call linear() on weights cast here, once
+        if not (self.deferred or self.cast):
+            return  # calls go to the layer
+        weight, bias = linear.weight, linear.bias
         if self.deferred:
             self.steps = _Steps()
-            self.token = _Token.apply(self.steps, linear.weight, linear.bias)
-            self.weight = linear.weight.detach()
-            self.bias = None if linear.bias is None else linear.bias.detach()
+            self.token = _Token.apply(self.steps, weight, bias)
+            weight, bias = weight.detach(), None if bias is None else bias.detach()
+        self.weight = weight
+        self.forward_weight, self.forward_bias = _cast_once(weight, dtype), _cast_once(bias, dtype)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.deferred:
-            return self.linear(x)
-        self.steps.count += 1
-        return _Step.apply(x, self.token, self.steps, self.steps.count - 1, self.weight, self.bias)
+        if self.deferred:
+            self.steps.count += 1
+            index = self.steps.count - 1
+            return _Step.apply(
+                x, self.token, self.steps, index, self.weight, self.forward_weight, self.forward_bias
+            )
+        if self.cast:
+            return torch.nn.functional.linear(x, self.forward_weight, self.forward_bias)
+        return self.linear(x)

@@ -107,7 +107,9 @@ class LipSound2Task(AbsTask):
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: LipSound2) -> list[torch.optim.Optimizer]:
         """ESPnet's optimiser, whose steps advance the model's scheduled-sampling count: the
-        trainer steps once per ``accum_grad`` batches and not at all on non-finite gradients."""
+        trainer steps once per ``accum_grad`` batches and not at all on non-finite gradients.
+        Only training builds optimisers, so this is where a training setup is refused."""
+        _refuse_frozen_under_data_parallel(args, model)
         optimizers = super().build_optimizers(args, model)
         model.count_updates(optimizers[0])
         return optimizers
@@ -120,6 +122,16 @@ class LipSound2Task(AbsTask):
         check_unit_data(args, model)
         _let_ddp_skip_frozen(args, model)
         return model
+
+
+def _refuse_frozen_under_data_parallel(args: argparse.Namespace, model: LipSound2) -> None:
+    """ESPnet's trainer wraps the model in ``torch.nn.DataParallel`` for ``--ngpu`` > 1 when the
+    run is not distributed (``args.distributed``, which ESPnet's ``main`` derives from
+    ``--multiprocessing_distributed`` and the launcher's world size). DataParallel's replicas
+    hold no parameters, so ``freeze_decoder_updates`` would freeze nothing: refuse the pair."""
+    ngpu = getattr(args, "ngpu", 0)
+    if model.freeze_decoder_updates > 0 and ngpu > 1 and not getattr(args, "distributed", False):
+        raise ValueError(model.data_parallel_refusal())
 
 
 def _let_ddp_skip_frozen(args: argparse.Namespace, model: LipSound2) -> None:
