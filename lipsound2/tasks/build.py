@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+import torch
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.train.class_choices import ClassChoices
@@ -19,6 +20,7 @@ from lipsound2.frontend.config import load_config
 from lipsound2.nets.audio_pretrain import AudioPretrainModel
 from lipsound2.nets.encoder import VisualEncoder
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.tasks.ranks import seed_this_rank
 
 normalize_choices = ClassChoices(
     "normalize", classes=dict(global_mvn=GlobalMVN), type_check=AbsNormalize, default=None, optional=True
@@ -67,6 +69,8 @@ def build_model(args: argparse.Namespace) -> LipSound2:
     model.check_features(
         frontend.mel.n_mels, frontend.mel_per_video_frame, source or "the default front-end settings"
     )
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        seed_this_rank(args.seed)  # a distributed training, after the initialisation all ranks share
     return model
 
 

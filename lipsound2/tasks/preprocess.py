@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lipsound2.frontend.gray import to_gray
+from lipsound2.tasks.ranks import distributed_rank
 
 
 class FaceTrackPreprocessor:
@@ -14,6 +15,10 @@ class FaceTrackPreprocessor:
     training, each utterance is mirrored left-right with ``hflip_prob`` (section IV-C-3).
     ``blank_video`` replaces every frame by ``blank_value`` for the no-visual-information
     baseline; the lengths stay, so the baseline trains and decodes exactly like the model.
+
+    The flips are drawn from a generator of this process seeded from NumPy's global state
+    (which ESPnet seeds per epoch and loader worker, alike on every rank) and the distributed
+    rank, so that the ranks of a multi-GPU training flip differently.
     """
 
     def __init__(
@@ -31,6 +36,13 @@ class FaceTrackPreprocessor:
         self.hflip_prob = hflip_prob
         self.blank_video = blank_video
         self.blank_value = blank_value
+        self.rank = distributed_rank()
+        self._rng: np.random.Generator | None = None  # made on first use, in the loader's process
+
+    def _flip(self) -> bool:
+        if self._rng is None:
+            self._rng = np.random.default_rng([int(np.random.randint(2**31)), self.rank])
+        return bool(self._rng.random() < self.hflip_prob)
 
     def __call__(self, uid: str, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if "video" not in data:
@@ -47,7 +59,7 @@ class FaceTrackPreprocessor:
             video = np.repeat(video, 3, axis=-1)
         if self.blank_video:
             video = np.full_like(video, self.blank_value)
-        elif self.train and self.hflip_prob > 0 and np.random.random() < self.hflip_prob:
+        elif self.train and self.hflip_prob > 0 and self._flip():
             video = video[:, :, ::-1]
         data = dict(data)
         data["video"] = np.ascontiguousarray(video)

@@ -258,3 +258,61 @@ def test_a_frozen_decoder_trains_under_ddp(tmp_path: Path):
     assert any(not torch.equal(initial[k], first[k]) for k in initial if k.startswith("encoder."))
     weights = [k for k in decoder if "running" not in k]
     assert [k for k in weights if torch.equal(first[k], second[k])] == []
+
+
+class _RandomnessTask(LipSound2Task):
+    """The recipe's task, recording per rank what it drew: the initial weights, a draw of the
+    trainer's RNG right after the model is built (the dropout masks come from it), and the
+    face-track flips of the training loader."""
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> LipSound2:
+        model = super().build_model(args)
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        record = {
+            "weights": {n: p.detach().clone() for n, p in model.named_parameters()},
+            "draw": torch.rand(16),
+        }
+        torch.save(record, Path(args.output_dir).parent / f"random.{rank}.pt")
+        return model
+
+    @classmethod
+    def build_preprocess_fn(cls, args: argparse.Namespace, train: bool):
+        preprocess = super().build_preprocess_fn(args, train)
+        if not train:
+            return preprocess
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        log = Path(args.output_dir).parent / f"flips.{rank}.txt"
+
+        draw = preprocess._flip
+
+        def traced():  # the loader runs in this process (num_workers 0)
+            flipped = draw()
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{int(flipped)}\n")
+            return flipped
+
+        preprocess._flip = traced
+        return preprocess
+
+
+@pytest.mark.slow
+def test_each_rank_draws_its_own_dropout_and_flips_from_the_same_weights(tmp_path: Path):
+    """ESPnet seeds every rank alike; the ranks of ESPnet's own trainer (2 gloo processes)
+    must start from the same weights but draw different dropout masks and flips."""
+    import torch.multiprocessing as mp
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus / "train", 16, min_frames=8, max_frames=8, seed=1)
+    write_corpus(corpus / "valid", 4, min_frames=8, max_frames=8, seed=2)
+    config = _config(tmp_path, hflip_prob=0.5)
+    args = _train_args(corpus, tmp_path / "exp", config) + ["--max_epoch", "1"]
+    args += ["--dist_init_method", f"file://{tmp_path / 'dist_init'}"]
+    mp.spawn(_rank, args=(2, args, _RandomnessTask), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"random.{r}.pt", weights_only=True) for r in (0, 1)]
+    for name, weight in ranks[0]["weights"].items():
+        assert torch.equal(weight, ranks[1]["weights"][name]), name
+    assert not torch.equal(ranks[0]["draw"], ranks[1]["draw"])
+    flips = [[int(line) for line in (tmp_path / f"flips.{r}.txt").read_text().splitlines()] for r in (0, 1)]
+    assert len(flips[0]) == len(flips[1]) == 8  # each rank its half of the 16 utterances
+    assert flips[0] != flips[1]
