@@ -92,16 +92,25 @@ pretrains() { [ "${skip_pretrain}" = false ] && [ -n "${pretrain_train_set}" ] &
 train_lipsound2() {
   local kind=$1 exp=$2 config=$3 tset=$4 vset=$5 stats=$6
   shift 6
-  local dset f n_mels units=false split key
-  # Keyed on the config's content, the trainer's arguments (init models by their files), the
+  local dset f n_mels units=false split key inputs=(video.scp feats.scp)
+  # A model with a unit head (model_conf unit_weight > 0) also reads stage 2's units; an audio
+  # model reads the mel alone, and its decoder's settings from --train_config.
+  key=(--conf "train=${config}")
+  if [ "${kind}" = audio ]; then
+    inputs=(feats.scp)
+    key+=(--conf "lipsound2=${train_config}")
+  else
+    units=$(${python} -m lipsound2.bin.config_query unit_head "${config}")
+    [ "${units}" = false ] || inputs+=(units.scp)
+  fi
+  # Keyed on the configs' content, the trainer's arguments (init models by their files), the
   # data tables and the seed; an edit trains again from scratch, an interruption resumes.
-  key=(--conf "train=${config}" --opt "args=$*" --opt "seed=${seed}" --opt "feats_normalize=${feats_normalize}"
-    ${stats:+--file "${stats}"})
+  key+=(--opt "args=$*" --opt "seed=${seed}" --opt "feats_normalize=${feats_normalize}" ${stats:+--file "${stats}"})
   for f in "$@"; do
     [ ! -f "${f%%:*}" ] || key+=(--file "${f%%:*}")
   done
   for dset in "${tset}" "${vset}"; do
-    for f in video.scp feats.scp units.scp; do key+=(--table "${dumpdir}/${dset}/${f}"); done
+    for f in "${inputs[@]}"; do key+=(--table "${dumpdir}/${dset}/${f}"); done
   done
   if step_done "${_stage_no}" "${exp} (training)" "${exp}" train "${key[@]}" --stale "${exp}/*" --stale "${exp}/.done.*"; then
     return 0
@@ -114,15 +123,12 @@ train_lipsound2() {
     log "WARNING: ${dumpdir}/${tset} records no front-end settings (made before they were recorded): taking ${frontend_config}"
     ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${exp}/frontend.yaml"
   fi
-  n_mels=$(${python} -c 'import sys; from lipsound2.frontend.config import load_config as c; print(c(sys.argv[1]).mel.n_mels)' "${exp}/frontend.yaml")
+  n_mels=$(${python} -m lipsound2.bin.config_query n_mels "${exp}/frontend.yaml")
   local module=lipsound2.bin.train needed=(video.scp feats.scp utt2num_vframes utt2num_frames) data_args=()
   if [ "${kind}" = audio ]; then
     module=lipsound2.bin.train_audio
     needed=(feats.scp utt2num_frames)
     data_args=(--lipsound2_config "${train_config}")
-  else
-    # A model with a unit head (model_conf unit_weight > 0) also reads stage 2's units.
-    units=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(float((y(sys.argv[1]).get("model_conf") or {}).get("unit_weight", 0)) > 0).lower())' "${config}")
   fi
   if [ "${units}" = true ]; then
     data_args=(--train_data_path_and_name_and_type "${dumpdir}/${tset}/units.scp,units,kaldi_ark"
@@ -718,7 +724,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     [ -f "${_decoder_model}" ] || { log "no audio pre-trained model ${_decoder_model}: run stage 3 with --audio_pretrain true"; exit 1; }
   fi
   if [ -n "${_decoder_model}" ]; then
-    for _key in $(${python} -c 'from lipsound2.nets.lipsound2 import DECODER_SIDE; print(*DECODER_SIDE)'); do
+    for _key in $(${python} -m lipsound2.bin.config_query decoder_side); do
       _init_params+=("${_decoder_model}:${_key}:${_key}")
     done
     # The decoder predicts mel normalised with its model's statistics: they come along, as the
@@ -745,6 +751,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     log "WARNING: ${train_exp} records no front-end settings (trained before they were recorded): taking ${frontend_config}"
     ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${train_exp}/frontend.yaml"
   fi
+  _unit_head=$(${python} -m lipsound2.bin.config_query unit_head "${train_exp}/config.yaml")
   _infer_sets="${test_sets} ${valid_set}"
   [ "${infer_train}" = false ] || _infer_sets="${_infer_sets} ${train_set}"
   # shellcheck disable=SC2086  # a space-separated list
@@ -754,8 +761,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     # another model file (retrained), inference config or device decodes again; a redo removes
     # the dir with what stages 6-8 made of it
     _key=(--conf "inference=${inference_config}" --file "${train_exp}/${inference_model}"
-      --file "${train_exp}/config.yaml" --table "${dumpdir}/${dset}/video.scp" --table "${dumpdir}/${dset}/units.scp"
+      --file "${train_exp}/config.yaml" --table "${dumpdir}/${dset}/video.scp"
       --opt "gpu_inference=${gpu_inference}" --opt "num_plots=${num_plots}")
+    # a model with a unit head also scores its units against stage 2's
+    [ "${_unit_head}" = false ] || _key+=(--table "${dumpdir}/${dset}/units.scp")
     step_done 5 "${_ddir}" "${_ddir}" infer "${_key[@]}" --stale "${_ddir}/*" --stale "${_ddir}/.done.*" && continue
     _logdir=${_ddir}/log
     mkdir -p "${_logdir}"
@@ -821,7 +830,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     _vocoder_train+=(--units_scp "${_units}")
     _vocoder_key+=(--table "${_units}")
     # a speaker section in the vocoder config: the training audio's speaker embeddings
-    _speaker=$(${python} -c 'import sys; from lipsound2.fileio.yamlio import load_yaml as y; print(str(y(sys.argv[1]).get("speaker") is not None).lower())' "${vocoder_config}")
+    _speaker=$(${python} -m lipsound2.bin.config_query speaker_input "${vocoder_config}")
     if [ "${_speaker}" = true ]; then
       _spk_dir=${dumpdir}/${train_set}/speaker
       _spk_key=(--table "${dumpdir}/${train_set}/wav.scp")

@@ -54,6 +54,8 @@ def conf_entries(role: str, path: str | os.PathLike, sections: Iterable[str] | N
     crop settings, not its mel; stage 2 reads ``video.fps`` of the video section). The file's
     name is not part of the key: only ``role`` labels the entries.
     """
+    if not os.path.exists(path):
+        return {f"{role}: (file)": f"missing: {path}"}
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)
@@ -174,9 +176,11 @@ class StepKey:
 
 
 def describe_changes(old: Key, new: Key, limit: int = 12) -> list[str]:
-    """What differs between two keys, one line per entry: ``label: old -> new``."""
+    """What differs between two keys, one line per entry: ``label: old -> new``; the settings
+    (configs, options) before the inputs, which usually changed because of them."""
     lines = []
-    for label in sorted(old.keys() | new.keys()):
+    inputs = ("table ", "corpus ", "file ", "folder ")
+    for label in sorted(old.keys() | new.keys(), key=lambda label: (label.startswith(inputs), label)):
         before, after = old.get(label, "(none)"), new.get(label, "(none)")
         if before != after:
             lines.append(f"{label}: {before} -> {after}")
@@ -259,6 +263,17 @@ def check(directory: str | os.PathLike, name: str, key: Key, stale: Iterable[str
     Path(directory).mkdir(parents=True, exist_ok=True)
     _write_key(started, key)
     return verdict
+
+
+def stale_inputs(directory: str | os.PathLike, name: str) -> list[str]:
+    """The tables a finished step read that have changed since (none when it has no marker):
+    for readers of its output that must not report it as current."""
+    key = _read_key(marker_path(directory, name)) or {}
+    return [
+        label.removeprefix("table ")
+        for label, digest in key.items()
+        if label.startswith("table ") and table_digest(label.removeprefix("table ")) != digest
+    ]
 
 
 def mark(directory: str | os.PathLike, name: str, key: Key) -> None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lipsound2.asr.judge import JUDGES, judge_hyp_name
-from lipsound2.fileio.fingerprint import tables_fingerprint
 from lipsound2.fileio.table import read_table
 from lipsound2.metrics.scoring import (
     DURATION_TOLERANCE,
@@ -28,6 +27,7 @@ from lipsound2.metrics.scoring import (
     summarize_speech,
 )
 from lipsound2.metrics.text import metric_for_lang
+from lipsound2.recipe.marker import stale_inputs
 from lipsound2.report.training import best_validation, experiment_of
 
 # hypothesis file -> row label suffix, in table order
@@ -66,18 +66,17 @@ def parse_pair(spec: str) -> tuple[str, str]:
 def speech_scores_of(eval_dir: Path, ref_wav_scp: Path) -> dict[str, float] | None:
     """Summary of ``eval_dir/scores/speech.tsv`` over the utterances of ``ref_wav_scp``.
 
-    Scores keyed (``speech.tsv.key``) to other audio than the dir's ``wav.scp`` now holds
-    are refused rather than reported.
+    Scores whose done marker (``scores/.done.speech``, stage 8) records other audio than its
+    tables now list are refused rather than reported.
     """
     tsv = eval_dir / "scores" / "speech.tsv"
     if not tsv.exists():
         return None
-    key_file = tsv.with_name(tsv.name + ".key")
-    wav_scp = eval_dir / "wav.scp"
-    if key_file.exists() and (
-        not wav_scp.exists() or key_file.read_text().strip() != tables_fingerprint(ref_wav_scp, wav_scp)
-    ):
-        raise ValueError(f"{tsv} was scored from other audio than {eval_dir / 'wav.scp'}: score it again")
+    stale = stale_inputs(tsv.parent, "speech")
+    if stale:
+        raise ValueError(
+            f"{tsv} was scored from other audio than {', '.join(stale)} now lists: score it again"
+        )
     return summarize_speech(read_speech_tsv(tsv), read_table(ref_wav_scp))
 
 

@@ -8,7 +8,6 @@ import os
 import pytest
 
 from lipsound2.bin import score
-from lipsound2.fileio.fingerprint import tables_fingerprint
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import read_wav, write_wav
 from lipsound2.metrics.scoring import (
@@ -18,6 +17,7 @@ from lipsound2.metrics.scoring import (
     summarize_speech,
     write_speech_tsv,
 )
+from lipsound2.recipe.marker import StepKey, mark
 from lipsound2.report.results import speech_scores_of
 
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
@@ -85,31 +85,21 @@ def test_missing_wav_fails_and_short_wav_is_flagged(eval_dir, caplog):
     assert summarize_speech(read_speech_tsv(gen / "scores" / "speech.tsv"), read_table(ref_scp))["n"] == 1
 
 
-def test_fingerprint_follows_the_listed_files(tmp_path):
-    wav = tmp_path / "a b.wav"
-    wav.write_bytes(b"one")
-    write_table(tmp_path / "wav.scp", {"u": str(wav)})
-    first = tables_fingerprint(tmp_path / "wav.scp")
-    assert tables_fingerprint(tmp_path / "wav.scp") == first
-    wav.write_bytes(b"two")  # same path and size: new audio, say re-vocoded
-    st = wav.stat()
-    os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    second = tables_fingerprint(tmp_path / "wav.scp")
-    assert second != first
-    write_table(tmp_path / "wav.scp", {"u": str(wav), "v": str(tmp_path / "missing.wav")})
-    assert tables_fingerprint(tmp_path / "wav.scp") != second
-
-
 def test_scores_of_other_audio_are_refused(tmp_path):
+    """Stage 8's marker of the scores records the audio they came from: re-vocoded audio
+    under the same paths (or another wav.scp) is not reported with the old scores."""
     ref = tmp_path / "ref.scp"
     write_table(ref, {"u": str(tmp_path / "r.wav")})
     d = tmp_path / "decode"
+    (tmp_path / "g.wav").write_bytes(b"one")
     write_table(d / "wav.scp", {"u": str(tmp_path / "g.wav")})
     (d / "scores").mkdir()
     (d / "scores" / "speech.tsv").write_text("utt\tpesq_nb\tpesq_wb\tstoi\testoi\nu\t2\t2\t0.5\t0.5\n")
-    (d / "scores" / "speech.tsv.key").write_text(tables_fingerprint(ref, d / "wav.scp") + "\n")
+    mark(d / "scores", "speech", StepKey(tables=[str(ref), str(d / "wav.scp")]).build())
     assert speech_scores_of(d, ref)["n"] == 1
-    write_table(d / "wav.scp", {"u": str(tmp_path / "other.wav")})
+    (tmp_path / "g.wav").write_bytes(b"two")  # vocoded again, same path and size
+    st = (tmp_path / "g.wav").stat()
+    os.utime(tmp_path / "g.wav", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     with pytest.raises(ValueError, match="score it again"):
         speech_scores_of(d, ref)
 
