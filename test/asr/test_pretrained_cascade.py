@@ -3,7 +3,8 @@
 A tiny ESPnet ASR is pre-trained here on upper-case transcripts (sentencepiece units, a
 WarmupLR schedule) and packed with ``espnet2.bin.pack asr``; its experiment dir is then
 deleted, so only the archive is left. The recipe's own stage 7 fine-tunes it on lower-case
-GRID-style text (real and "generated" audio), builds the n-gram LM and decodes.
+GRID-style text (real and "generated" audio, in decode dirs of the inference tag given),
+builds the n-gram LM and decodes; run again, it does nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ PRETRAIN = {
     "scheduler": "warmuplr",
     "scheduler_conf": {"warmup_steps": 25000},
 }
+# the decode dirs of the "generated" speech: <train_exp>/decode_<set>_<inference tag>
+TAG = "tiny_model"
 FINETUNE = {
     "max_epoch": 1,
     "batch_type": "unsorted",
@@ -74,7 +77,7 @@ def _recipe_inputs(corpus: Path, work: Path) -> None:
         write_table(
             work / "dump" / name / "text", {k: v.lower() for k, v in read_table(src / "text").items()}
         )
-        write_table(work / "exp" / "lipsound2_train" / f"decode_{name}" / "wav.scp", wavs)
+        write_table(work / "exp" / "lipsound2_train" / f"decode_{name}_{TAG}" / "wav.scp", wavs)
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +94,16 @@ def stage7(espeak_corpus, tmp_path_factory, root):
         "--train_set", "train", "--valid_set", "valid", "--test_sets", "test",
         "--dumpdir", str(work / "dump"), "--expdir", str(work / "exp"),
         "--asr_pretrained_model", str(archive), "--asr_finetune_config", str(work / "finetune.yaml"),
-        "--asr_lr_factor", str(LR_FACTOR), "--ngram_order", "2",
+        "--asr_lr_factor", str(LR_FACTOR), "--ngram_order", "2", "--inference_tag", TAG,
     ]  # fmt: skip
-    run = subprocess.run(
+    first = subprocess.run(
         ["./lipsound2.sh", *opts], cwd=root / "egs" / "mini_grid", env=env, capture_output=True, text=True
     )
-    assert run.returncode == 0, run.stderr[-6000:]
-    return work, run.stderr
+    assert first.returncode == 0, first.stderr[-6000:]
+    again = subprocess.run(
+        ["./lipsound2.sh", *opts], cwd=root / "egs" / "mini_grid", env=env, capture_output=True, text=True
+    )
+    return work, first.stderr, again
 
 
 def _token_ids(config_yaml: Path, texts: dict[str, str]) -> list[int]:
@@ -111,7 +117,7 @@ def _token_ids(config_yaml: Path, texts: dict[str, str]) -> list[int]:
 
 @pytest.mark.slow
 def test_packed_model_is_unpacked_under_the_experiment(stage7):
-    work, _ = stage7
+    work, *_ = stage7
     unpacked = work / "exp" / "asr_pretrained" / "upper asr"
     config = yaml.safe_load(next(unpacked.rglob("config.yaml")).read_text())
     assert Path(config["bpemodel"]).is_file()
@@ -119,9 +125,9 @@ def test_packed_model_is_unpacked_under_the_experiment(stage7):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["asr_finetune_real_finetune", "lipsound2_train/asr_finetune_generated"])
+@pytest.mark.parametrize("name", ["asr_finetune_real_finetune", f"lipsound2_train/asr_finetune_{TAG}"])
 def test_finetuning_text_is_in_the_model_tokens(stage7, name):
-    work, _ = stage7
+    work, *_ = stage7
     ft = work / "exp" / name
     lower = read_table(work / "dump" / "train" / "text")
     tokens = yaml.safe_load((ft / "config.yaml").read_text())["token_list"]
@@ -134,9 +140,9 @@ def test_finetuning_text_is_in_the_model_tokens(stage7, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["asr_finetune_real_finetune", "lipsound2_train/asr_finetune_generated"])
+@pytest.mark.parametrize("name", ["asr_finetune_real_finetune", f"lipsound2_train/asr_finetune_{TAG}"])
 def test_finetuning_runs_at_peak_times_factor(stage7, name):
-    work, _ = stage7
+    work, *_ = stage7
     log = (work / "exp" / name / "train.log").read_text()
     rates = [float(x) for x in re.findall(r"epoch results: \[train\].*?optim0_lr0=([0-9.e+-]+)", log)]
     assert rates == [pytest.approx(PEAK_LR * LR_FACTOR, rel=1e-3)]
@@ -145,17 +151,32 @@ def test_finetuning_runs_at_peak_times_factor(stage7, name):
 
 @pytest.mark.slow
 def test_lm_and_hypotheses_use_the_model_tokens(stage7):
-    work, _ = stage7
+    work, *_ = stage7
     exp = work / "exp"
     test_keys = list(read_table(work / "dump" / "test" / "wav.scp"))
     hyp_files = [exp / "real_test" / "hyp" / "asr.txt", exp / "real_test" / "hyp" / "asr_ft.txt"]
-    hyp_files += [exp / "lipsound2_train" / "decode_test" / "hyp" / f"{n}.txt" for n in ("asr", "asr_lm")]
+    gen = exp / "lipsound2_train" / f"decode_test_{TAG}"
+    hyp_files += [gen / "hyp" / f"{n}.txt" for n in ("asr", "asr_lm")]
     for path in hyp_files:
         hyps = read_table(path)
         assert list(hyps) == test_keys
         assert any(hyps.values()), path
         assert all(h == h.upper() for h in hyps.values()), path
-    (arpa,) = (exp / "asr_lm").glob("*.arpa")
+    (arpa,) = (exp / "asr_lm").glob("lm_*.arpa")
     unigrams = arpa.read_text().split("\\1-grams:")[1].split("\\2-grams:")[0].split("\n")
     words = {line.split("\t")[1] for line in unigrams if "\t" in line} - {"<s>", "</s>", "<unk>"}
     assert words and all(w == w.upper() for w in words)
+
+
+@pytest.mark.slow
+def test_a_second_run_does_nothing(stage7):
+    """Every step of stage 7 is done with the same settings and inputs: nothing is trained,
+    fine-tuned or decoded again, and the hypotheses stay as they were."""
+    work, _, again = stage7
+    assert again.returncode == 0, again.stderr[-6000:]
+    steps = [line for line in again.stderr.splitlines() if " (step) " in line]
+    assert len(steps) >= 10 and all(line.endswith(": done") for line in steps), steps
+    assert "Fine-tuning" not in again.stderr and "Training" not in again.stderr
+    gen = work / "exp" / "lipsound2_train"
+    assert f"{gen / f'asr_data_{TAG}' / 'gen_train'} (ASR data): done" in again.stderr
+    assert f"{gen / f'decode_test_{TAG}' / 'hyp' / 'asr_lm.txt'}: done" in again.stderr

@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
+from recipe_dir import write_data_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus, write_experiment  # noqa: E402
@@ -81,6 +82,7 @@ def test_stage4_takes_the_audio_models_decoder_and_the_av_models_encoder(
                   "--audio_pretrain_valid_set", "librispeech_dev_clean"]  # fmt: skip
     _run(recipe, "--stage", "0", "--stop_stage", "3", "--skip_pretrain", "true", "--audio_pretrain", "true",
          *audio_sets, "--nj", "2", env={"LIBRISPEECH": str(corpus)})  # fmt: skip
+    assert (recipe / "data" / ".done.data_prep").is_file()
     dump = recipe / "dump" / "librispeech_train_clean_100"
     assert sorted(read_table(dump / "feats.scp")) == [
         "103-1240-0000",
@@ -92,6 +94,8 @@ def test_stage4_takes_the_audio_models_decoder_and_the_av_models_encoder(
     frames = {k: int(v) for k, v in read_table(dump / "utt2num_frames").items()}
     assert frames["19-1240-0001"] == 1 + 16000 // 256  # 1 s at the 16 ms hop
     audio_exp = recipe / "exp" / "audio_train_audio"
+    # the audio model keeps the front-end settings its mel was made with
+    assert (audio_exp / "frontend.yaml").read_text() == (dump / "frontend.yaml").read_text()
     config = yaml.safe_load((audio_exp / "config.yaml").read_text())
     assert config["model_conf"]["decoder_conf"] == TINY_MODEL_CONF["decoder_conf"]  # from conf/train.yaml
     assert (
@@ -107,6 +111,8 @@ def test_stage4_takes_the_audio_models_decoder_and_the_av_models_encoder(
     dump = recipe / "dump"
     write_corpus(dump / "train", 4, seed=1)
     write_corpus(dump / "valid", 2, seed=2)
+    for dset in ("train", "valid"):  # the settings stage 2 made the mel with
+        write_data_settings(dump / dset)
     # the audio-visual model normalises with other statistics than the audio model
     av = write_experiment(
         tmp_path / "av model", stats_of=dump / "valid" / "feats.scp", stop_mode="known_length"

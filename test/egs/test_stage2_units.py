@@ -1,19 +1,23 @@
-"""Stage 2's optional units step through the stage script: one unit per mel frame in every set,
-the k-means model under exp, and done markers that follow the unit options."""
+"""Stage 2 through the stage script: the mel of every set with the settings beside it, and its
+optional units step: one unit per mel frame in every set, the k-means model under exp, and done
+markers keyed on the unit options and the mel they were made from."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import yaml
+from recipe_dir import audio_set
 
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table
 
 
-def _stage2_output(mel_data_dir, dump: Path, num_utts: int, seed: int) -> None:
-    """What stages 1-2 leave in dump/<set>: audio, mel features, utt2num_frames, done markers."""
+def _stage1_output(dump: Path, num_utts: int, seed: int) -> Path:
+    """What stage 1 leaves in dump/<set> of an audio-only set: 1 s of tones per utterance."""
     rng = np.random.default_rng(seed)
     t = np.arange(16000) / 16000
     wavs = {}
@@ -22,12 +26,10 @@ def _stage2_output(mel_data_dir, dump: Path, num_utts: int, seed: int) -> None:
             np.sin(2 * np.pi * rng.uniform(100, 3000) * t) * (t > rng.uniform(0, 0.8)) for _ in range(4)
         )
         wavs[f"{dump.name}{i}"] = (0.2 * wav + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-    mel_data_dir(dump, wavs)
-    for step in ("stage1", "stage2"):
-        (dump / f".done.{step}").write_text("test\n")
+    return audio_set(dump, wavs)
 
 
-def _run(recipe: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
+def _run(recipe: Path, root: Path, *args: str, frontend: Path | None = None) -> subprocess.CompletedProcess:
     cmd = [
         "./lipsound2.sh",
         "--stage",
@@ -43,36 +45,83 @@ def _run(recipe: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
         "--test_sets",
         "test",
         "--frontend_config",
-        str(root / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"),
+        str(frontend or root / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"),
     ]
     return subprocess.run([*cmd, *args], cwd=recipe, capture_output=True, text=True, timeout=300)
 
 
-def test_stage2_writes_units_on_the_mel_frames_of_every_set(recipe, root, mel_data_dir):
-    dump = recipe / "dump"
-    _stage2_output(mel_data_dir, dump / "train", 5, 0)
-    _stage2_output(mel_data_dir, dump / "test", 2, 1)
+def _key(marker: Path) -> dict[str, str]:
+    return json.loads(marker.read_text())["key"]
 
-    res = _run(recipe, root)  # --unit_type none: nothing of units
+
+def test_stage2_writes_units_on_the_mel_frames_of_every_set(recipe, root):
+    dump = recipe / "dump"
+    _stage1_output(dump / "train", 5, 0)
+    _stage1_output(dump / "test", 2, 1)
+
+    res = _run(recipe, root)  # --unit_type none: the mel, nothing of units
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "Stage 2: dump/test (mel): new" in res.stderr
+    for dset in ("train", "test"):
+        assert read_table(dump / dset / "feats.scp").keys() == read_table(dump / dset / "wav.scp").keys()
+        # the settings the mel was made with travel with it, every key resolved
+        assert yaml.safe_load((dump / dset / "frontend.yaml").read_text())["mel"]["n_mels"] == 80
+        assert "frontend: mel.hop_length" in _key(dump / dset / ".done.stage2")
     assert not list(dump.glob("*/units.scp")) and not list((recipe / "exp").glob("units_*"))
 
     res = _run(recipe, root, "--unit_type", "mfcc", "--unit_k", "8")
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "Stage 2: dump/test (mel): done" in res.stderr
     for dset in ("train", "test"):
         units = read_scp(dump / dset / "units.scp")
         frames = read_table(dump / dset / "utt2num_frames")
         assert set(units) == set(frames)
         assert all(len(u) == int(frames[k]) and u.max() < 8 for k, u in units.items())
-        assert len(list((dump / dset).glob(".done.units_mfcc_k8_*"))) == 1
-    (model,) = (recipe / "exp").glob("units_mfcc_k8_*/kmeans.npz")
+        assert _key(dump / dset / ".done.units")["option unit_type"] == "mfcc"
+    kmeans = recipe / "exp" / "units_mfcc_k8"
+    assert (kmeans / "kmeans.npz").is_file() and (kmeans / ".done.kmeans").is_file()
     first = (dump / "test" / "units.scp").stat().st_mtime_ns
+    mfcc_units = read_scp(dump / "test" / "units.scp")
 
-    res = _run(recipe, root, "--unit_type", "mfcc", "--unit_k", "8")
-    assert res.returncode == 0 and "units already done" in res.stderr
+    res = _run(recipe, root, "--unit_type", "mfcc", "--unit_k", "8")  # nothing changed
+    assert res.returncode == 0, res.stderr[-3000:]
+    for what in ("dump/test (mel)", "exp/units_mfcc_k8 (k-means)", "dump/test (units)"):
+        assert f"Stage 2: {what}: done" in res.stderr
+    assert "extract_units" not in res.stderr
     assert (dump / "test" / "units.scp").stat().st_mtime_ns == first
 
-    res = _run(recipe, root, "--unit_type", "logmel", "--unit_k", "6")  # other options: again
+    # other options: a k-means model of their own, and every set's units again
+    res = _run(recipe, root, "--unit_type", "logmel", "--unit_k", "6")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert [p.name.split("_")[1] for p in (dump / "test").glob(".done.units_*")] == ["logmel"]
+    assert "Stage 2: exp/units_logmel_k6 (k-means): new" in res.stderr
+    assert "Stage 2: dump/test (units): new" in res.stderr
+    assert _key(dump / "test" / ".done.units")["option unit_type"] == "logmel"
+    assert (recipe / "exp" / "units_logmel_k6" / "kmeans.npz").is_file()
     assert max(np.concatenate(list(read_scp(dump / "test" / "units.scp").values()))) < 6
+
+    # back to the first options: their fitted model is reused, the units are made again
+    fitted = (kmeans / "kmeans.npz").stat().st_mtime_ns
+    res = _run(recipe, root, "--unit_type", "mfcc", "--unit_k", "8")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Stage 2: exp/units_mfcc_k8 (k-means): done" in res.stderr
+    assert "Stage 2: dump/test (units): redo, since" in res.stderr
+    assert "option unit_type: logmel -> mfcc" in res.stderr
+    assert (kmeans / "kmeans.npz").stat().st_mtime_ns == fitted
+    again = read_scp(dump / "test" / "units.scp")
+    assert again.keys() == mfcc_units.keys()
+    assert all(np.array_equal(again[k], mfcc_units[k]) for k in mfcc_units)
+    second = (dump / "test" / "units.scp").stat().st_mtime_ns
+
+    # an edited mel setting remakes the mel of every set, and the units follow the new mel;
+    # the face-track settings are the same, so no remaking of stage 1 is asked for
+    frontend = recipe / "frontend mel.yaml"
+    template = (root / "egs" / "TEMPLATE" / "conf" / "frontend.yaml").read_text()
+    frontend.write_text(template.replace("mel_tolerance: 3 ", "mel_tolerance: 5 "))
+    res = _run(recipe, root, "--unit_type", "mfcc", "--unit_k", "8", frontend=frontend)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Stage 2: dump/test (mel): redo, since" in res.stderr
+    assert "frontend: mel_tolerance: 3 -> 5" in res.stderr
+    assert "Stage 2: exp/units_mfcc_k8 (k-means): redo, since" in res.stderr
+    assert (kmeans / "kmeans.npz").stat().st_mtime_ns != fitted
+    assert (dump / "test" / "units.scp").stat().st_mtime_ns != second
+    assert yaml.safe_load((dump / "test" / "frontend.yaml").read_text())["mel_tolerance"] == 5

@@ -1,17 +1,20 @@
 """Stage 6 with --vocoder_type hifigan_units through the stage script: it trains the mel + units
 HiFi-GAN on the training set's audio and units, and vocodes a decode dir and the oracle with the
 units beside their feats.scp; without units it stops and says where they come from. With a
-speaker section it embeds the training audio once and vocodes with the speakers' means."""
+speaker section it embeds the training audio once and vocodes with the speakers' means. Its
+done markers follow the vocoder's checkpoint and its training audio's speakers."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
-from test_stage2_units import _stage2_output
+from recipe_dir import INFERENCE_TAG, audio_set
+from test_stage2_units import _stage1_output
 
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.table import read_table, write_table
@@ -52,10 +55,20 @@ def _run(recipe: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*cmd, *args], cwd=recipe, capture_output=True, text=True, timeout=300)
 
 
-def test_stage6_trains_and_vocodes_with_units(recipe, root, mel_data_dir):
+def _decode_dir(recipe: Path, dset: str) -> Path:
+    """A decode dir as stage 5 leaves it for a model with a unit head: feats.scp and units.scp
+    side by side (here the set's own), and the front-end settings of the mel."""
+    decode = recipe / "exp" / "lipsound2_train" / f"decode_{dset}_{INFERENCE_TAG}"
+    for name in ("feats.scp", "units.scp"):
+        write_table(decode / name, read_table(recipe / "dump" / dset / name))
+    shutil.copy(recipe / "dump" / dset / "frontend.yaml", decode / "frontend.yaml")
+    return decode
+
+
+def test_stage6_trains_and_vocodes_with_units(recipe, root):
     dump = recipe / "dump"
-    _stage2_output(mel_data_dir, dump / "train", 3, 0)
-    _stage2_output(mel_data_dir, dump / "test", 2, 1)
+    _stage1_output(dump / "train", 3, 0)
+    _stage1_output(dump / "test", 2, 1)
     (recipe / "conf").mkdir()
     (recipe / "conf" / "tiny units.yaml").write_text(yaml.safe_dump(TINY))
     stage6 = ["--stage", "6", "--stop_stage", "6", "--vocoder_type", "hifigan_units"]
@@ -70,10 +83,7 @@ def test_stage6_trains_and_vocodes_with_units(recipe, root, mel_data_dir):
 
     res = _run(recipe, root, "--stage", "2", "--stop_stage", "2", "--unit_type", "logmel", "--unit_k", "4")
     assert res.returncode == 0, res.stderr[-3000:]
-    # a decode dir as a model with a unit head leaves it: feats.scp and units.scp side by side
-    decode = recipe / "exp" / "lipsound2_train" / "decode_test"
-    for name in ("feats.scp", "units.scp"):
-        write_table(decode / name, read_table(dump / "test" / name))
+    decode = _decode_dir(recipe, "test")
 
     res = _run(recipe, root, *stage6)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -86,15 +96,13 @@ def test_stage6_trains_and_vocodes_with_units(recipe, root, mel_data_dir):
         assert all(len(read_wav(recipe / wavs[k], 16000)) == (frames[k] - 1) * 256 for k in frames)
 
     res = _run(recipe, root, *stage6)  # done: neither trained nor vocoded again
-    assert (
-        res.returncode == 0 and "Training HiFi-GAN" not in res.stderr and "is vocoded; skipping" in res.stderr
-    )
+    assert res.returncode == 0 and "Training HiFi-GAN" not in res.stderr and "Vocoding" not in res.stderr
+    assert "(vocoder training): done" in res.stderr and res.stderr.count("(speech): done") == 2
 
+    # units gone from beside the mel: a stop that names them, whatever the done marker says
     (decode / "units.scp").unlink()
-    for marker in decode.glob(".done.vocode_*"):
-        marker.unlink()
     res = _run(recipe, root, *stage6)
-    assert res.returncode != 0 and "decode_test/units.scp" in res.stderr.splitlines()[-1]
+    assert res.returncode != 0 and f"{decode.name}/units.scp" in res.stderr.splitlines()[-1]
 
 
 # real GRID clips of the speaker-input test: (utterance, clip, speaker); s3 is a test-only speaker
@@ -103,7 +111,7 @@ SPEAKER_TEST = (("test_known", "id2_vcd_swwp2s", "s2"), ("test_unseen", "sbia1a"
 
 
 def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_speaker_means(
-    recipe, root, mel_data_dir, realdata
+    recipe, root, realdata
 ):
     clips = realdata / "GRID_rizkiarm_LipNet"
     dump = recipe / "dump"
@@ -112,15 +120,10 @@ def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_
         utt2spk = {utt: spk for utt, _, spk in entries}
         if name == "train":  # silence gives no speaker embedding: named, and the rest goes on
             wavs["train_silent"], utt2spk["train_silent"] = np.zeros(16000, np.float32), "s1"
-        mel_data_dir(dump / name, wavs)
-        write_table(dump / name / "utt2spk", utt2spk)
-        for step in ("stage1", "stage2"):
-            (dump / name / f".done.{step}").write_text("test\n")
+        audio_set(dump / name, wavs, utt2spk)
     res = _run(recipe, root, "--stage", "2", "--stop_stage", "2", "--unit_type", "logmel", "--unit_k", "4")
     assert res.returncode == 0, res.stderr[-3000:]
-    decode = recipe / "exp" / "lipsound2_train" / "decode_test"
-    for name in ("feats.scp", "units.scp"):
-        write_table(decode / name, read_table(dump / "test" / name))
+    decode = _decode_dir(recipe, "test")
     (recipe / "conf").mkdir()
     (recipe / "conf" / "speaker.yaml").write_text(yaml.safe_dump({**TINY, "speaker": {"dim": 8}}))
     stage6 = ["--stage", "6", "--stop_stage", "6", "--vocoder_type", "hifigan_units"]
@@ -129,10 +132,7 @@ def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_
     res = _run(recipe, root, *stage6)
     assert res.returncode == 0, res.stderr[-3000:]
     spk_dir = dump / "train" / "speaker"
-    assert (
-        len(list(spk_dir.glob(".done.embed_*"))) == 1
-        and "1 utterances gave no speaker embedding" in res.stderr
-    )
+    assert (spk_dir / ".done.embed").is_file() and "1 utterances gave no speaker embedding" in res.stderr
     assert (spk_dir / "failed").read_text() == "train_silent\n"
     assert "train_silent" in (spk_dir / "embed.log").read_text()
     embeddings = load_embeddings(spk_dir / "embeddings.npz")
@@ -153,7 +153,8 @@ def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_
     res = _run(recipe, root, *stage6)  # another checkpoint: the wavs of the old one are stale
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Speaker embeddings of" not in res.stderr and "Training HiFi-GAN" not in res.stderr
-    assert "is vocoded; skipping" not in res.stderr
+    assert res.stderr.count("(speech): redo, since") == 2
+    assert f"file {ckpt.relative_to(recipe)}: " in res.stderr
 
     vocoder = HiFiGANUnitsVocoder(ckpt)
     feats, units = read_table(dump / "test" / "feats.scp"), read_table(dump / "test" / "units.scp")
@@ -174,4 +175,5 @@ def test_stage6_speaker_section_embeds_the_training_audio_once_and_vocodes_with_
     res = _run(recipe, root, *stage6)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Speaker embeddings of" not in res.stderr and "Training HiFi-GAN" in res.stderr
+    assert "(speaker embeddings): done" in res.stderr and "(vocoder training): redo, since" in res.stderr
     assert sorted(torch.load(ckpt, weights_only=True)["speaker"]["speakers"]) == ["s1", "s2", "s6"]

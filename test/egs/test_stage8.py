@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from recipe_dir import INFERENCE_TAG
 
 from lipsound2.fileio.table import write_table
 from lipsound2.fileio.wav import read_wav, write_wav
@@ -21,6 +22,11 @@ def _stage8(recipe: Path, *args: str, lang: str = "zh", check: bool = True) -> s
     res = subprocess.run([*cmd, "--nj", "2", *args], cwd=recipe, capture_output=True, text=True, timeout=600)
     assert not check or res.returncode == 0, res.stderr[-4000:]
     return res
+
+
+def _decode_dir(recipe: Path) -> Path:
+    """The test set's decode dir of the experiment stage 8 reports (default inference tag)."""
+    return recipe / "exp" / "lipsound2_train" / f"decode_test_{INFERENCE_TAG}"
 
 
 def _row(md: str, title: str, label: str) -> list[str]:
@@ -41,7 +47,7 @@ def real_test_set(recipe: Path, realdata: Path) -> tuple[Path, dict[str, str]]:
 @pytest.mark.slow
 def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     src, texts = real_test_set(recipe, realdata)
-    decode = recipe / "exp" / "lipsound2_train" / "decode_test"
+    decode = _decode_dir(recipe)
     wavs = {u: read_wav(src / f"{u}.wav", 16000) for u in CLIPS}
     # stages 5-7 as a first run left them: 00022 failed to vocode, 00008 stopped at 60 %
     write_wav(decode / "wav" / "00002.wav", wavs["00002"], 16000)
@@ -72,12 +78,23 @@ def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     assert _row(md, "Speech reconstruction", "LipSound2")[4:] == ["3/3", "0"]
     assert _row(md, "Cascaded lip reading", "LipSound2") == ["0.00", "3/3"]
 
-    # unchanged inputs: the speech scores are reused, the tables rebuilt
+    # unchanged inputs: the speech scores and the tables are reused
     score_log = decode / "log" / "score.1.log"
-    before = score_log.stat().st_mtime_ns
+    before, tables = score_log.stat().st_mtime_ns, results.stat().st_mtime_ns
     res = _stage8(recipe)
-    assert score_log.stat().st_mtime_ns == before
+    assert score_log.stat().st_mtime_ns == before and results.stat().st_mtime_ns == tables
+    assert "Stage 8: exp/lipsound2_train/RESULTS.md: done" in res.stderr
+    assert f"Stage 8: exp/lipsound2_train/{decode.name}/scores: done" in res.stderr
     assert "Results:" in res.stderr and results.read_text().count("3/3") >= 2
+
+    # another row ({decode}: the decode dir of the inference tag): the tables are made again,
+    # with the scores of the dirs already scored
+    res = _stage8(recipe, "--score_extra_exps", "The same dir=exp/lipsound2_train/{decode}")
+    assert "Stage 8: exp/lipsound2_train/RESULTS.md: redo, since" in res.stderr
+    assert score_log.stat().st_mtime_ns == before
+    md = results.read_text()
+    assert _row(md, "Speech reconstruction", "The same dir") == _row(md, "Speech reconstruction", "LipSound2")
+    assert _row(md, "Cascaded lip reading", "The same dir") == ["0.00", "3/3"]
 
 
 @pytest.mark.slow
@@ -85,13 +102,13 @@ def test_stage8_refuses_real_audio_rows_of_another_experiments_asr(recipe, reald
     """exp/real_asr_trained_<set> is shared: rows of another cascade's base ASR never pass as this one's."""
     src, texts = real_test_set(recipe, realdata)
     exp = recipe / "exp" / "lipsound2_train"
-    decode = exp / "decode_test"
+    decode = _decode_dir(recipe)
     for u in CLIPS:
         write_wav(decode / "wav" / f"{u}.wav", read_wav(src / f"{u}.wav", 16000), 16000)
     write_table(decode / "wav.scp", {u: str(decode / "wav" / f"{u}.wav") for u in CLIPS})
     real = recipe / "exp" / "real_asr_trained_test" / "hyp" / "asr.txt"
     write_table(real, texts)
-    base = exp / "asr_finetune_generated" / "base_model"
+    base = exp / f"asr_finetune_{INFERENCE_TAG}" / "base_model"
     base.parent.mkdir(parents=True)
     base.write_text("exp/asr_scratch_asr_char 2026-11-27T04:26:20\n")
     Path(f"{real}.model").write_text("exp/asr_scratch_asr_word 2026-11-27T04:27:01\n")
@@ -118,7 +135,7 @@ JUDGE_TITLES = {
 @pytest.mark.slow
 def test_stage8_both_judges_count_every_utterance_and_are_cached_by_name(recipe, realdata):
     src, texts = real_test_set(recipe, realdata)
-    decode = recipe / "exp" / "lipsound2_train" / "decode_test"
+    decode = _decode_dir(recipe)
     # the generated speech: the real audio of 00002 and 00008, none for 00022
     for u in ("00002", "00008"):
         write_wav(decode / "wav" / f"{u}.wav", read_wav(src / f"{u}.wav", 16000), 16000)
@@ -146,7 +163,9 @@ def test_stage8_both_judges_count_every_utterance_and_are_cached_by_name(recipe,
     before = {j: p.stat().st_mtime_ns for j, p in hyp.items()}
     gold_before = (recipe / "exp" / "real_test" / "hyp" / "judge_pocketsphinx.txt").stat().st_mtime_ns
     write_wav(decode / "wav" / "00008.wav", read_wav(src / "00002.wav", 16000), 16000)
-    _stage8(recipe, "--judges", "pocketsphinx", lang="en")
+    res = _stage8(recipe, "--judges", "pocketsphinx", lang="en")
+    assert f"{decode.name}/hyp/judge_pocketsphinx.txt: redo, since" in res.stderr
+    assert (decode / "hyp" / ".done.judge_pocketsphinx").is_file()
     assert hyp["whisper"].stat().st_mtime_ns == before["whisper"]  # not asked for this time
     assert hyp["pocketsphinx"].stat().st_mtime_ns != before["pocketsphinx"]
     assert (recipe / "exp" / "real_test" / "hyp" / "judge_pocketsphinx.txt").stat().st_mtime_ns == gold_before

@@ -1,9 +1,11 @@
 """Stage 9 of the shared stage script: the experiment's model packed into one zip that
-``Video2Speech.from_pretrained`` runs, with the recipe's settings and results."""
+``Video2Speech.from_pretrained`` runs, with the experiment's settings and results, packed
+again when they change."""
 
 from __future__ import annotations
 
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import torch
 import yaml
 from espnet2.layers.global_mvn import GlobalMVN
+from recipe_dir import write_data_settings
 
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.inference import Video2Speech
@@ -36,9 +39,11 @@ def test_stage9_packs_the_model_with_the_recipes_settings(recipe, root):
         ("vocoder", "vocoder_hifigan_cpu"),
     ]:
         (recipe / "conf" / f"{name}.yaml").symlink_to(template / f"{source}.yaml")
-    # an untrained model of the CPU config, normalising its mel as stage 4 does by default
+    # an untrained model of the CPU config, normalising its mel as stage 4 does by default,
+    # with the front-end settings of its training data, as training copies them
     exp = recipe / "exp" / "lipsound2_train"
     exp.mkdir(parents=True)
+    write_data_settings(exp, template / "frontend.yaml")
     np.savez(
         exp / "feats_stats.npz", count=np.array(100), sum=np.full(80, -500.0), sum_square=np.full(80, 2600.0)
     )
@@ -58,5 +63,14 @@ def test_stage9_packs_the_model_with_the_recipes_settings(recipe, root):
     assert speech.rate == 16000 and len(speech.wav) == (len(speech.mel) - 1) * 256 > 0
     # done: a second run leaves the pack alone
     stamp = pack.stat().st_mtime_ns
-    assert "already packed" in _stage9(recipe).stderr
+    assert f"Stage 9: exp/lipsound2_train/{pack.name}: done" in _stage9(recipe).stderr
     assert pack.stat().st_mtime_ns == stamp
+    # new results: packed again, and the model card has them
+    (exp / "RESULTS.md").write_text(RESULTS.replace("0.321", "0.345"))
+    res = _stage9(recipe)
+    assert f"Stage 9: exp/lipsound2_train/{pack.name}: redo, since" in res.stderr
+    assert "file exp/lipsound2_train/RESULTS.md: " in res.stderr
+    assert pack.stat().st_mtime_ns != stamp
+    with zipfile.ZipFile(pack) as zf:
+        packed = next(n for n in zf.namelist() if n.endswith("RESULTS.md"))
+        assert "0.345" in zf.read(packed).decode()

@@ -91,6 +91,19 @@ def test_every_recipe_links_the_stage_scripts(root):
         for name in SCRIPTS:
             assert (recipe / name).is_symlink(), f"{recipe.name}/{name}"
             assert (recipe / name).resolve() == (root / "egs" / "TEMPLATE" / name).resolve()
+        # what the stage scripts source from the recipe dir (log, done markers)
+        assert (recipe / "utils").resolve() == (root / "utils").resolve(), recipe.name
+        assert (recipe / "utils" / "stage_lib.sh").is_file()
+
+
+def test_lipreading_needs_the_inference_tag_of_the_decode_dirs(recipe):
+    """Stage 7 reads decode_<set>_<inference tag>: lipsound2.sh always passes the tag it decoded with."""
+    args = ["--python", "python3", "--seed", "1", "--ngpu", "0", "--inference_nj", "1", "--dumpdir", "dump",
+            "--expdir", "exp", "--train_exp", "exp/lipsound2_train"]  # fmt: skip
+    res = subprocess.run(["./lipreading.sh", *args], cwd=recipe, capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "--inference_tag is required" in res.stderr.splitlines()[-1]
+    assert not (recipe / "exp").exists()
 
 
 @pytest.mark.skipif(not os.access("/usr/bin/dpkg-query", os.X_OK), reason="needs Debian's dpkg")

@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SETS = ("train_sd", "dev_sd", "test_sd")
 PRETRAIN_SETS = ("voxceleb2_train", "voxceleb2_valid")
 EXPS = ("lipsound2_pretrained", "lipsound2_scratch", "lipsound2_blank_video")
+# decode dirs are decode_<set>_<inference config>_<model file> (conf/inference.yaml, valid.loss.best.pth)
+TAG = "inference_valid.loss.best"
 
 
 def _tiny_conf(root: Path, name: str, out: Path, **overrides) -> Path:
@@ -125,31 +127,34 @@ def test_stages3_4_checkpoints_load_safely(recipe_run):
 def test_stage5_mels_and_figures(recipe_run):
     work, _, _ = recipe_run
     for exp in EXPS:
-        decode = work / "exp" / exp / "decode_test_sd"
+        decode = work / "exp" / exp / f"decode_test_sd_{TAG}"
         mels = read_table(decode / "feats.scp")
         assert mels.keys() == read_table(work / "dump" / "test_sd" / "feats.scp").keys()
         assert all(load_array(spec).shape[1] == 80 for spec in mels.values())
-    plots = list((work / "exp" / "lipsound2_pretrained" / "decode_test_sd" / "plots").glob("*.png"))
+        # the mel has the settings of the model's training data
+        settings = (work / "dump" / "train_sd" / "frontend.yaml").read_text()
+        assert (decode / "frontend.yaml").read_text() == settings
+    plots = list((work / "exp" / "lipsound2_pretrained" / f"decode_test_sd_{TAG}" / "plots").glob("*.png"))
     assert plots
 
 
 def test_stage6_generated_and_oracle_speech(recipe_run):
     work, _, _ = recipe_run
     exp = work / "exp" / "lipsound2_pretrained"
-    for sub in ("decode_test_sd", "oracle_test_sd", "decode_train_sd"):
+    for sub in (f"decode_test_sd_{TAG}", "oracle_test_sd", f"decode_train_sd_{TAG}"):
         wavs = read_table(exp / sub / "wav.scp")
         assert wavs
         with wave.open(next(iter(wavs.values()))) as w:
             assert w.getframerate() == 16000 and w.getnframes() > 16000 // 2
     # the comparisons reuse the main experiment's oracle instead of vocoding their own
     for other in ("lipsound2_scratch", "lipsound2_blank_video"):
-        assert (work / "exp" / other / "decode_test_sd" / "wav.scp").is_file()
+        assert (work / "exp" / other / f"decode_test_sd_{TAG}" / "wav.scp").is_file()
         assert not (work / "exp" / other / "oracle_test_sd").exists()
 
 
 def test_stage7_lip_reading_hypotheses(recipe_run):
     work, _, _ = recipe_run
-    hyp_dir = work / "exp" / "lipsound2_pretrained" / "decode_test_sd" / "hyp"
+    hyp_dir = work / "exp" / "lipsound2_pretrained" / f"decode_test_sd_{TAG}" / "hyp"
     refs = read_table(work / "dump" / "test_sd" / "text")
     for name in ("asr.txt", "asr_lm.txt"):
         hyps = read_table(hyp_dir / name)
@@ -198,9 +203,17 @@ def test_stage9_pack_speaks_a_test_clip(recipe_run, root, tmp_path):
 def test_rerun_does_nothing(recipe_run):
     work, _, again = recipe_run
     assert again.returncode == 0, again.stderr[-4000:]
-    assert "Training" not in again.stderr
-    assert "Vocoding" not in again.stderr
-    assert "already" in again.stderr
+    # every step of every experiment (those run in the background log to exp/<tag>.log) is done
+    logs = [again.stderr] + [(work / "exp" / f"{exp}.log").read_text() for exp in EXPS[1:]]
+    for log in logs:
+        assert "Training" not in log
+        assert "Vocoding" not in log
+        steps = [line for line in log.splitlines() if " (step) " in line]
+        assert steps and all(line.endswith(": done") for line in steps), [
+            line for line in steps if not line.endswith(": done")
+        ]
+    for what in ("(training)", "(speech)", "RESULTS.md", "mini_grid.zip"):
+        assert f"{what}: done" in again.stderr, what
 
 
 @pytest.fixture(scope="module")
@@ -221,16 +234,17 @@ def test_stage7_another_asr_token_type_is_fine_tuned_and_decoded_again(word_asr_
     exp = work / "exp" / "lipsound2_pretrained"
     base = work / "exp" / "asr_scratch_asr_word"
     assert (base / ".done.train").is_file()
-    assert "fine-tuning again" in res.stderr
-    ft_config = yaml.safe_load((exp / "asr_finetune_generated" / "config.yaml").read_text())
+    ft = exp / f"asr_finetune_{TAG}"
+    assert f"{ft} (ASR fine-tuning): redo, since" in res.stderr
+    ft_config = yaml.safe_load((ft / "config.yaml").read_text())
     assert ft_config["token_type"] == "word"
-    assert str(base) in (exp / "asr_finetune_generated" / "base_model").read_text()
+    assert str(base) in (ft / "base_model").read_text()
     words = set(ft_config["token_list"])
     refs = read_table(work / "dump" / "test_sd" / "text")
     for name in ("asr.txt", "asr_lm.txt"):
-        hyp = exp / "decode_test_sd" / "hyp" / name
+        hyp = exp / f"decode_test_sd_{TAG}" / "hyp" / name
         assert read_table(hyp).keys() == refs.keys()
-        assert str(exp / "asr_finetune_generated") in Path(f"{hyp}.model").read_text()
+        assert str(ft) in Path(f"{hyp}.model").read_text()
     real = work / "exp" / "real_asr_trained_test_sd" / "hyp" / "asr.txt.model"
     assert real.read_text().startswith(f"{base} ")
     lm = work / "exp" / "asr_lm" / "lm_3gram_asr_scratch_asr_word.arpa"

@@ -208,10 +208,12 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     assert (tmp_path / "corpus" / "grid" / "audio_25k" / "s3").is_dir()
     assert _speakers(tmp_path / "data", "test_si") == {"s3"}
     again = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)
-    assert again.returncode == 0 and "data preparation already done" in again.stderr
+    assert again.returncode == 0 and f"Stage 0: {tmp_path}/data: done" in again.stderr
+    assert "is valid" not in again.stdout + again.stderr  # nothing prepared, nothing to check
     # other options (here the other protocol) prepare again, reusing the generated corpus
     cmd[2] = "sd"
     other = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)
     assert other.returncode == 0, other.stderr[-3000:]
+    assert f"Stage 0: {tmp_path}/data: redo, since" in other.stderr
     assert "already generated with these settings" in other.stderr
     assert _speakers(tmp_path / "data", "test_sd") == {"s1", "s2", "s3"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import unquote
 
 import numpy as np
@@ -26,6 +27,8 @@ SENTENCES = {
     "pwij3p": "PLACE WHITE IN J THREE PLEASE",
 }
 CHROMIUM = "/usr/bin/chromium"
+# decode dirs as the stage script names them: decode_<set>_<inference config>_<model file>
+DECODE = "decode_test_inference_valid.loss.best"
 
 
 class Links(HTMLParser):
@@ -55,8 +58,8 @@ def recipe(realdata, tmp_path_factory):
     rng = np.random.default_rng(0)
     exps = {
         "oracle_test": 0.0,  # vocoded ground truth
-        "exp_a/decode_test": 0.8,  # a fairly good "generated" mel
-        "exp_b/decode_test": 3.0,  # a poor one
+        f"exp_a/{DECODE}": 0.8,  # a fairly good "generated" mel
+        f"exp_b/{DECODE}": 3.0,  # a poor one
     }
     for name, noise in exps.items():
         d = work / name
@@ -68,12 +71,12 @@ def recipe(realdata, tmp_path_factory):
                 write_wav(d / "wav" / f"{utt}.wav", gl(gen), 16000)
                 out[utt] = str(d / "wav" / f"{utt}.wav")
         write_table(d / "wav.scp", out)
-    (work / "exp_a" / "decode_test" / "plots").mkdir()
+    (work / "exp_a" / DECODE / "plots").mkdir()
     one_deletion = {**SENTENCES, "lbax4n": "LAY BLUE AT X FOUR"}
     one_substitution = {**SENTENCES, "pwij3p": "PLACE WHITE IN G THREE PLEASE"}
     hyp = {
-        "exp_a/decode_test/hyp/asr.txt": one_deletion,
-        "exp_a/decode_test/hyp/asr_lm.txt": SENTENCES,
+        f"exp_a/{DECODE}/hyp/asr.txt": one_deletion,
+        f"exp_a/{DECODE}/hyp/asr_lm.txt": SENTENCES,
         "real_test/hyp/asr.txt": one_substitution,
         "real_test/hyp/judge_whisper.txt": {**SENTENCES, "bbaf2n": "Bin blue at F2 now."},
         # pwij3p without a hypothesis: its 6 words count as deletions
@@ -81,13 +84,19 @@ def recipe(realdata, tmp_path_factory):
     }
     for rel, table in hyp.items():
         write_table(work / rel, table)
+    # what the stage scripts leave beside the hypotheses and scores: done markers, the model
+    # a hypothesis came from; none of them is a hypothesis
+    hyp_dir = work / "exp_a" / DECODE / "hyp"
+    for name in (".done.asr", ".done.asr_lm", ".done.judge_whisper", ".started.judge_pocketsphinx"):
+        (hyp_dir / name).write_text('{"key": {}}\n')
+    (hyp_dir / "asr.txt.model").write_text("exp_a/asr_finetune 1764000000\n")
     return work
 
 
 @pytest.mark.slow
 def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
     monkeypatch.chdir(recipe)
-    for d in ("oracle_test", "exp_a/decode_test", "exp_b/decode_test"):
+    for d in ("oracle_test", f"exp_a/{DECODE}", f"exp_b/{DECODE}"):
         for job in (1, 2):
             out = f"{d}/scores/speech.{job}.tsv"
             args = ["--ref_wav_scp", "dump/test/wav.scp", "--hyp_wav_scp", f"{d}/wav.scp", "--out", out]
@@ -95,11 +104,13 @@ def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
         rows = {**read_speech_tsv(f"{d}/scores/speech.1.tsv"), **read_speech_tsv(f"{d}/scores/speech.2.tsv")}
         assert sorted(rows) == sorted(SENTENCES) and not any(r.error for r in rows.values())
         write_speech_tsv(f"{d}/scores/speech.tsv", rows)
+        Path(f"{d}/scores/.done.speech").write_text('{"key": {}}\n')
     assert make_report.main(
         ["--test_set", "test=dump/test", "--exp", "Audio gold standard=real_{set}",
          "--exp", "Oracle (vocoded ground truth)=oracle_{set}",
-         "--exp", "LipSound2 (pre-trained + fine-tuned)=exp_a/decode_{set}",
-         "--exp", "LipSound2 (blank video)=exp_b/decode_{set}", "--results", "RESULTS.md",
+         "--exp", "LipSound2 (pre-trained + fine-tuned)=exp_a/decode_{set}_inference_valid.loss.best",
+         "--exp", "LipSound2 (blank video)=exp_b/decode_{set}_inference_valid.loss.best",
+         "--results", "RESULTS.md",
          "--html", "exp_a/report/index.html", "--title", "exp_a",
          "--vocoder_type", "griffin_lim",
          "--inference_config", str(root / "egs" / "TEMPLATE" / "conf" / "inference.yaml")]
@@ -119,7 +130,12 @@ def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
         "| LipSound2 (pre-trained + fine-tuned) | 5.56 |" in md
         and "| LipSound2 (pre-trained + fine-tuned) + LM | 0.00 |" in md
     )
-    assert (recipe / "exp_a/decode_test/scores/asr_wer.tsv").read_text().count("\n") == 4
+    assert (recipe / f"exp_a/{DECODE}/scores/asr_wer.tsv").read_text().count("\n") == 4
+    # the hypotheses only: no table of a done marker or of the model a hypothesis came from
+    assert sorted(p.name for p in (recipe / f"exp_a/{DECODE}/scores").glob("*_wer.tsv")) == [
+        "asr_lm_wer.tsv",
+        "asr_wer.tsv",
+    ]
     assert "| Inference precision | int8 Linear weights | fp32 |" in md
     # a table per judge, named by its judge, with hypotheses / expected in every cell
     judges = re.findall(r"## Independent judge: ([^\n]*)\n\n(?:\|[^\n]*\n){2}(\|[^\n]*)\n", md)

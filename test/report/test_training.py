@@ -27,8 +27,11 @@ def test_no_log_or_no_results(tmp_path):
 
 
 def test_only_decode_dirs_belong_to_an_experiment(tmp_path):
+    # decode_<set>_<inference tag>, as stage 5 names them, and the older decode_<set>
+    assert experiment_of(tmp_path / "exp" / "decode_test_inference_valid.loss.best") == tmp_path / "exp"
     assert experiment_of(tmp_path / "exp" / "decode_test") == tmp_path / "exp"
     assert experiment_of(tmp_path / "exp" / "oracle_test") is None
+    assert experiment_of(tmp_path / "exp" / "asr_finetune_inference_valid.loss.best") is None
 
 
 def test_training_table_separates_eq5_from_the_training_objective():
