@@ -197,5 +197,9 @@ for dset in ${test_sets}; do
   asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}" "${gen_dir}/hyp/asr.txt"
   if [ "${use_lm}" = true ]; then
     asr_decode "${ft_gen}" "${gen_dir}/wav.scp" "${ft_gen}/decode_${dset}_lm" "${gen_dir}/hyp/asr_lm.txt" "${lm}"
+  elif [ -f "${gen_dir}/hyp/asr_lm.txt" ]; then
+    # the report reads the hypotheses it finds: none of an LM this run does not use
+    log "--use_lm false: removing ${gen_dir}/hyp/asr_lm.txt (an earlier run's, with the LM)"
+    rm -f "${gen_dir}/hyp/asr_lm.txt" "${gen_dir}/hyp/asr_lm.txt.model" "${gen_dir}/hyp/.done.asr_lm"
   fi
 done

@@ -98,7 +98,8 @@ train_lipsound2() {
   key=(--conf "train=${config}")
   if [ "${kind}" = audio ]; then
     inputs=(feats.scp)
-    key+=(--conf "lipsound2=${train_config}")
+    key+=(--conf "lipsound2=${train_config}"
+      --sections "lipsound2=model_conf.decoder_conf,model_conf.postnet_conf,model_conf.encoder_conf,model_conf.in_channels,model_conf.image_size")
   else
     units=$(${python} -m lipsound2.bin.config_query unit_head "${config}")
     [ "${units}" = false ] || inputs+=(units.scp)
@@ -558,11 +559,15 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     _src=${datadir}/${dset}
     _dst=${dumpdir}/${dset}
     # a redo removes the set's dump (tracks, audio, mel, units) and its markers
+    # (and on its own outputs, so tracks that moved or vanished are made again)
     _key=(--conf "frontend=${frontend_config}" --sections frontend=stage1
-      --table "${_src}/video.scp" --table "${_src}/wav.scp")
+      --table "${_src}/video.scp" --table "${_src}/wav.scp" --table "${_dst}/video.scp" --table "${_dst}/wav.scp")
     step_done 1 "${_dst} (tracks, audio)" "${_dst}" stage1 "${_key[@]}" --stale "${_dst}/*" --stale "${_dst}/.done.*" &&
       continue
     mkdir -p "${_dst}"
+    # the settings travel with the data, and the jobs read this copy: an edit of the conf
+    # while they run changes neither (stage 2 writes it again with its mel settings)
+    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
     if [ ! -f "${_src}/video.scp" ]; then
       # audio only: no face tracks; stage 2 decodes and resamples the audio it lists
       log "Stage 1: ${dset} is audio only: its tables are copied for stage 2"
@@ -579,7 +584,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
       [ ! -f "${_src}/wav.scp" ] || _wav_opts=(--wav_scp "${_src}/wav.scp")
       log "Stage 1: ${dset}: ${_nj} jobs, logs in ${_logdir}/prepare_av.*.log"
       ${train_cmd} JOB=1:"${_nj}" "${_logdir}/prepare_av.JOB.log" \
-        "${python}" -m lipsound2.bin.prepare_av --frontend_config "${frontend_config}" \
+        "${python}" -m lipsound2.bin.prepare_av --frontend_config "${_dst}/frontend.yaml" \
         --video_scp "${_logdir}/video.JOB.scp" "${_wav_opts[@]}" \
         --media_dir "${_dst}/data" --out_dir "${_logdir}/output.JOB" --job_tag JOB
       _outputs=()
@@ -589,8 +594,6 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${_outputs[@]}"
       utils/validate_data_dir.sh --no-feats "${_dst}"
     fi
-    # the settings travel with the data (stage 2 writes them again with its mel settings)
-    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
     step_mark "${_dst}" stage1 "${_key[@]}"
   done
 fi
@@ -601,11 +604,12 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     _dst=${dumpdir}/${dset}
     has_done "${_dst}" stage1 || { log "Stage 2: ${_dst} has no finished stage 1"; exit 1; }
     _key=(--conf "frontend=${frontend_config}" --sections frontend=stage2
-      --table "${_dst}/wav.scp" --table "${_dst}/utt2num_vframes")
+      --table "${_dst}/wav.scp" --table "${_dst}/utt2num_vframes" --table "${_dst}/feats.scp")
     step_done 2 "${_dst} (mel)" "${_dst}" stage2 "${_key[@]}" --stale "${_dst}/data/feats.*" \
       --stale "${_dst}/feats.scp" --stale "${_dst}/utt2num_frames" --stale "${_dst}/logs/stage2" && continue
     _logdir=${_dst}/logs/stage2
     mkdir -p "${_logdir}"
+    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
     split_for_jobs "${nj}" "${_dst}/wav.scp" "${_logdir}/wav"
     # the mel length is checked against the video's, where there is video
     _vframes_opts=()
@@ -617,7 +621,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     fi
     log "Stage 2: ${dset}: ${_nj} jobs, logs in ${_logdir}/extract_mel.*.log"
     ${train_cmd} JOB=1:"${_nj}" "${_logdir}/extract_mel.JOB.log" \
-      "${python}" -m lipsound2.bin.extract_mel --frontend_config "${frontend_config}" \
+      "${python}" -m lipsound2.bin.extract_mel --frontend_config "${_dst}/frontend.yaml" \
       --wav_scp "${_logdir}/wav.JOB.scp" "${_vframes_opts[@]}" \
       --ark "${_dst}/data/feats.JOB.ark" --out_dir "${_logdir}/output.JOB"
     _outputs=()
@@ -625,7 +629,6 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${_dst}" --dst_dir "${_dst}" \
       --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${_outputs[@]}"
     utils/validate_data_dir.sh "${_vopts[@]}" "${_dst}"
-    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
     step_mark "${_dst}" stage2 "${_key[@]}"
   done
 
@@ -663,7 +666,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       log "Stage 2: ${unit_type} units, k=${unit_k}, for ${#_units_dirs[@]} sets (${_units_device}); log in ${units_exp}/extract_units.log"
       ${_units_cmd} "${units_exp}/extract_units.log" \
         "${python}" -m lipsound2.bin.extract_units --unit_type "${unit_type}" --device "${_units_device}" \
-        --frontend_config "${frontend_config}" \
+        --frontend_config "${dumpdir}/${train_set}/frontend.yaml" \
         --kmeans "${units_exp}/kmeans.npz" --fit_dir "${dumpdir}/${train_set}" --k "${unit_k}" \
         --seed "${seed}" --max_fit_frames "${unit_max_fit_frames}" \
         --max_reject_share "${max_reject_share}" "${_units_opts[@]}" "${_units_dirs[@]}"
@@ -865,8 +868,9 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   # config and checkpoint): another one vocodes them again.
   vocode_dir() {
     local feats=$1 out=$2 utt2spk=${dumpdir}/$3/utt2spk _nj n _units _units_opt=() key
-    key=(--table "${feats}" --opt "vocoder_type=${vocoder_type}" --conf "vocoder=${vocoder_config}"
-      ${vocoder_ckpt:+--file "${vocoder_ckpt}"})
+    # Griffin-Lim reads its section of the config; a HiFi-GAN its checkpoint
+    key=(--table "${feats}" --opt "vocoder_type=${vocoder_type}" ${vocoder_ckpt:+--file "${vocoder_ckpt}"})
+    [ "${vocoder_type}" != griffin_lim ] || key+=(--conf "vocoder=${vocoder_config}" --sections vocoder=griffin_lim)
     if [ "${vocoder_type}" = hifigan_units ]; then
       _units=$(units_of "${feats}") || exit 1
       _units_opt=(--units_scp "${_units}")
@@ -969,13 +973,14 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     _test_args+=(--test_set "${dset}=${dumpdir}/${dset}")
     # The real-audio ASR rows are shared by a recipe's experiments: stage 7 writes them for its
     # cascade's base ASR. Another experiment's are never reported under this one's name.
-    for _hyp in "${expdir}/real_${dset}/hyp/asr.txt" "${expdir}/real_asr_trained_${dset}/hyp/asr.txt"; do
-      if [ -f "${_base}" ] && [ -f "${_hyp}.model" ] && [ "$(cat "${_hyp}.model")" != "$(cat "${_base}")" ]; then
-        log "${_hyp} comes from another base ASR ($(cut -d' ' -f1 "${_hyp}.model")) than the cascade of" \
-          "${train_exp} ($(cut -d' ' -f1 "${_base}")): run its stage 7 again (it decodes only the real audio)"
-        exit 1
-      fi
-    done
+    # (the row of this recipe's ASR mode: a pre-trained ASR's gold standard, or one trained here)
+    _hyp=${expdir}/real_asr_trained_${dset}/hyp/asr.txt
+    [ -z "${asr_pretrained_model}" ] || _hyp=${expdir}/real_${dset}/hyp/asr.txt
+    if [ -f "${_base}" ] && [ -f "${_hyp}.model" ] && [ "$(cat "${_hyp}.model")" != "$(cat "${_base}")" ]; then
+      log "${_hyp} comes from another base ASR ($(cut -d' ' -f1 "${_hyp}.model")) than the cascade of" \
+        "${train_exp} ($(cut -d' ' -f1 "${_base}")): run its stage 7 again (it decodes only the real audio)"
+      exit 1
+    fi
     judge_dir "${dumpdir}/${dset}/wav.scp" "${expdir}/real_${dset}"
     for row in "${_rows[@]}"; do
       _dir=${row#*=}
@@ -1002,8 +1007,9 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   _note="Vocoder: ${vocoder_type}${vocoder_ckpt:+ (${vocoder_ckpt})}. PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables."
   # The report reads every row's scores and hypotheses, the confs it quotes and the settings.
   _key=(--opt "rows=${_exp_args[*]}" --opt "settings=${_paper_args[*]}" --opt "note=${_note}" --opt "lang=${lang}"
-    --opt "num_plots=${num_plots}" --conf "train=${train_config}" --conf "vocoder=${vocoder_config}"
-    --conf "asr=${asr_config}" --conf "asr_finetune=${asr_finetune_config}" --conf "inference=${inference_config}"
+    --opt "num_plots=${num_plots}" --opt "judges=${judges}" --quote "train=${train_config}"
+    --quote "vocoder=${vocoder_config}" --quote "asr=${asr_config}" --quote "asr_finetune=${asr_finetune_config}"
+    --quote "inference=${inference_config}"
     --file "${train_exp}/config.yaml" --file "${train_exp}/frontend.yaml" --file "${_asr_exp_config}")
   for dset in ${test_sets}; do
     _key+=(--table "${dumpdir}/${dset}/text" --table "${dumpdir}/${dset}/wav.scp"

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument(
         "--opt", action="append", default=[], metavar="NAME=VALUE", help="an option that matters"
     )
+    key.add_argument(
+        "--quote", action="append", default=[], metavar="ROLE=FILE", help="a config that may be missing"
+    )
     key.add_argument("--table", action="append", default=[], help="a Kaldi table and the files it lists")
     key.add_argument(
         "--corpus", action="append", default=[], help="a table of corpus files: also their folders' listings"
@@ -75,7 +78,8 @@ def _key(args: argparse.Namespace) -> StepKey:
         role, path = _pair(text, "--conf")
         confs.append((role, path, sections.get(role)))
     opts = [_pair(text, "--opt") for text in args.opt]
-    return StepKey(confs, opts, args.table, args.corpus, args.file, args.tree)
+    quotes = [_pair(text, "--quote") for text in args.quote]
+    return StepKey(confs, quotes, opts, args.table, args.corpus, args.file, args.tree)
 
 
 def _log(message: str) -> None:

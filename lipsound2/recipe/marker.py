@@ -37,6 +37,8 @@ from lipsound2.fileio.atomic import atomic_open
 
 #: Entries of a key: label -> value (settings) or digest (inputs).
 Key = dict[str, str]
+#: The labels of input entries (the rest are settings).
+INPUT_LABELS = ("table ", "corpus ", "file ", "folder ")
 
 
 def _flatten(value: object, prefix: str, out: Key) -> None:
@@ -47,15 +49,33 @@ def _flatten(value: object, prefix: str, out: Key) -> None:
         out[prefix] = json.dumps(value, sort_keys=True, default=str)
 
 
-def conf_entries(role: str, path: str | os.PathLike, sections: Iterable[str] | None = None) -> Key:
+def conf_entries(
+    role: str, path: str | os.PathLike, sections: Iterable[str] | None = None, optional: bool = False
+) -> Key:
     """One entry per leaf setting of a YAML file (comments and layout do not count).
 
     ``sections``: only these top-level keys or dotted keys (stage 1 reads the front end's
     crop settings, not its mel; stage 2 reads ``video.fps`` of the video section). The file's
-    name is not part of the key: only ``role`` labels the entries.
+    name is not part of the key: only ``role`` labels the entries. A missing file is an error
+    (a typo must not pass for a change and remove finished output), unless ``optional`` (a
+    file a report only quotes). The role ``frontend`` is read with the front end's defaults
+    filled in and its keys checked, so an unknown key stops here and a default written out
+    is no change.
     """
     if not os.path.exists(path):
-        return {f"{role}: (file)": f"missing: {path}"}
+        if optional:
+            return {f"{role}: (file)": "missing"}
+        raise ValueError(f"{role} config {path} does not exist")
+    if role == "frontend":
+        from lipsound2.frontend.config import config_to_dict, load_config
+
+        data = config_to_dict(load_config(path))
+    else:
+        data = _read_mapping(path)
+    return settings_entries(role, data, sections)
+
+
+def _read_mapping(path: str | os.PathLike) -> dict:
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)
@@ -64,6 +84,11 @@ def conf_entries(role: str, path: str | os.PathLike, sections: Iterable[str] | N
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def settings_entries(role: str, data: dict, sections: Iterable[str] | None = None) -> Key:
+    """The entries of a settings mapping (see :func:`conf_entries`)."""
     out: Key = {}
     _flatten(data, "", out)
     if sections is not None:
@@ -152,6 +177,7 @@ class StepKey:
     """What a step reads, described once; :meth:`build` turns it into a :data:`Key`."""
 
     confs: list[tuple[str, str, list[str] | None]] = field(default_factory=list)
+    quotes: list[tuple[str, str]] = field(default_factory=list)  # optional configs, by content
     opts: list[tuple[str, str]] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
     corpora: list[str] = field(default_factory=list)
@@ -162,6 +188,8 @@ class StepKey:
         key: Key = {}
         for role, path, sections in self.confs:
             key.update(conf_entries(role, path, sections))
+        for role, path in self.quotes:
+            key.update(conf_entries(role, path, optional=True))
         for name, value in self.opts:
             key[f"option {name}"] = value
         for table in self.tables:
@@ -179,8 +207,7 @@ def describe_changes(old: Key, new: Key, limit: int = 12) -> list[str]:
     """What differs between two keys, one line per entry: ``label: old -> new``; the settings
     (configs, options) before the inputs, which usually changed because of them."""
     lines = []
-    inputs = ("table ", "corpus ", "file ", "folder ")
-    for label in sorted(old.keys() | new.keys(), key=lambda label: (label.startswith(inputs), label)):
+    for label in sorted(old.keys() | new.keys(), key=lambda label: (label.startswith(INPUT_LABELS), label)):
         before, after = old.get(label, "(none)"), new.get(label, "(none)")
         if before != after:
             lines.append(f"{label}: {before} -> {after}")
@@ -277,8 +304,14 @@ def stale_inputs(directory: str | os.PathLike, name: str) -> list[str]:
 
 
 def mark(directory: str | os.PathLike, name: str, key: Key) -> None:
-    """Record that the step finished, with ``key`` (built after the work for steps, such as
-    data preparation, whose inputs are only known once they ran)."""
+    """Record that the step finished. ``key`` is built after the work: its inputs are those
+    the step's output now rests on (data preparation's only exist once it ran). Its settings
+    are those recorded when the step started (``.started.NAME``): a config edited while the
+    step ran is then a change at the next run, not taken for what made the output."""
+    started = _read_key(started_path(directory, name))
+    if started is not None:
+        key = {label: value for label, value in key.items() if label.startswith(INPUT_LABELS)}
+        key.update({label: value for label, value in started.items() if not label.startswith(INPUT_LABELS)})
     _write_key(marker_path(directory, name), key)
     started = started_path(directory, name)
     if started.exists():

@@ -69,6 +69,13 @@ def build_model(args: argparse.Namespace) -> LipSound2:
     model.check_features(
         frontend.mel.n_mels, frontend.mel_per_video_frame, source or "the default front-end settings"
     )
+    side, crop = getattr(model, "image_size", None), frontend.crop.size
+    if not audio and side is not None and side != crop:
+        raise ValueError(
+            f"model_conf image_size is {side} but the face tracks are {crop}x{crop} crops "
+            f"({source or 'the default front-end settings'}: crop.size): set model_conf image_size "
+            f"to {crop}, or make the tracks again with crop.size {side}"
+        )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         seed_this_rank(args.seed)  # a distributed training, after the initialisation all ranks share
     return model

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.recipe.marker import StepKey, check, conf_entries, mark, table_digest
@@ -130,3 +131,35 @@ def test_the_command_logs_what_changed_and_exits_10_when_the_step_must_run(tmp_p
     assert "Stage 1: dump/train: redo" in res.stderr and 'crop.region: "face" -> "mouth"' in res.stderr
     conf.write_text("crop: [not, a, mapping\n")
     assert step("check").returncode == 2  # a broken config stops the stage script
+
+
+def test_a_config_edited_while_the_step_runs_is_a_change_at_the_next_run(tmp_path):
+    conf, table, out = tmp_path / "train.yaml", tmp_path / "feats.scp", tmp_path / "exp"
+    conf.write_text("batch_size: 4\n")
+    table.write_text("u1 x\n")
+    assert check(out, "train", _key(conf, table)).state == "new"  # the step starts with 4
+    conf.write_text("batch_size: 2\n")  # edited while it runs
+    mark(out, "train", _key(conf, table))
+    verdict = check(out, "train", _key(conf, table))
+    assert verdict.state == "redo" and verdict.changes == ["train: batch_size: 4 -> 2"]
+
+
+def test_a_missing_or_broken_config_stops_before_anything_is_removed(tmp_path):
+    out = tmp_path / "dump"
+    out.mkdir()
+    (out / "video.scp").write_text("u1 x\n")
+    with pytest.raises(ValueError, match="does not exist"):
+        StepKey(confs=[("frontend", str(tmp_path / "typo.yaml"), None)]).build()
+    unknown = tmp_path / "frontend.yaml"
+    unknown.write_text("crop: {sise: 96}\n")
+    with pytest.raises(ValueError, match="sise"):
+        StepKey(confs=[("frontend", str(unknown), None)]).build()
+    # a file the step only quotes (the report's configs) may be missing
+    assert StepKey(quotes=[("asr", str(tmp_path / "none.yaml"))]).build() == {"asr: (file)": "missing"}
+
+
+def test_the_front_end_is_keyed_with_its_defaults_filled_in(tmp_path):
+    short, spelled = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    short.write_text("crop: {region: mouth}\n")
+    spelled.write_text("crop: {region: mouth, margin: 0.0, size: 112}\nmel: {n_mels: 80}\n")
+    assert conf_entries("frontend", short) == conf_entries("frontend", spelled)

@@ -47,6 +47,17 @@ def test_a_model_conf_that_disagrees_is_refused(tmp_path):
         _build(frontend, mel_per_video_frame=2.5)
 
 
+def test_a_model_for_other_crops_than_the_tracks_is_refused(tmp_path):
+    """crop.size 96 with the configs' image_size 112 failed deep in the encoder with a shape
+    error; now the model build names both settings."""
+    frontend = _frontend(tmp_path, "crop96", crop={"size": 96})
+    with pytest.raises(
+        ValueError, match=r"image_size is 112 but the face tracks are 96x96 crops .*crop96\.yaml"
+    ):
+        _build(frontend, image_size=112)
+    assert _build(frontend, image_size=96)[0].image_size == 96
+
+
 def test_features_of_other_bands_are_refused(tmp_path):
     model, _ = _build(_frontend(tmp_path, "bands40", mel={"n_mels": 40}))
     video = torch.zeros(2, 4, 112, 112)
