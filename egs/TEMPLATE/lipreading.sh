@@ -169,7 +169,9 @@ fi
 # decode tag, as the speech is)
 ft_gen=${train_exp}/asr_finetune_${inference_tag}
 asr_finetune "${gen_data}/gen_train" "${gen_data}/gen_valid" "${ft_gen}"
-model_id "${base_model}" >"${ft_gen}/base_model"
+model_id "${base_model}" >"${ft_gen}/.base_model.tmp"
+cmp -s "${ft_gen}/.base_model.tmp" "${ft_gen}/base_model" || mv "${ft_gen}/.base_model.tmp" "${ft_gen}/base_model"
+rm -f "${ft_gen}/.base_model.tmp"
 
 lm=${expdir}/asr_lm/lm_${ngram_order}gram_$(basename "$(dirname "${base_config}")").arpa
 if [ "${use_lm}" = true ]; then

@@ -113,7 +113,9 @@ train_lipsound2() {
   for dset in "${tset}" "${vset}"; do
     for f in "${inputs[@]}"; do key+=(--table "${dumpdir}/${dset}/${f}"); done
   done
-  if step_done "${_stage_no}" "${exp} (training)" "${exp}" train "${key[@]}" --stale "${exp}/*" --stale "${exp}/.done.*"; then
+  # (the oracle dirs there are the vocoded ground truth, not this model's: they stay)
+  if step_done "${_stage_no}" "${exp} (training)" "${exp}" train "${key[@]}" --stale "${exp}/*" --stale "${exp}/.done.*" \
+    --keep "${exp}/oracle_*"; then
     return 0
   fi
   # the experiment records the settings its training data were made with

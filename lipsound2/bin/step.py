@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--stale", action="append", default=[], help="check: outputs (globs) removed before a redo"
     )
+    p.add_argument("--keep", action="append", default=[], help="check: globs --stale must not remove")
     return p
 
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "mark":
         mark(args.dir, args.name, key)
         return 0
-    verdict = check(args.dir, args.name, key, args.stale)
+    verdict = check(args.dir, args.name, key, args.stale, args.keep)
     head = f"Stage {args.stage}: " if args.stage else ""
     what = args.what or args.dir
     if verdict.state == "done":

@@ -240,11 +240,15 @@ def started_path(directory: str | os.PathLike, name: str) -> Path:
     return Path(directory) / f".started.{name}"
 
 
-def remove(patterns: Iterable[str]) -> list[str]:
-    """Remove files and folders matching the glob patterns; returns what was removed."""
+def remove(patterns: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
+    """Remove files and folders matching the glob patterns, but none matching a ``keep``
+    pattern; returns what was removed."""
+    kept = {path for pattern in keep for path in glob.glob(pattern)}
     removed = []
     for pattern in patterns:
         for path in sorted(glob.glob(glob.escape(pattern) if "*" not in pattern else pattern)):
+            if path in kept:
+                continue
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
             else:
@@ -262,11 +266,14 @@ class Verdict:
     removed: list[str] = field(default_factory=list)
 
 
-def check(directory: str | os.PathLike, name: str, key: Key, stale: Iterable[str] = ()) -> Verdict:
+def check(
+    directory: str | os.PathLike, name: str, key: Key, stale: Iterable[str] = (), keep: Iterable[str] = ()
+) -> Verdict:
     """Whether the step ``directory``/``name`` is done with ``key``; prepares a rerun if not.
 
     When it is not done, ``.started.NAME`` records ``key`` (so an interrupted run resumes
-    only under the same key) and, unless it resumes, the ``stale`` globs are removed first.
+    only under the same key) and, unless it resumes, the ``stale`` globs are removed first
+    (but not what the ``keep`` globs match: outputs of other steps that live there).
     """
     done = marker_path(directory, name)
     started = started_path(directory, name)
@@ -286,7 +293,7 @@ def check(directory: str | os.PathLike, name: str, key: Key, stale: Iterable[str
     if done.exists():
         done.unlink()
     if verdict.state == "redo" or verdict.state == "new":
-        verdict.removed = remove(stale)
+        verdict.removed = remove(stale, keep)
     Path(directory).mkdir(parents=True, exist_ok=True)
     _write_key(started, key)
     return verdict
