@@ -236,6 +236,20 @@ def test_stage6_vocoder_training_on_a_gpu(tool, recipe_dir, dry_env):
     assert option(call, "--array") is None
 
 
+def test_stage6_through_the_stage_script_trains_the_vocoder_on_a_gpu(slurm_recipe, dry_env):
+    """The stage script itself with --ngpu 1: the HiFi-GAN training goes to ${cuda_cmd} --gpu 1
+    and is told --device cuda (it trained on one CPU core before)."""
+    (slurm_recipe / "conf" / "vocoder.yaml").write_text(
+        (ROOT / "egs" / "TEMPLATE" / "conf" / "vocoder_hifigan_cpu.yaml").read_text()
+    )
+    run_stages(slurm_recipe, dry_env, "--stage", "6", "--stop_stage", "6", "--ngpu", "1",
+               "--vocoder_type", "hifigan", "--vocode_oracle", "false")  # fmt: skip
+    (call,) = sbatch_calls(dry_env)
+    assert_gpu_request(call, 1)
+    script = batch_script(slurm_recipe, call)
+    assert "lipsound2.bin.train_vocoder" in script and "--device\\ cuda" in script
+
+
 def test_stage7_asr_training_and_decoding(recipe_dir, dry_env, utils_dir, monkeypatch):
     """lipsound2/bin/asr_cascade.py (stage 7): train --ngpu 4 asks slurm.pl for --gpu 4, and
     each decoding job for --gpu 1."""
