@@ -6,7 +6,7 @@ the first clip, so window edges fall anywhere in the speech. Each such video is 
 
 * whole: the track in one piece, longer than anything the model saw;
 * plain windows: consecutive windows of the training length, their mels put end to end;
-* overlapping windows (``lipsound2.inference.video``): windows of the training length spread
+* overlapping windows (``lipsound2.inference.video_speaker``): windows of the training length spread
   evenly, overlapping by at least ``overlap``, their mels cross-faded over each overlap;
 
 and the wav (the same vocoder for all) is scored against the joined real audio (ESTOI,
@@ -25,7 +25,7 @@ import numpy as np
 from lipsound2.fileio.table import read_table
 from lipsound2.frontend.pipeline import make_detector, prepare
 from lipsound2.inference import Video2Speech, VideoSpeaker
-from lipsound2.inference.video import fit_length, join_windows
+from lipsound2.inference.video_speaker import fit_length, join_windows
 from lipsound2.metrics.speech import speech_scores
 
 

@@ -6,7 +6,7 @@ Each video (any format, frame rate or frame size FFmpeg reads; its audio, if any
 used) goes through the front end the model was trained with (the face is found, tracked
 and cropped as in the recipe's stage 1), the network and the vocoder, and ``OUT_DIR/<video
 name>.wav`` gets speech of the video's duration. A video longer than ``--window`` is decoded
-in overlapping windows and joined (see lipsound2/inference/video.py). A video without a
+in overlapping windows and joined (see lipsound2/inference/video_speaker.py). A video without a
 usable face, or one that cannot be read, gets one error line on stderr and no wav; the
 others go on, and the exit status is 1 if any failed. Each video's line on stdout gives its
 real-time factor: seconds of work (front end, network, vocoder; not the one-time model
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lipsound2.fileio.wav import write_wav
 from lipsound2.inference import Video2Speech
-from lipsound2.inference.video import DEFAULT_OVERLAP_S, DEFAULT_WINDOW_S, VideoSpeaker
+from lipsound2.inference.video_speaker import DEFAULT_OVERLAP_S, DEFAULT_WINDOW_S, VideoSpeaker
 from lipsound2.nets.lipsound2 import STOP_MODES
 from lipsound2.nets.precision import PRECISIONS
 

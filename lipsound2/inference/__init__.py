@@ -16,7 +16,7 @@ __all__ = ["MelResult", "Speech", "Spoken", "Video2Speech", "VideoSpeaker"]
 
 def __getattr__(name: str) -> Any:
     if name in ("Spoken", "VideoSpeaker"):
-        from lipsound2.inference import video
+        from lipsound2.inference import video_speaker
 
-        return getattr(video, name)
+        return getattr(video_speaker, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ import soundfile
 
 from lipsound2.frontend.pipeline import make_detector, prepare_video
 from lipsound2.inference import Video2Speech
-from lipsound2.inference.video import VideoSpeaker, fit_length
+from lipsound2.inference.video_speaker import VideoSpeaker, fit_length
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lipsound2.inference.video import join_units, join_windows, window_bounds
+from lipsound2.inference.video_speaker import join_units, join_windows, window_bounds
 
 
 @pytest.mark.parametrize("num_frames", [1, 74, 75, 76, 138, 139, 140, 500, 1501])

@@ -21,7 +21,7 @@ from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.config import load_config
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.inference import Video2Speech, VideoSpeaker
-from lipsound2.inference.video import join_units, window_bounds
+from lipsound2.inference.video_speaker import join_units, window_bounds
 from lipsound2.tasks.face_track_type import FaceTrackReader
 from lipsound2.vocoders.griffin_lim import output_length
 from lipsound2.vocoders.hifigan import save_checkpoint
