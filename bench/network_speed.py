@@ -16,7 +16,7 @@ With ``--memory`` each call's peak memory is measured once more in a fresh child
     OMP_NUM_THREADS=2 python bench/network_speed.py --threads 2 --memory
 
 As ``lipsound2.bin.infer`` does, the process first keeps large freed blocks for reuse
-(``lipsound2.allocator``); ``--default_allocator`` measures without that.
+(``lipsound2.runtime.malloc``); ``--default_allocator`` measures without that.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from espnet.nets.pytorch_backend.rnn.attentions import AttLoc
 from espnet.nets.pytorch_backend.tacotron2.decoder import Decoder as EspnetDecoder
 from torch.ao.quantization import per_channel_dynamic_qconfig
 
-from lipsound2.allocator import reuse_large_allocations
 from lipsound2.frontend.config import FrontendConfig
 from lipsound2.nets.encoder import sequence_mask
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.precision import with_precision
+from lipsound2.runtime.malloc import reuse_large_allocations
 
 FEATURES = FrontendConfig()  # the paper's feature settings (the template's conf/frontend.yaml)
 FPS_MEL = FEATURES.mel.frames_per_second

@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lipsound2.allocator import reuse_large_allocations
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.inference.batching import length_sorted_batches
 from lipsound2.inference.options import INFERENCE_DEFAULTS, load_inference_config
 from lipsound2.inference.video2speech import Video2Speech
 from lipsound2.nets.precision import PRECISIONS
+from lipsound2.runtime.malloc import reuse_large_allocations
 from lipsound2.tasks.face_track_type import FaceTrackReader
 
 

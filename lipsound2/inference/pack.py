@@ -40,7 +40,7 @@ import yaml
 import lipsound2
 from lipsound2.fileio.atomic import atomic_path
 from lipsound2.frontend.config import SETTINGS_FILE, FrontendConfig, config_to_dict
-from lipsound2.report.environment import git_hash
+from lipsound2.runtime.provenance import git_hash
 
 PACK_FORMAT = "lipsound2-pack-1"
 META = "meta.yaml"

@@ -5,35 +5,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import platform
-import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
-
-def git_hash() -> str:
-    """Commit of the checkout this package runs from, ``-dirty`` when it has local changes."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + ("-dirty" if dirty else "")
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+from lipsound2.runtime.provenance import git_hash, package_version
 
 
 def environment(configs: list[str] | None = None) -> list[tuple[str, str]]:
@@ -44,9 +19,10 @@ def environment(configs: list[str] | None = None) -> list[tuple[str, str]]:
         ("lipsound2 git hash", git_hash()),
     ]
     env += [
-        (f"{p} version", _version(p)) for p in ("torch", "torchaudio", "espnet", "pesq", "pystoi", "jiwer")
+        (f"{p} version", package_version(p))
+        for p in ("torch", "torchaudio", "espnet", "pesq", "pystoi", "jiwer")
     ]
-    env += [("faster-whisper version", _version("faster-whisper"))]
+    env += [("faster-whisper version", package_version("faster-whisper"))]
     for conf in configs or []:
         path = Path(conf)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "missing"

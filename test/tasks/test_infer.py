@@ -136,7 +136,7 @@ def test_outputs_appear_only_when_every_utterance_was_tried(experiment, tmp_path
 # 112 x 112 gray, one per batch: a set held whole as float32 takes 10 MB per track, 240 MB more
 # for the larger set (the old code's peak grew by 254 MB). Streaming, it grew by 1-11 MB
 # in three runs. (In batches of 4 it grew by 42-91 MB: the freed blocks that
-# lipsound2/allocator.py keeps for reuse fragment by a share of a batch's activations.)
+# lipsound2/runtime/malloc.py keeps for reuse fragment by a share of a batch's activations.)
 @pytest.mark.slow
 def test_peak_memory_does_not_grow_with_the_set(experiment, tmp_path):
     peaks = {}

@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from lipsound2.allocator import reuse_large_allocations
+from lipsound2.runtime.malloc import reuse_large_allocations
 
 # Allocates a 128 MB tensor and reports whether it lies in the [heap] mapping, and how much
 # resident memory freeing it gave back to the system.
 PROBE = """
 import json, sys
 import torch
-from lipsound2.allocator import reuse_large_allocations
+from lipsound2.runtime.malloc import reuse_large_allocations
 if sys.argv[1] == "on":
     assert reuse_large_allocations()
 def rss_mb():
