@@ -88,7 +88,7 @@ def read_luma(spec: str):
     import numpy as np
 
     from lipsound2.fileio.facetrack import MEDIA_SUFFIXES, read_face_track
-    from lipsound2.frontend.gray import to_gray
+    from lipsound2.fileio.gray import to_gray
 
     spec = spec.strip()
     if not spec.lower().endswith(MEDIA_SUFFIXES):

@@ -14,8 +14,8 @@ import numpy as np
 
 from lipsound2.fileio.ark import ArkWriter, array_length, load_array
 from lipsound2.fileio.atomic import atomic_path, temp_name
+from lipsound2.fileio.gray import to_gray
 from lipsound2.fileio.table import read_table
-from lipsound2.frontend.gray import to_gray
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mpg", ".mov", ".webm")
 

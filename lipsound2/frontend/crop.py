@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from lipsound2.fileio.gray import to_gray
 from lipsound2.frontend.config import CROP_REGIONS, CropConfig
-from lipsound2.frontend.gray import to_gray
 from lipsound2.frontend.track import face_size
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lipsound2.frontend.gray import to_gray
+from lipsound2.fileio.gray import to_gray
 from lipsound2.tasks.ranks import distributed_rank
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lipsound2.fileio.facetrack import FaceTrackWriter, read_face_track
-from lipsound2.frontend.gray import to_gray
+from lipsound2.fileio.gray import to_gray
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from lipsound2.fileio.facetrack import FaceTrackWriter, read_face_track
+from lipsound2.fileio.gray import to_gray
 from lipsound2.frontend.crop import CropConfig, crop_frames
-from lipsound2.frontend.gray import to_gray
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
 
 

@@ -1,7 +1,9 @@
 """The one RGB -> gray conversion, shared by cropping, face-track reading and the model's input.
 
 A track stored gray at stage 1 and an RGB track converted when it is read or fed to the
-model must give the model the same pixels, so all three use :func:`to_gray`.
+model must give the model the same pixels, so all three use :func:`to_gray`. It lives with
+the readers and writers because the face-track format stores gray pixels (reading an RGB track
+as gray is part of reading it), and so the front end and the readers both import it downward.
 """
 
 from __future__ import annotations
