@@ -11,9 +11,10 @@ from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
+from lipsound2.vocoders.hifigan_pretrained import PretrainedHiFiGANVocoder
 from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder
 
-VOCODER_TYPES = ("griffin_lim", "hifigan", "hifigan_units")
+VOCODER_TYPES = ("griffin_lim", "hifigan", "hifigan_units", "hifigan_pretrained")
 TRAINED_TYPES = ("hifigan", "hifigan_units")  # these need a checkpoint (--vocoder_file)
 UNIT_TYPES = ("hifigan_units",)  # these are called with the units beside the mel
 
@@ -27,7 +28,9 @@ def add_vocoder_arguments(parser: argparse.ArgumentParser) -> None:
     """``--vocoder_type``, ``--vocoder_config`` and ``--vocoder_file``, the arguments of
     :func:`build_vocoder` (with :func:`load_config`) on a command line."""
     parser.add_argument("--vocoder_type", choices=VOCODER_TYPES, default="griffin_lim")
-    parser.add_argument("--vocoder_config", default=None, help="vocoder YAML (griffin_lim settings)")
+    parser.add_argument(
+        "--vocoder_config", default=None, help="vocoder YAML (griffin_lim and hifigan_pretrained settings)"
+    )
     parser.add_argument(
         "--vocoder_file", default=None, help="HiFi-GAN checkpoint (vocoder.pth) of hifigan or hifigan_units"
     )
@@ -38,12 +41,15 @@ def build_vocoder(
     config: dict[str, Any],
     mel: MelConfig,
     vocoder_file: str | os.PathLike | None = None,
-) -> GriffinLimVocoder | HiFiGANVocoder | HiFiGANUnitsVocoder:
+) -> GriffinLimVocoder | HiFiGANVocoder | HiFiGANUnitsVocoder | PretrainedHiFiGANVocoder:
     """A callable ``log_mel (frames, n_mels) -> waveform`` for features made with ``mel``
     (the front end's settings), for the ``UNIT_TYPES`` ``(log_mel, units (frames,)) ->
-    waveform``; a HiFi-GAN trained on other settings is refused."""
+    waveform``; a HiFi-GAN trained on other settings is refused, and so are settings the
+    pre-trained HiFi-GAN's mel bridge cannot carry over."""
     if vocoder_type == "griffin_lim":
         return GriffinLimVocoder(mel, **config.get("griffin_lim", {}))
+    if vocoder_type == "hifigan_pretrained":
+        return PretrainedHiFiGANVocoder(mel, **config.get("hifigan_pretrained", {}))
     if vocoder_type in TRAINED_TYPES:
         if not vocoder_file:
             raise ValueError(
