@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lipsound2.bin.job import start_job, write_job_outputs
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table
 from lipsound2.frontend.config import FrontendConfig, load_config
 from lipsound2.frontend.decode import load_audio
 from lipsound2.frontend.mel import LogMel
+from lipsound2.recipe.jobs import start_job, write_job_outputs
 
 log = logging.getLogger("extract_mel")
 

@@ -14,9 +14,9 @@ import sys
 from tqdm import tqdm
 
 from lipsound2.asr.judge import JUDGES, SAMPLE_RATE, build_judge
-from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import read_wav
+from lipsound2.recipe.jobs import add_job_arguments, job_share
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -21,12 +21,12 @@ from pathlib import Path
 import av
 from tqdm import tqdm
 
-from lipsound2.bin.job import start_job, write_job_outputs
 from lipsound2.fileio.facetrack import FaceTrackWriter
 from lipsound2.fileio.table import read_table
 from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import config_to_dict, load_config
 from lipsound2.frontend.pipeline import make_detector, prepare
+from lipsound2.recipe.jobs import start_job, write_job_outputs
 
 log = logging.getLogger("prepare_av")
 

@@ -13,9 +13,9 @@ import argparse
 import logging
 import sys
 
-from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.table import read_table
 from lipsound2.metrics.scoring import score_speech, write_speech_tsv
+from lipsound2.recipe.jobs import add_job_arguments, job_share
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -24,13 +24,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lipsound2.bin.job import add_job_arguments, job_share
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import VOCODER_SECTIONS, SettingsMismatchError, settings_beside
 from lipsound2.frontend.config import load_config as load_frontend_config
+from lipsound2.recipe.jobs import add_job_arguments, job_share
 from lipsound2.vocoders.factory import UNIT_TYPES, add_vocoder_arguments, build_vocoder, load_config
 
 

@@ -1,4 +1,4 @@
-"""What the parallel job entry points share (a helper module, not an entry point itself).
+"""What the parallel job entry points share: their arguments, share of a table and outputs.
 
 Two kinds of job run under the job runners (``CMD JOB=1:N LOG prog args``):
 - jobs given their own share of a table (``prepare_av``, ``extract_mel``) write their tables and a
