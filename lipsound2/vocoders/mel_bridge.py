@@ -56,10 +56,6 @@ class VocoderMel:
     clip: float
     peak: float
 
-    @property
-    def frames_per_second(self) -> float:
-        return self.sample_rate / self.hop_length
-
 
 HIFIGAN_V1_MEL = VocoderMel(
     sample_rate=22050,
@@ -104,15 +100,16 @@ def interpolation_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return weights
 
 
-def band_coverage(ours: MelConfig, theirs: VocoderMel) -> np.ndarray:
-    """Share of each of the vocoder's bands' weight that lies within our ``f_min``-``f_max``."""
+def band_coverage(ours: MelConfig, theirs: VocoderMel, rate: int) -> np.ndarray:
+    """Share of each of the vocoder's bands' weight that lies within our ``f_min``-``f_max``,
+    for the vocoder run at ``rate`` (see :class:`MelBridge`)."""
     fbank = slaney_filter_bank(theirs.sample_rate, theirs.n_fft, theirs.n_mels, theirs.f_min, theirs.f_max)
-    freqs = np.arange(theirs.n_fft // 2 + 1) * theirs.sample_rate / theirs.n_fft
+    freqs = np.arange(theirs.n_fft // 2 + 1) * rate / theirs.n_fft
     inside = torch.as_tensor((freqs >= ours.f_min) & (freqs <= ours.f_max), dtype=fbank.dtype)
     return ((fbank * inside[:, None]).sum(0) / fbank.sum(0).clamp_min(1e-12)).numpy()
 
 
-def check_bridgeable(ours: MelConfig, theirs: VocoderMel) -> None:
+def check_bridgeable(ours: MelConfig, theirs: VocoderMel, rate: int) -> None:
     """Raise ``ValueError`` naming the front-end setting that the bridge cannot carry over."""
     if not ours.peak_normalize:
         raise ValueError(
@@ -120,59 +117,74 @@ def check_bridgeable(ours: MelConfig, theirs: VocoderMel) -> None:
             "and the level of features made without it is unknown; make the features with "
             "mel.peak_normalize true"
         )
-    coverage = band_coverage(ours, theirs)
+    coverage = band_coverage(ours, theirs, rate)
     short = np.flatnonzero(coverage < MIN_BAND_COVERAGE)
     if len(short):
         setting, value = ("mel.f_min", ours.f_min) if short[0] == 0 else ("mel.f_max", ours.f_max)
+        low, high = (f * rate / theirs.sample_rate for f in (theirs.f_min, theirs.f_max))
         raise ValueError(
             f"{setting} {value:g} Hz: the front end's mel band {ours.f_min:g}-{ours.f_max:g} Hz does not "
-            f"reach the pre-trained vocoder's {theirs.f_min:g}-{theirs.f_max:g} Hz ({len(short)} of its "
+            f"reach the pre-trained vocoder's {low:g}-{high:g} Hz ({len(short)} of its "
             f"{theirs.n_mels} bands lie mostly outside it)"
         )
 
 
-def derived_level_offset(ours: MelConfig, theirs: VocoderMel) -> float:
+def derived_level_offset(ours: MelConfig, theirs: VocoderMel, rate: int) -> float:
     """Log-level shift from the bridged magnitude to the vocoder's, derived from the settings.
 
     Steps 2-4 of the bridge carry the magnitude per FFT bin over unchanged. For a broadband
     signal of a given spectral density the expected squared STFT magnitude per bin grows with
-    the sample rate and the window's energy (``sample_rate * sum(window ** 2)``), so the
-    vocoder's bins are larger by the square root of that ratio; its training audio peaks at
+    the sample rate (``rate``, the one the vocoder runs at) and the window's energy
+    (``rate * sum(window ** 2)``), so the vocoder's bins are larger by the square root of that
+    ratio; its training audio peaks at
     ``theirs.peak`` where ours peaks at 1. On GRID speech the median difference between the
     bridged mel and the vocoder's own mel of the same audio is within 0.03 of this value
     (``test/vocoders/test_hifigan_pretrained.py``).
     """
     ours_energy = ours.sample_rate * float(torch.hann_window(ours.win_length).pow(2).sum())
-    their_energy = theirs.sample_rate * float(torch.hann_window(theirs.win_length).pow(2).sum())
+    their_energy = rate * float(torch.hann_window(theirs.win_length).pow(2).sum())
     return 0.5 * math.log(their_energy / ours_energy) + math.log(theirs.peak)
 
 
 class MelBridge:
     """Our log-mel ``(frames, n_mels)`` to the vocoder's ``(n_mels', frames')`` and the
     vocoder's waveform back to our rate; ``resample_frames=False`` keeps our frame count (only
-    for showing what the frame-rate step is worth)."""
+    for showing what the frame-rate step is worth).
 
-    def __init__(self, ours: MelConfig, theirs: VocoderMel, resample_frames: bool = True) -> None:
-        check_bridgeable(ours, theirs)
+    ``rate``: the sample rate the vocoder's output is read at, by default the one it was
+    trained at. Read at another rate, its output is its training audio slowed down (or sped
+    up) by ``rate / theirs.sample_rate``, pitch and formants included, so each of its FFT bins
+    and bands stands for a frequency scaled by that factor, and its frames follow
+    ``rate / hop_length``; the bridge feeds each band what our mel has at that frequency. A
+    vocoder read at our own rate makes fewer samples per second of speech and needs no
+    resampling; the cost is the top of the band, which ends at ``f_max`` times the factor.
+    """
+
+    def __init__(
+        self, ours: MelConfig, theirs: VocoderMel, resample_frames: bool = True, rate: int | None = None
+    ) -> None:
+        self.rate = rate or theirs.sample_rate
+        check_bridgeable(ours, theirs, self.rate)
         self.ours, self.theirs = ours, theirs
+        self.frames_per_second = self.rate / theirs.hop_length
         self.resample_frames = resample_frames
         our_fbank = slaney_filter_bank(ours.sample_rate, ours.n_fft, ours.n_mels, ours.f_min, ours.f_max)
         their_fbank = slaney_filter_bank(
             theirs.sample_rate, theirs.n_fft, theirs.n_mels, theirs.f_min, theirs.f_max
         )
         our_freqs = np.arange(ours.n_fft // 2 + 1) * ours.sample_rate / ours.n_fft
-        their_freqs = np.arange(theirs.n_fft // 2 + 1) * theirs.sample_rate / theirs.n_fft
+        their_freqs = np.arange(theirs.n_fft // 2 + 1) * self.rate / theirs.n_fft
         grid = torch.as_tensor(interpolation_matrix(our_freqs, their_freqs), dtype=torch.float32)
         # our mel -> our FFT grid -> their FFT grid -> their mel, as one (their n_mels, our n_mels) matrix
         self.matrix = their_fbank.T @ grid @ torch.linalg.pinv(our_fbank.T)
-        self.level_offset = derived_level_offset(ours, theirs)
+        self.level_offset = derived_level_offset(ours, theirs, self.rate)
 
     def frame_positions(self, frames: int) -> np.ndarray:
         """Where the vocoder's frames fall on our frame axis, for ``frames`` of ours: as many
         as cover the ``output_length`` of ours, each at the middle of its hop of output."""
         duration = output_length(frames, self.ours) / self.ours.sample_rate
-        count = max(math.ceil(duration * self.theirs.frames_per_second - 1e-9), 1)
-        times = (np.arange(count) + 0.5) / self.theirs.frames_per_second
+        count = max(math.ceil(duration * self.frames_per_second - 1e-9), 1)
+        times = (np.arange(count) + 0.5) / self.frames_per_second
         return times * self.ours.frames_per_second
 
     def __call__(self, log_mel: np.ndarray) -> torch.Tensor:
@@ -194,8 +206,8 @@ class MelBridge:
         """The vocoder's waveform at our sample rate, cut or zero-padded to the length our
         vocoders give for ``frames`` mel frames."""
         wav = np.asarray(wav, dtype=np.float32)
-        if self.theirs.sample_rate != self.ours.sample_rate and len(wav):
-            wav = soxr.resample(wav, self.theirs.sample_rate, self.ours.sample_rate, quality="HQ")
+        if self.rate != self.ours.sample_rate and len(wav):
+            wav = soxr.resample(wav, self.rate, self.ours.sample_rate, quality="HQ")
         length = output_length(frames, self.ours)
         out = np.zeros(length, np.float32)
         out[: min(length, len(wav))] = wav[:length]
