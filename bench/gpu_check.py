@@ -87,22 +87,6 @@ TOLERANCES = {
     "speak_fp32": 5e-2,  # the spoken wav's magnitude spectrogram, device against CPU fp32
 }
 
-# A tiny model for --dry_run_cpu (test/tasks/tiny_lipsound2.py's sizes).
-TINY_MODEL_CONF = {
-    "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
-    "decoder_conf": {
-        "prenet_sizes": [32, 16],
-        "prenet_dropout": 0.5,
-        "attention_lstm_units": 64,
-        "decoder_lstm_units": 64,
-        "attention_size": 16,
-        "location_filters": 4,
-        "location_kernel": 5,
-        "lstm_dropout": 0.0,
-    },
-    "postnet_conf": {"channels": 16, "dropout": 0.0},
-}
-
 
 def log(message: str) -> None:
     print(f"[gpu_check {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -171,6 +155,8 @@ class Settings:
         self.vocoder_batch = 2 if dry else 16
         with open(args.train_config, encoding="utf-8") as f:
             paper = yaml.safe_load(f)["model_conf"]
+        from lipsound2.nets.tiny import TINY_MODEL_CONF  # the tests' tiny model
+
         self.model_conf = {**paper, **TINY_MODEL_CONF} if dry else paper
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real sample clips, the repository root, small generated corpora."""
+"""The test tiers, decided by folder, and shared fixtures: the real sample clips, the
+repository root, small generated corpora."""
 
 from __future__ import annotations
 
@@ -9,6 +10,69 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_DIR = Path(__file__).resolve().parent
+
+# Each folder of test/ belongs to one tier; the folder decides, not a mark on each test. Unit
+# tests live in the folders named after lipsound2's packages (and test/speak, the command),
+# and the top-level test files. A test that runs the stage script, the ESPnet launcher or a
+# recipe belongs in a stage folder instead. Each tier's time limit per test (setup included)
+# makes a test that grew too slow for its tier fail loudly instead of slowing every run down.
+PACKAGES = tuple(sorted(p.parent.name for p in (ROOT / "lipsound2").glob("*/__init__.py")))
+TIERS = {
+    "unit": (*PACKAGES, "speak"),
+    "stages": ("egs", "recipes", "utils", "bench"),
+    "integration": ("integration",),
+}
+TIME_LIMIT_S = {"unit": 60, "stages": 600, "integration": 1800}
+HELPERS = "lipsound2_testing"  # the shared helper package, no tests
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a path under test/ (top-level test files are unit tests); None for the
+    helper package and paths outside test/."""
+    try:
+        parts = path.resolve().relative_to(TEST_DIR).parts
+    except ValueError:
+        return None
+    if not parts or parts[0] == HELPERS or parts[0] in ("__pycache__",):
+        return None
+    if len(parts) == 1 and not (TEST_DIR / parts[0]).is_dir():
+        return "unit"
+    for tier, folders in TIERS.items():
+        if parts[0] in folders:
+            return tier
+    where = f"TIERS in {__file__}"
+    raise pytest.UsageError(f"test/{parts[0]}/ is no lipsound2 package and no tier's folder ({where})")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tier",
+        action="append",
+        choices=list(TIERS),
+        help="collect only the folders of this tier (repeatable); -m selects the same after collecting all",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With --tier, the other tiers' folders are not even imported."""
+    tiers = config.getoption("tier")
+    if not tiers:
+        return None
+    tier = tier_of(collection_path)
+    return True if tier is not None and tier not in tiers else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
+    ``timeout`` mark wins)."""
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: a test outside test/'s tier folders")
+        item.add_marker(tier)
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TIME_LIMIT_S[tier]))
 
 
 def _find_realdata() -> Path | None:

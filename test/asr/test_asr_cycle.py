@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_asr import TINY_ASR_CONF
 
 from lipsound2.bin.asr_cascade import main
 from lipsound2.fileio.table import read_table
+from lipsound2_testing.tiny_asr import TINY_ASR_CONF
 
 
 def _epoch_losses(log: Path) -> list[float]:
     return [float(m) for m in re.findall(r"epoch results: \[train\].*?, loss=([0-9.]+)", log.read_text())]
 
 
-@pytest.mark.slow
 def test_scratch_finetune_decode_cycle(espnet_dirs):
     exp, data, lm = espnet_dirs["exp"], espnet_dirs["data"], espnet_dirs["lm"]
     scratch, ft = exp / "asr scratch", exp / "asr finetune"

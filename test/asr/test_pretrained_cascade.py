@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_asr import TINY_ASR_CONF
 
 from lipsound2.bin.asr_cascade import main
 from lipsound2.fileio.table import read_table, write_table
+from lipsound2_testing.tiny_asr import TINY_ASR_CONF
 
 PEAK_LR = 0.004
 LR_FACTOR = 0.1
@@ -115,7 +115,6 @@ def _token_ids(config_yaml: Path, texts: dict[str, str]) -> list[int]:
     return [int(i) for k, t in texts.items() for i in preprocess(k, {"text": t})["text"]]
 
 
-@pytest.mark.slow
 def test_packed_model_is_unpacked_under_the_experiment(stage7):
     work, *_ = stage7
     unpacked = work / "exp" / "asr_pretrained" / "upper asr"
@@ -124,7 +123,6 @@ def test_packed_model_is_unpacked_under_the_experiment(stage7):
     assert Path(config["bpemodel"]).is_relative_to(unpacked)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["asr_finetune_real_finetune", f"lipsound2_train/asr_finetune_{TAG}"])
 def test_finetuning_text_is_in_the_model_tokens(stage7, name):
     work, *_ = stage7
@@ -139,7 +137,6 @@ def test_finetuning_text_is_in_the_model_tokens(stage7, name):
     assert raw.count(unk) / len(raw) >= 0.5  # every word: "▁" and <unk>
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["asr_finetune_real_finetune", f"lipsound2_train/asr_finetune_{TAG}"])
 def test_finetuning_runs_at_peak_times_factor(stage7, name):
     work, *_ = stage7
@@ -149,7 +146,6 @@ def test_finetuning_runs_at_peak_times_factor(stage7, name):
     assert "Loading pretrained params from" in log
 
 
-@pytest.mark.slow
 def test_lm_and_hypotheses_use_the_model_tokens(stage7):
     work, *_ = stage7
     exp = work / "exp"
@@ -168,7 +164,6 @@ def test_lm_and_hypotheses_use_the_model_tokens(stage7):
     assert words and all(w == w.upper() for w in words)
 
 
-@pytest.mark.slow
 def test_a_second_run_does_nothing(stage7):
     """Every step of stage 7 is done with the same settings and inputs: nothing is trained,
     fine-tuned or decoded again, and the hypotheses stay as they were."""

@@ -38,7 +38,6 @@ def test_a_cpu_device_is_refused_without_the_dry_run(tmp_path: Path):
     assert proc.returncode == 2 and "--dry_run_cpu" in proc.stderr
 
 
-@pytest.mark.slow
 def test_the_cpu_mode_runs_every_step(tmp_path: Path, grid_clips: list[Path]):
     """Real clips through stages 1-2, the comparisons, ESPnet training with a frozen decoder and
     units and its resume, inference, a pack spoken by lipsound2-speak, and the timings, all on the

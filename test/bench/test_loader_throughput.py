@@ -12,10 +12,10 @@ import pytest
 
 from lipsound2.fileio.facetrack import FaceTrackWriter, read_face_track
 from lipsound2.fileio.gray import to_gray
+from lipsound2_testing.bench import bench_module
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-import loader_throughput  # noqa: E402
+loader_throughput = bench_module("loader_throughput")
 
 
 def _face_like_track(frames: int = 10, size: int = 112) -> np.ndarray:
@@ -63,7 +63,6 @@ def test_the_luma_loader_type_is_found_before_face_track(tmp_path: Path):
     assert luma.loader_dict["video"]["utt"].shape == (10, 112, 112)  # ESPnet casts after the preprocessor
 
 
-@pytest.mark.slow
 def test_the_bench_runs_through_the_training_data_path(tmp_path: Path, grid_clips: list[Path]):
     out = tmp_path / "out"
     cmd = [sys.executable, str(ROOT / "bench" / "loader_throughput.py"), *map(str, grid_clips[:2]),

@@ -11,8 +11,6 @@ from lipsound2.bin.prepare_corpus import main as prepare
 from lipsound2.bin.prepare_corpus import si_speakers
 from lipsound2.fileio.table import read_table
 
-pytestmark = pytest.mark.slow
-
 
 def _validate(root: Path, datadir: Path, *opts: str) -> None:
     proc = subprocess.run(

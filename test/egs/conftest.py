@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recipe_dir import make_recipe
+
+from lipsound2_testing.recipe_dir import make_recipe
 
 
 @pytest.fixture

@@ -8,22 +8,18 @@ import json
 import math
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 import torch
 import yaml
-from recipe_dir import write_data_settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
-from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus, write_experiment  # noqa: E402
-
-from lipsound2.fileio.table import read_table  # noqa: E402
-from lipsound2.nets.lipsound2 import DECODER_SIDE  # noqa: E402
-from lipsound2.tasks.checkpoint import load_checkpoint  # noqa: E402
+from lipsound2.fileio.table import read_table
+from lipsound2.nets.lipsound2 import DECODER_SIDE
+from lipsound2.tasks.checkpoint import load_checkpoint
+from lipsound2_testing.recipe_dir import write_data_settings
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus, write_experiment
 
 TRAINING = {"batch_type": "sorted", "batch_size": 2, "num_att_plot": 0, "num_workers": 0, "max_epoch": 1,
             "keep_nbest_models": 1, "best_model_criterion": [["valid", "loss", "min"]]}  # fmt: skip
@@ -59,7 +55,6 @@ def _run(recipe: Path, *args: str, env: dict | None = None) -> subprocess.Comple
     return proc
 
 
-@pytest.mark.slow
 def test_stage4_takes_the_audio_models_decoder_and_the_av_models_encoder(
     recipe: Path, root: Path, tmp_path: Path
 ):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from recipe_dir import audio_set
 
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table
+from lipsound2_testing.recipe_dir import audio_set
 
 
 def _stage1_output(dump: Path, num_utts: int, seed: int) -> Path:

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import torch
 import yaml
-from recipe_dir import INFERENCE_TAG, write_data_settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
-from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus  # noqa: E402
-
-from lipsound2.fileio.ark import read_scp  # noqa: E402
-from lipsound2.fileio.table import read_table, write_table  # noqa: E402
+from lipsound2.fileio.ark import read_scp
+from lipsound2.fileio.table import read_table, write_table
+from lipsound2_testing.recipe_dir import INFERENCE_TAG, write_data_settings
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 
 def test_a_unit_head_trains_on_units_and_decodes_them(recipe: Path):

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from recipe_dir import INFERENCE_TAG, audio_set
 from test_stage2_units import _stage1_output
 
 from lipsound2.fileio.ark import load_array
@@ -22,6 +21,7 @@ from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder
 from lipsound2.vocoders.speaker import load_embeddings
+from lipsound2_testing.recipe_dir import INFERENCE_TAG, audio_set
 
 TINY = {
     "generator_params": {

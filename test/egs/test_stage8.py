@@ -7,11 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-from recipe_dir import INFERENCE_TAG
-
 from lipsound2.fileio.table import write_table
 from lipsound2.fileio.wav import read_wav, write_wav
+from lipsound2_testing.recipe_dir import INFERENCE_TAG
 
 CLIPS = ("00002", "00008", "00022")  # real LRS2 speech, 1.5 to 3.3 s
 
@@ -44,7 +42,6 @@ def real_test_set(recipe: Path, realdata: Path) -> tuple[Path, dict[str, str]]:
     return src, texts
 
 
-@pytest.mark.slow
 def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     src, texts = real_test_set(recipe, realdata)
     decode = _decode_dir(recipe)
@@ -97,7 +94,6 @@ def test_stage8_counts_every_utterance_and_is_never_stale(recipe, realdata):
     assert _row(md, "Cascaded lip reading", "The same dir") == ["0.00", "3/3"]
 
 
-@pytest.mark.slow
 def test_stage8_refuses_real_audio_rows_of_another_experiments_asr(recipe, realdata):
     """exp/real_asr_trained_<set> is shared: rows of another cascade's base ASR never pass as this one's."""
     src, texts = real_test_set(recipe, realdata)
@@ -132,7 +128,6 @@ JUDGE_TITLES = {
 }
 
 
-@pytest.mark.slow
 def test_stage8_both_judges_count_every_utterance_and_are_cached_by_name(recipe, realdata):
     src, texts = real_test_set(recipe, realdata)
     decode = _decode_dir(recipe)

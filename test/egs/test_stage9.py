@@ -9,15 +9,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 import yaml
 from espnet2.layers.global_mvn import GlobalMVN
-from recipe_dir import write_data_settings
 
 from lipsound2.fileio.yamlio import load_yaml
 from lipsound2.inference import Video2Speech
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2_testing.recipe_dir import write_data_settings
 
 RESULTS = "### Speech reconstruction\n\n| Model | test_sd ESTOI |\n|---|---|\n| LipSound2 | 0.321 |\n"
 
@@ -29,7 +28,6 @@ def _stage9(recipe: Path) -> subprocess.CompletedProcess:
     return res
 
 
-@pytest.mark.slow
 def test_stage9_packs_the_model_with_the_recipes_settings(recipe, root):
     template = root / "egs" / "TEMPLATE" / "conf"
     (recipe / "conf").mkdir()

@@ -6,7 +6,8 @@ import shlex
 import subprocess
 
 import pytest
-from recipe_dir import SCRIPTS
+
+from lipsound2_testing.recipe_dir import SCRIPTS
 
 
 def _run(recipe, *args):

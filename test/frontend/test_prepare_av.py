@@ -21,8 +21,6 @@ from lipsound2.fileio.table import read_table, write_table
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.frontend.mel import log_mel
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def stage1(tmp_path_factory, bad_media):
@@ -150,7 +148,6 @@ def test_killed_job_leaves_only_complete_files(grid_clips, tmp_path):
     assert all(len(read_face_track(v)) == 75 for v in read_table(out / "video.scp").values())
 
 
-@pytest.mark.integration
 def test_stage_script_runs_stages_1_and_2_and_skips_when_done(root, grid_clips, bad_media, tmp_path):
     recipe = tmp_path / "my recipe"
     (recipe / "conf").mkdir(parents=True)

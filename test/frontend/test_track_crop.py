@@ -12,7 +12,6 @@ from lipsound2.frontend.detect import build_detector
 from lipsound2.frontend.track import TrackError, choose_face, face_size, smooth, track_face
 
 
-@pytest.mark.slow
 def test_face_found_in_every_grid_frame_and_crops_hold_the_mouth(grid_clips, detector):
     for clip in grid_clips:
         frames = decode_video(str(clip)).frames

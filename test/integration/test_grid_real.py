@@ -26,8 +26,6 @@ from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
 from lipsound2.frontend.config import load_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 SETS = ("train_sd", "dev_sd", "test_sd")
 CLIP_STRIDE = 25  # every 25th of the 500 clips: 20 clips, every command, colour and adverb
 DAMAGED = "bbbs4n"  # another real clip, its middle overwritten; the seed-0 split puts it in train

@@ -21,8 +21,6 @@ from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 SETS = ("train_sd", "dev_sd", "test_sd")
 PRETRAIN_SETS = ("voxceleb2_train", "voxceleb2_valid")
 EXPS = ("lipsound2_pretrained", "lipsound2_scratch", "lipsound2_blank_video")

@@ -40,8 +40,6 @@ from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 CLIP_STRIDE = 50  # every 50th of the 500 clips of s1: 10 clips, every split non-empty
 EXCHANGE = ("lrik2n", "lrik4p")  # the corpus edit: the test clip out, its next clip by name in
 SETS = ("train_sd", "dev_sd", "test_sd")

@@ -53,7 +53,6 @@ def eval_dir(realdata, tmp_path):
     return tmp_path / "ref" / "wav.scp", tmp_path / "gen dir"
 
 
-@pytest.mark.slow
 def test_missing_wav_fails_and_short_wav_is_flagged(eval_dir, caplog):
     ref_scp, gen = eval_dir
     gen_scp = gen / "wav.scp"

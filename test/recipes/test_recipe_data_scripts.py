@@ -176,7 +176,6 @@ def test_cmlr_data_sh(media, tmp_path, root):
     assert not (_speakers(data, "train_si") | _speakers(data, "dev_si")) & {"s1", "s6"}
 
 
-@pytest.mark.slow
 def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     from lipsound2.synthetic.speech import FESTIVAL_VOICES, festival_available
 

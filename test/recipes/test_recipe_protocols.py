@@ -114,7 +114,6 @@ def grid_corpus(media, tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
     return corpus, listed
 
 
-@pytest.mark.slow
 def test_grid_overlapped_split_is_the_published_list(grid_corpus, tmp_path):
     corpus, listed = grid_corpus
     data = tmp_path / "data"
@@ -129,7 +128,6 @@ def test_grid_overlapped_split_is_the_published_list(grid_corpus, tmp_path):
     assert set(_utt2spk(data, "train_overlapped").values()) == set(test.values())
 
 
-@pytest.mark.slow
 def test_grid_unseen_split_holds_out_s1_s2_s20_s22(grid_corpus, tmp_path):
     corpus, listed = grid_corpus
     data = tmp_path / "data"
@@ -177,7 +175,6 @@ def tcd_corpus(media, tmp_path_factory) -> tuple[Path, Path, dict[str, list[str]
     return root, prompts, listed
 
 
-@pytest.mark.slow
 def test_tcd_timit_overlapped_split_is_the_published_list(tcd_corpus, tmp_path):
     corpus, prompts, listed = tcd_corpus
     data = tmp_path / "data"
@@ -193,7 +190,6 @@ def test_tcd_timit_overlapped_split_is_the_published_list(tcd_corpus, tmp_path):
     assert read_table(data / "test_overlapped" / "text")["01M-sx100"] == "sentence 100 of the sx set"
 
 
-@pytest.mark.slow
 def test_tcd_timit_speaker_independent_split_is_39_and_17_volunteers(tcd_corpus, tmp_path):
     corpus, prompts, _ = tcd_corpus
     data = tmp_path / "data"
@@ -209,7 +205,6 @@ def test_tcd_timit_speaker_independent_split_is_39_and_17_volunteers(tcd_corpus,
 # --- VoxCeleb2 (pre-training on dev and test, 6,112 speakers) --------------------------------
 
 
-@pytest.mark.slow
 def test_voxceleb2_pretrains_on_dev_and_test_with_held_out_speakers(media, tmp_path):
     corpus = tmp_path / "VoxCeleb 2"
     for part, first, count in (("dev", 1, VOX_DEV), ("test", VOX_DEV + 1, VOX_TEST)):

@@ -93,7 +93,6 @@ def recipe(realdata, tmp_path_factory):
     return work
 
 
-@pytest.mark.slow
 def test_scores_results_and_html_report(recipe, root, tmp_path, monkeypatch):
     monkeypatch.chdir(recipe)
     for d in ("oracle_test", f"exp_a/{DECODE}", f"exp_b/{DECODE}"):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))  # the tiny model of the task tests
-from tiny_lipsound2 import write_experiment  # noqa: E402
-
-from lipsound2.bin import pack as pack_cmd  # noqa: E402
+from lipsound2.bin import pack as pack_cmd
+from lipsound2_testing.tiny_lipsound2 import write_experiment
 
 
 @pytest.fixture(scope="session")

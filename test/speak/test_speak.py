@@ -70,7 +70,6 @@ def clips(realdata: Path) -> dict[str, Path]:
     return clips
 
 
-@pytest.mark.slow
 def test_real_clips_get_wavs_and_each_bad_input_one_error_line(clips, tiny_pack, tmp_path):
     """One call with good and bad inputs: a wav of the video's duration for every good one, one
     error line naming the file for each bad one, exit status 1."""

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import soundfile as sf
 
 from lipsound2.corpus.grid import grid_words
 from lipsound2.corpus.readers import read_align_words
 from lipsound2.synthetic.generate import MARKER, generate_grid
 from lipsound2.synthetic.quality import detection_stats
-
-pytestmark = pytest.mark.slow
 
 
 def _digest(path: Path) -> str:

@@ -35,7 +35,6 @@ def test_audio_only_voices_are_none_of_the_audio_visual_voices():
     assert len(audio) == 100 and not audio & av
 
 
-@pytest.mark.slow
 def test_generated_librispeech_layout_prepares_as_audio_only_sets(root, tmp_path):
     if not all(festival_available(v) for v in FESTIVAL_VOICES):
         pytest.skip("festival or its voices are not installed (tools/install.sh)")

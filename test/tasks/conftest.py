@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
+
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF
 
 from lipsound2.bin import train, train_audio
 from lipsound2.nets.audio_pretrain import AudioPretrainModel
 from lipsound2.nets.lipsound2 import DECODER_SIDE
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF
 
 SPECAUG = {"apply_freq_mask": True, "freq_mask_width_range": [0, 10], "num_freq_mask": 1,
            "apply_time_mask": True, "time_mask_width_range": [0, 4], "num_time_mask": 1}  # fmt: skip
@@ -51,7 +50,6 @@ def _decoder_side(state: dict) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if k.split(".")[0] in DECODER_SIDE}
 
 
-@pytest.mark.slow
 def test_a_frozen_transferred_decoder_stays_the_audio_models_for_n_updates(tiny_corpus: Path, tmp_path: Path):
     lipsound2_model = {**TINY_MODEL_CONF, "stop_mode": "known_length", "freeze_decoder_updates": 2}
     lipsound2_config = _write(tmp_path / "train.yaml", {"model_conf": lipsound2_model})

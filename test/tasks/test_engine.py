@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 from lipsound2.bin import train
 from lipsound2.nets.lipsound2 import DECODER_SIDE, LipSound2
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
 from lipsound2.tasks.lipsound2 import LipSound2Task
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 
 def _config(tmp: Path, **overrides) -> Path:
@@ -58,7 +58,6 @@ def _losses(exp: Path) -> dict[int, float]:
     return {epoch: (s["train"]["loss"], s["valid"]["loss"]) for epoch, s in stats.items()}
 
 
-@pytest.mark.slow
 def test_resume_reproduces_uninterrupted_run(tiny_corpus: Path, tmp_path: Path):
     config = _config(tmp_path)
     _train(tiny_corpus, tmp_path / "straight", config, "--max_epoch", "3")
@@ -76,7 +75,6 @@ def test_resume_reproduces_uninterrupted_run(tiny_corpus: Path, tmp_path: Path):
     assert int(model.num_updates) == 6  # 2 updates x 3 epochs, restored from the checkpoint
 
 
-@pytest.mark.slow
 def test_init_param_loads_pretrained_model(tiny_corpus: Path, tmp_path: Path):
     _train(tiny_corpus, tmp_path / "pre", _config(tmp_path), "--max_epoch", "1")
     pretrained = tmp_path / "pre" / "valid.loss.best.pth"
@@ -91,7 +89,6 @@ def test_init_param_loads_pretrained_model(tiny_corpus: Path, tmp_path: Path):
     assert not all(torch.equal(pre[k], scratch[k]) for k in weights)
 
 
-@pytest.mark.slow
 def test_scheduled_sampling_counts_optimizer_updates(tiny_corpus: Path, tmp_path: Path):
     """With accum_grad 2 the trainer steps once per 2 batches: 1 update per epoch here."""
     model_conf = {**TINY_MODEL_CONF, "ss_max_prob": 0.3, "ss_start_step": 0, "ss_end_step": 4}
@@ -119,7 +116,6 @@ def _fine_tune_with_recipe(root: Path, corpus: Path, exp: Path, config: Path, pr
     return load_checkpoint(exp / "fine" / "1epoch.pth"), load_checkpoint(exp / "fine" / "checkpoint.pth")
 
 
-@pytest.mark.slow
 def test_fine_tuning_restarts_scheduled_sampling(root: Path, tiny_corpus: Path, tmp_path: Path):
     """Stage 4 initialised from a pre-trained model starts the update count at 0, unless
     ``--ss_restart false``; the weights come from the pre-trained model either way."""
@@ -178,7 +174,6 @@ def _rank(rank: int, world: int, args: list[str], task: type[LipSound2Task] = Li
     task.main(cmd=args + ["--multiprocessing_distributed", "false"])
 
 
-@pytest.mark.slow
 def test_two_process_trainer_matches_one_process(tmp_path: Path):
     """ESPnet's Trainer (run, train_one_epoch, validate_one_epoch) in 2 gloo processes, each
     on its half of every batch, against 1 process on whole batches: the same gradients at
@@ -224,7 +219,6 @@ def test_two_process_trainer_matches_one_process(tmp_path: Path):
     assert "grad_norm" in one_stats["train"]
 
 
-@pytest.mark.slow
 def test_a_frozen_decoder_trains_under_ddp(tmp_path: Path):
     """``freeze_decoder_updates`` in 2 gloo processes of ESPnet's trainer, without
     ``--unused_parameters`` given: DDP would stop at the second step (the frozen decoder gives
@@ -296,7 +290,6 @@ class _RandomnessTask(LipSound2Task):
         return preprocess
 
 
-@pytest.mark.slow
 def test_each_rank_draws_its_own_dropout_and_flips_from_the_same_weights(tmp_path: Path):
     """ESPnet seeds every rank alike; the ranks of ESPnet's own trainer (2 gloo processes)
     must start from the same weights but draw different dropout masks and flips."""

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from tiny_lipsound2 import write_experiment
 
 from lipsound2.bin import pack
 from lipsound2.frontend.config import SETTINGS_FILE, SettingsMismatchError, load_config, write_settings
 from lipsound2.inference import Video2Speech
 from lipsound2.tasks.checkpoint import load_model
+from lipsound2_testing.tiny_lipsound2 import write_experiment
 
 # the experiment's settings: 40 bands, hop 128 (5 mel frames per video frame), mouth crops
 EXPERIMENT = {"mel": {"n_mels": 40, "hop_length": 128}, "crop": {"region": "mouth"}}

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF
 
 from lipsound2.bin import train
 from lipsound2.tasks.checkpoint import load_model
 from lipsound2.tasks.lipsound2 import LipSound2Task
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF
 
 
 def _frontend(tmp_path: Path, name: str, **sections) -> str:

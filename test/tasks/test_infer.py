@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_lipsound2 import make_utterance, write_corpus, write_experiment
 
 from lipsound2.bin import infer
 from lipsound2.fileio.ark import ArkWriter, read_scp
 from lipsound2.fileio.facetrack import encode_mp4, face_track_length, read_face_track
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.inference.video2speech import device_precision
+from lipsound2_testing.tiny_lipsound2 import make_utterance, write_corpus, write_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,7 +137,6 @@ def test_outputs_appear_only_when_every_utterance_was_tried(experiment, tmp_path
 # for the larger set (the old code's peak grew by 254 MB). Streaming, it grew by 1-11 MB
 # in three runs. (In batches of 4 it grew by 42-91 MB: the freed blocks that
 # lipsound2/runtime/malloc.py keeps for reuse fragment by a share of a batch's activations.)
-@pytest.mark.slow
 def test_peak_memory_does_not_grow_with_the_set(experiment, tmp_path):
     peaks = {}
     for n in (8, 32):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
-from tiny_lipsound2 import TINY_MODEL_CONF, make_utterance
 
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, make_utterance
 
 
-@pytest.mark.slow
 def test_overfit_one_batch_aligns_attention():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

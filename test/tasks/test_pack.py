@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
 from lipsound2.bin import pack, vocode
 from lipsound2.fileio.ark import read_scp
@@ -23,6 +22,7 @@ from lipsound2.frontend.config import load_config
 from lipsound2.inference import Video2Speech
 from lipsound2.tasks.face_track_type import FaceTrackReader
 from lipsound2.vocoders.hifigan import build_generator, save_checkpoint
+from lipsound2_testing.tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"

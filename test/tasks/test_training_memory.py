@@ -7,14 +7,13 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 from lipsound2.bin import train
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.step_linear import StepLinear
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 
 def _live_tensors() -> int:
@@ -28,7 +27,6 @@ def _resident_mb() -> float:
         return int(f.read().split()[1]) * 4096 / 2**20
 
 
-@pytest.mark.slow
 def test_trainer_memory_is_flat_over_epochs(tmp_path: Path):
     # GRID-length utterances: 75 frames of 112x112 gray, 3.8 MB of float32 video each, so that
     # anything kept per utterance shows in resident memory, not only in the tensor count

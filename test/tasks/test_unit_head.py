@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_lipsound2 import TINY_MODEL_CONF, make_utterance_with_units
 
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.unit_head import unit_loss
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, make_utterance_with_units
 
 K = 4
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 from lipsound2.bin import train
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
+from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
 
 
 @pytest.fixture(scope="module")

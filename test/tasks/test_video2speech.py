@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_lipsound2 import make_utterance, write_corpus, write_experiment
 
 from lipsound2.inference import Video2Speech
 from lipsound2.tasks.face_track_type import FaceTrackReader
+from lipsound2_testing.tiny_lipsound2 import make_utterance, write_corpus, write_experiment
 
 
 @pytest.fixture(scope="module")

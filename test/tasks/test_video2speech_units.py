@@ -5,14 +5,12 @@ the voice of a recording."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
 from lipsound2.bin import pack, speak, vocode
 from lipsound2.fileio.ark import read_scp
@@ -27,9 +25,8 @@ from lipsound2.vocoders.griffin_lim import output_length
 from lipsound2.vocoders.hifigan import save_checkpoint
 from lipsound2.vocoders.hifigan_units import UnitMelGenerator
 from lipsound2.vocoders.speaker import SpeakerEncoder, SpeakerTable
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vocoders"))
-from tiny_hifigan import TINY_G  # noqa: E402
+from lipsound2_testing.tiny_hifigan import TINY_G
+from lipsound2_testing.tiny_lipsound2 import run_stage5, write_corpus, write_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"

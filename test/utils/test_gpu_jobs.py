@@ -158,13 +158,11 @@ def test_espnet_launcher_4_gpus_through_slurm_pl(recipe_dir, standin_env, utils_
 
 
 @pytest.fixture
-def slurm_recipe(tmp_path, root, monkeypatch) -> Path:
-    """A throw-away recipe (test/egs/recipe_dir.py) with conf/slurm.conf linked like every
+def slurm_recipe(tmp_path, root) -> Path:
+    """A throw-away recipe (``lipsound2_testing.recipe_dir``) with conf/slurm.conf linked like every
     recipe's, and tiny dumped train and valid sets."""
-    monkeypatch.syspath_prepend(str(root / "test" / "egs"))
-    monkeypatch.syspath_prepend(str(root / "test" / "tasks"))
-    from recipe_dir import make_recipe
-    from tiny_lipsound2 import write_corpus
+    from lipsound2_testing.recipe_dir import make_recipe
+    from lipsound2_testing.tiny_lipsound2 import write_corpus
 
     recipe = make_recipe(tmp_path, root)
     (recipe / "conf").mkdir()
@@ -197,7 +195,8 @@ def batch_script(recipe: Path, call: list[str]) -> str:
 def test_stage4_with_4_gpus_on_slurm_asks_for_cores_and_memory(slurm_recipe, dry_env):
     """The path users take: the stage script with cmd_backend=slurm, --ngpu 4."""
     import yaml
-    from tiny_lipsound2 import TINY_MODEL_CONF
+
+    from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF
 
     conf = {"model_conf": TINY_MODEL_CONF, "num_workers": PAPER_NUM_WORKERS, "max_epoch": 1}
     (slurm_recipe / "conf" / "train.yaml").write_text(yaml.safe_dump(conf))

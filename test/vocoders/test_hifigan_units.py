@@ -8,7 +8,6 @@ import logging
 import numpy as np
 import pytest
 import torch
-from tiny_hifigan import TINY_D, TINY_G
 
 from lipsound2.fileio.ark import ArkWriter, load_array
 from lipsound2.fileio.table import read_table
@@ -20,6 +19,7 @@ from lipsound2.vocoders.augment import MelAugment
 from lipsound2.vocoders.hifigan import HiFiGANVocoder, build_generator, save_checkpoint
 from lipsound2.vocoders.hifigan_train import SegmentSampler, TrainOptions, UnitInputs, train_hifigan
 from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder, UnitMelGenerator
+from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G
 
 K = 8
 
@@ -110,7 +110,6 @@ def test_sampler_refuses_units_of_another_length_by_name(grid_units, tmp_path):
         SegmentSampler({key: wavs[key], "other": wavs[key]}, MelConfig(), 16, 0, units)
 
 
-@pytest.mark.slow
 def test_training_lowers_the_loss_augments_only_in_training_and_vocodes_a_decode_dir(
     grid_units, tmp_path, monkeypatch, caplog
 ):

@@ -8,7 +8,6 @@ import logging
 import numpy as np
 import pytest
 import torch
-from tiny_hifigan import TINY_G
 
 from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.decode import decode_audio
@@ -23,6 +22,7 @@ from lipsound2.vocoders.speaker import (
     save_embeddings,
     training_embeddings,
 )
+from lipsound2_testing.tiny_hifigan import TINY_G
 
 # GRID speakers of the real clips (realdata SOURCES.md): two speakers with several clips
 SPEAKER = {"bbaf2n": "s1", "pwij3p": "s2", "id2_vcd_swwp2s": "s2", "brbk7n": "s20", "lbax4n": "s5"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_hifigan import TINY_D, TINY_G
 
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders import hifigan_train
 from lipsound2.vocoders.hifigan_train import TrainOptions, epoch_steps, train_hifigan
+from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G
 
 
 def _options(**overrides) -> TrainOptions:

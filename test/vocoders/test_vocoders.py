@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_hifigan import TINY_D, TINY_G
 
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
@@ -15,6 +14,7 @@ from lipsound2.metrics.speech import speech_scores
 from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
 from lipsound2.vocoders.hifigan_train import TrainOptions, train_hifigan
+from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +52,12 @@ def test_griffin_lim_oracle_on_real_grid(grid_wavs):
     assert np.mean(pesq_wb) > 2.0
 
 
-@pytest.mark.slow
 def test_hifigan_training_lowers_mel_loss(trained_hifigan):
     _, curve = trained_hifigan
     assert len(curve) == 4
     assert curve[-1][1] < 0.85 * curve[0][1]
 
 
-@pytest.mark.slow
 def test_hifigan_checkpoint_loads_weights_only_and_matches_length(trained_hifigan, grid_wavs):
     ckpt, _ = trained_hifigan
     state = torch.load(ckpt, weights_only=True)

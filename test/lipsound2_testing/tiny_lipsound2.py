@@ -1,5 +1,5 @@
-"""A tiny generated audio-visual corpus where each mel frame follows its video frame, and a
-tiny model config, shared by the task tests (and importable by the processes they spawn).
+"""A tiny generated audio-visual corpus where each mel frame follows its video frame, and the
+tiny model (``lipsound2.nets.tiny``) as training leaves it.
 
 Every video frame shows a bright 'mouth' whose height encodes one of ``visemes`` states;
 the mel frames synchronous with it (2.5 per video frame) are that state's template plus
@@ -20,6 +20,7 @@ from lipsound2.bin.feats_stats import feats_stats
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import write_table
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2.nets.tiny import TINY_MODEL_CONF
 
 MEL_PER_FRAME = 2.5
 
@@ -77,22 +78,6 @@ def write_corpus(
     write_table(out / "video_shape", {k: f"{v},112,112" for k, v in vframes.items()})
     write_table(out / "feats_shape", {k: f"{v},80" for k, v in mframes.items()})
     return out
-
-
-TINY_MODEL_CONF = {
-    "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
-    "decoder_conf": {
-        "prenet_sizes": [32, 16],
-        "prenet_dropout": 0.5,
-        "attention_lstm_units": 64,
-        "decoder_lstm_units": 64,
-        "attention_size": 16,
-        "location_filters": 4,
-        "location_kernel": 5,
-        "lstm_dropout": 0.0,
-    },
-    "postnet_conf": {"channels": 16, "dropout": 0.0},
-}
 
 
 def write_experiment(exp: Path, stats_of: Path | None = None, **model_conf) -> Path:
