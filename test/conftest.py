@@ -155,6 +155,16 @@ def vox(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def espeak_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``<dir>/{train,test}/{wav.scp,text}``: GRID-grammar sentences spoken by espeak-ng in two
+    voices (``lipsound2_testing.espeak``), made once per run; read it, do not change it."""
+    from lipsound2_testing.cache import built_once
+    from lipsound2_testing.espeak import write_espeak_corpus
+
+    return built_once(tmp_path_factory, "espeak corpus", write_espeak_corpus)
+
+
+@pytest.fixture(scope="session")
 def mel_data_dir():
     """Makes a data dir as stage 2 leaves it: ``make(path, wavs)`` writes the 16 kHz waveforms
     ``wavs`` (key -> float array) and their wav.scp, then runs stage 2's mel job on them."""

@@ -1,4 +1,5 @@
-"""A tiny spoken corpus synthesised with espeak-ng (16 kHz wav, Kaldi data dir)."""
+"""A tiny spoken corpus synthesised with espeak-ng (16 kHz wav, Kaldi data dirs), on which the
+ASR tests train."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 import soxr
 
@@ -27,10 +27,8 @@ def espeak_16k(text: str, voice: str = "en-us", speed: int = 170) -> np.ndarray:
     return soxr.resample(wav, sr, 16000).astype(np.float32)
 
 
-@pytest.fixture(scope="session")
-def espeak_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``<dir>/{train,test}/{wav.scp,text}``: GRID-grammar sentences, two voices."""
-    root = tmp_path_factory.mktemp("espeak corpus")
+def write_espeak_corpus(root: Path) -> Path:
+    """``root/{train,test}/{wav.scp,text}``: 24 and 4 GRID-grammar sentences, each in two voices."""
     sentences = [" ".join(ws) for ws in itertools.product(*WORDS)]
     rng = np.random.default_rng(0)
     chosen = [sentences[i] for i in rng.choice(len(sentences), 28, replace=False)]
