@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Shell scripts tracked by git, without the recipes' links to egs/TEMPLATE.
 SHELL_SCRIPTS := $(shell git ls-files -s '*.sh' | awk '$$1 != "120000" {print $$4}') .ci/run
 
-.PHONY: install demo test lint fast-test clean
+.PHONY: install demo test test-unit test-stages test-integration lint clean
 
 install:
 	tools/install.sh
@@ -14,19 +14,32 @@ install:
 demo: install
 	cd egs/mini_grid && ./run.sh
 
-# Lint (ruff, shellcheck) and the whole test suite, integration tests included.
+# The tests, in three tiers by folder (test/conftest.py): unit (test/<package>/, each test
+# under a minute), stages (the stage script, recipes, shell tools, bench scripts) and
+# integration (recipes end to end). Two pytest-xdist workers, one thread each; files stay
+# whole on one worker, so a module's fixtures are built once.
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
+
+# Lint, then every tier in one run: the two workers share the run's built-once artefacts and
+# the long integration tests start first, the short tests filling in beside them.
 test: install
 	$(MAKE) lint
-	$(PY) -m pytest
+	$(PYTEST)
+
+# The inner loop: the unit tier alone (the other folders are not even imported).
+test-unit: install
+	$(PYTEST) --tier unit
+
+test-stages: install
+	$(PYTEST) --tier stages
+
+test-integration: install
+	$(PYTEST) --tier integration
 
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/shellcheck -x $(SHELL_SCRIPTS)
-
-# Without the slow and integration tests, for quick iteration.
-fast-test:
-	$(PY) -m pytest -m "not slow and not integration"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

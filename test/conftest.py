@@ -65,14 +65,18 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
-    ``timeout`` mark wins)."""
+    ``timeout`` mark wins). The slowest tier runs first: with several workers, the short
+    tests then fill in beside the long ones instead of leaving one worker alone at the end."""
+    tiers = {}
     for item in items:
-        tier = tier_of(item.path)
+        tier = tiers[item] = tier_of(item.path)
         if tier is None:
             raise pytest.UsageError(f"{item.nodeid}: a test outside test/'s tier folders")
         item.add_marker(tier)
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TIME_LIMIT_S[tier]))
+    order = list(reversed(TIERS))
+    items.sort(key=lambda item: order.index(tiers[item]))
 
 
 def _find_realdata() -> Path | None:
@@ -109,8 +113,9 @@ def grid_clips(realdata: Path) -> list[Path]:
     return sorted((realdata / "GRID_rizkiarm_LipNet").glob("*.mpg"))
 
 
-# Small generated corpora (lipsound2.synthetic), made once per session for the generator's tests
-# and the readers' tests. The generator is imported only when a test asks for one.
+# Small generated corpora (lipsound2.synthetic), made once per run (also across xdist workers)
+# for the generator's tests and the readers' tests, which read them and change nothing. The
+# generator is imported only when a test asks for one.
 GRID_SPEAKERS, GRID_UTTS = 3, 3
 
 
@@ -121,37 +126,47 @@ def _need_generator_tools() -> None:
         pytest.skip("ffmpeg, festival or its voices are not installed (tools/install.sh)")
 
 
+def _generated(tmp_path_factory: pytest.TempPathFactory, name: str, generate) -> Path:
+    """``generate(root)`` once per run; the corpus is ``<shared>/<name>/<name>``, a folder whose
+    name has a space where ``name`` has one."""
+    _need_generator_tools()
+    from lipsound2_testing.cache import built_once
+
+    return built_once(tmp_path_factory, name, lambda out: generate(out / name)) / name
+
+
 @pytest.fixture(scope="session")
 def grid_a(tmp_path_factory) -> Path:
     """Generated GRID, layout (a), seed 0, under a folder whose name has a space."""
-    _need_generator_tools()
     from lipsound2.synthetic.generate import generate_grid
 
-    root = tmp_path_factory.mktemp("corpus") / "grid a"
-    assert generate_grid(root, GRID_SPEAKERS, GRID_UTTS, seed=0, layout="a") == GRID_SPEAKERS * GRID_UTTS
-    return root
+    def generate(root: Path) -> None:
+        assert generate_grid(root, GRID_SPEAKERS, GRID_UTTS, seed=0, layout="a") == GRID_SPEAKERS * GRID_UTTS
+
+    return _generated(tmp_path_factory, "grid a", generate)
 
 
 @pytest.fixture(scope="session")
 def grid_b(tmp_path_factory) -> Path:
     """Layout (b), same seed as ``grid_a``: the same utterances in the other release layout."""
-    _need_generator_tools()
     from lipsound2.synthetic.generate import generate_grid
 
-    root = tmp_path_factory.mktemp("corpus") / "grid b"
-    generate_grid(root, GRID_SPEAKERS, GRID_UTTS, seed=0, layout="b")
-    return root
+    def generate(root: Path) -> None:
+        generate_grid(root, GRID_SPEAKERS, GRID_UTTS, seed=0, layout="b")
+
+    return _generated(tmp_path_factory, "grid b", generate)
 
 
 @pytest.fixture(scope="session")
 def vox(tmp_path_factory) -> Path:
     """Generated VoxCeleb2 layout: 2 dev speakers with 2 videos of 1 clip, 1 test speaker."""
-    _need_generator_tools()
     from lipsound2.synthetic.generate import generate_voxceleb
 
-    root = tmp_path_factory.mktemp("corpus") / "vox"
-    generate_voxceleb(root, dev_speakers=2, test_speakers=1, videos=2, clips=1, seed=0)
-    return root
+    return _generated(
+        tmp_path_factory,
+        "vox",
+        lambda root: generate_voxceleb(root, dev_speakers=2, test_speakers=1, videos=2, clips=1, seed=0),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -106,6 +106,41 @@ def write_experiment(exp: Path, stats_of: Path | None = None, **model_conf) -> P
     return exp
 
 
+def train_config(tmp: Path, **overrides) -> Path:
+    """``tmp/conf.yaml``: an ESPnet training config of the tiny model (scheduled sampling rising
+    to 0.3 over updates 1-4, Adam on a cosine schedule, batches of 4), with ``overrides``."""
+    conf = {
+        "model_conf": {**TINY_MODEL_CONF, "ss_max_prob": 0.3, "ss_start_step": 1, "ss_end_step": 4},
+        "optim": "adam",
+        "optim_conf": {"lr": 0.003},
+        "scheduler": "cosineannealinglr",
+        "scheduler_conf": {"T_max": 3},
+        "grad_clip": 1.0,
+        "batch_type": "sorted",
+        "batch_size": 4,
+        "num_att_plot": 0,
+        "num_workers": 0,
+        "best_model_criterion": [["valid", "loss", "min"]],
+        "keep_nbest_models": 1,
+        "seed": 3,
+    }
+    conf.update(overrides)
+    path = tmp / "conf.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    return path
+
+
+def train_args(corpus: Path, out: Path, config: Path) -> list[str]:
+    """``lipsound2.bin.train``'s arguments: ``config`` on ``corpus``/{train,valid} (as
+    ``write_corpus`` leaves them), on the CPU, into ``out``."""
+    args = ["--config", str(config), "--output_dir", str(out), "--ngpu", "0"]
+    for split in ("train", "valid"):
+        args += [f"--{split}_data_path_and_name_and_type", f"{corpus / split / 'video.scp'},video,face_track"]
+        args += [f"--{split}_data_path_and_name_and_type", f"{corpus / split / 'feats.scp'},feats,kaldi_ark"]
+        args += [f"--{split}_shape_file", str(corpus / split / "video_shape")]
+    return args
+
+
 FRONTEND = Path(__file__).resolve().parents[2] / "egs" / "TEMPLATE" / "conf" / "frontend.yaml"
 
 

@@ -1,4 +1,5 @@
-"""A tiny ESPnet ASR cycle on espeak-ng speech: from scratch, fine-tune (lr / 10), decode +- LM."""
+"""Stage 7's steps (lipsound2.bin.asr_cascade, ESPnet's ASR through the job runner) on espeak-ng
+speech: a tiny ASR from scratch, fine-tuned (lr / 10), decoded with and without the n-gram LM."""
 
 from __future__ import annotations
 
