@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from lipsound2 import paper
 from lipsound2.fileio.atomic import atomic_open
 from lipsound2.fileio.yamlio import load_yaml
 
@@ -58,8 +59,8 @@ class CropConfig:
     """``region`` face or mouth; ``size`` output side in pixels; ``margin`` extra share of the side;
     ``gray`` one channel; ``align`` rotate so the eyes are level."""
 
-    region: str = "face"
-    size: int = 112
+    region: str = paper.CROP_REGION
+    size: int = paper.IMAGE_SIZE
     margin: float = 0.0
     gray: bool = False
     align: bool = True
@@ -76,15 +77,15 @@ class MelConfig:
     """Mel settings (:mod:`lipsound2.frontend.mel`); the defaults are the paper's. In a recipe
     they come from ``conf/frontend.yaml``, whose audio rate is ``sample_rate``."""
 
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    win_length: int = 1024
-    hop_length: int = 256
-    n_mels: int = 80
+    sample_rate: int = paper.MEL["sample_rate"]
+    n_fft: int = paper.MEL["n_fft"]
+    win_length: int = paper.MEL["win_length"]
+    hop_length: int = paper.MEL["hop_length"]
+    n_mels: int = paper.MEL["n_mels"]
     f_min: float = 0.0
     f_max: float = 8000.0
-    clip: float = 1e-5
-    peak_normalize: bool = True
+    clip: float = paper.MEL["clip"]
+    peak_normalize: bool = paper.MEL["peak_normalize"]
 
     def __post_init__(self) -> None:
         if min(self.sample_rate, self.n_fft, self.win_length, self.hop_length, self.n_mels) <= 0:
@@ -110,7 +111,7 @@ class VideoConfig:
     """``fps`` output rate; ``resample`` puts other rates on that grid by timestamp (False: reject
     them); ``min_size`` smallest frame side accepted, in pixels."""
 
-    fps: float = 25.0
+    fps: float = paper.FPS
     resample: bool = True
     min_size: int = 48
 

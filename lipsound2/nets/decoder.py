@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
+from lipsound2 import paper
 from lipsound2.nets.attention import LocationSensitiveAttention
 from lipsound2.nets.autocast import state_dtype
 from lipsound2.nets.prenet import Prenet
@@ -43,17 +44,17 @@ class AttentionDecoder(torch.nn.Module):
     def __init__(
         self,
         memory_size: int = 256,
-        n_mels: int = 80,
-        prenet_sizes: Sequence[int] = (512, 256),
+        n_mels: int = paper.N_MELS,
+        prenet_sizes: Sequence[int] = paper.DECODER["prenet_sizes"],
         prenet_dropout: float = 0.5,
         prenet_always_dropout: bool = True,
-        attention_lstm_units: int = 1024,
-        decoder_lstm_units: int = 1024,
-        attention_size: int = 128,
-        location_filters: int = 32,
-        location_kernel: int = 31,
+        attention_lstm_units: int = paper.DECODER["attention_lstm_units"],
+        decoder_lstm_units: int = paper.DECODER["decoder_lstm_units"],
+        attention_size: int = paper.DECODER["attention_size"],
+        location_filters: int = paper.DECODER["location_filters"],
+        location_kernel: int = paper.DECODER["location_kernel"],
         lstm_dropout: float = 0.1,
-        reduction_factor: int = 1,
+        reduction_factor: int = paper.REDUCTION_FACTOR,
     ) -> None:
         super().__init__()
         if reduction_factor < 1:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lipsound2 import paper
+
 
 def _out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
@@ -90,15 +92,15 @@ class VisualEncoder(torch.nn.Module):
     def __init__(
         self,
         in_channels: int = 1,
-        image_size: int = 112,
-        channels: Sequence[int] = (32, 64, 128),
-        kernel: Sequence[int] = (5, 3, 3),
-        strides: Sequence[Sequence[int]] = ((1, 2, 2), (1, 2, 2), (1, 1, 1)),
-        padding: Sequence[int] = (2, 0, 0),
-        pool: Sequence[int] = (1, 2, 2),
+        image_size: int = paper.IMAGE_SIZE,
+        channels: Sequence[int] = paper.ENCODER["channels"],
+        kernel: Sequence[int] = paper.ENCODER["kernel"],
+        strides: Sequence[Sequence[int]] = paper.ENCODER["strides"],
+        padding: Sequence[int] = paper.ENCODER["padding"],
+        pool: Sequence[int] = paper.ENCODER["pool"],
         dropout: float = 0.2,
-        lstm_units: int = 128,
-        lstm_layers: int = 2,
+        lstm_units: int = paper.ENCODER["lstm_units"],
+        lstm_layers: int = paper.ENCODER["lstm_layers"],
     ) -> None:
         super().__init__()
         if kernel[0] % 2 != 1 or padding[0] != kernel[0] // 2:

@@ -17,6 +17,7 @@ from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
+from lipsound2 import paper
 from lipsound2.nets.alignment import diagonal_share
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import VisualEncoder, sequence_mask
@@ -27,7 +28,7 @@ STOP_MODES = ("visual_period", "known_length")
 # The decoder side: what audio pre-training trains and stage 4 can take from it, and what
 # freeze_decoder_updates freezes (module names, the prefixes of their state-dict keys).
 DECODER_SIDE = ("decoder", "postnet")
-PERIOD_VALUE = 255.0  # the paper's 'visual period': one all-255 frame after the last frame
+PERIOD_VALUE = paper.VISUAL_PERIOD_VALUE  # the 'visual period': one frame of it after the last frame
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -81,15 +82,15 @@ class LipSound2(AbsESPnetModel):
 
     def __init__(
         self,
-        n_mels: int = 80,
+        n_mels: int = paper.N_MELS,
         in_channels: int = 1,
-        image_size: int = 112,
+        image_size: int = paper.IMAGE_SIZE,
         encoder_conf: dict | None = None,
         decoder_conf: dict | None = None,
         postnet_conf: dict | None = None,
-        stop_mode: str = "visual_period",
-        mel_per_video_frame: float = 2.5,
-        max_decode_steps: int = 1000,
+        stop_mode: str = paper.STOP_MODE,
+        mel_per_video_frame: float = paper.MEL_PER_VIDEO_FRAME,
+        max_decode_steps: int = paper.MAX_DECODE_STEPS,
         ss_max_prob: float = 0.0,
         ss_start_step: int = 0,
         ss_end_step: int = 1,

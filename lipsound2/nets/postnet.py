@@ -9,12 +9,19 @@ from __future__ import annotations
 import torch
 from espnet.nets.pytorch_backend.tacotron2.decoder import Postnet as _EspnetPostnet
 
+from lipsound2 import paper
+
 
 class Postnet(torch.nn.Module):
     """``(B, L, n_mels)`` -> residual ``(B, L, n_mels)``."""
 
     def __init__(
-        self, n_mels: int = 80, channels: int = 512, layers: int = 5, kernel: int = 5, dropout: float = 0.5
+        self,
+        n_mels: int = paper.N_MELS,
+        channels: int = paper.POSTNET["channels"],
+        layers: int = paper.POSTNET["layers"],
+        kernel: int = paper.POSTNET["kernel"],
+        dropout: float = 0.5,
     ) -> None:
         super().__init__()
         self.net = _EspnetPostnet(
