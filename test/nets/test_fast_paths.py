@@ -14,50 +14,7 @@ import torch
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import ConvBlock3d, sequence_mask
 from lipsound2.nets.step_linear import StepLinear
-
-SIZES = {
-    "prenet_sizes": (48, 24),
-    "prenet_dropout": 0.0,
-    "attention_lstm_units": 64,
-    "decoder_lstm_units": 48,
-    "attention_size": 16,
-    "location_filters": 4,
-    "location_kernel": 7,
-    "lstm_dropout": 0.0,
-}
-
-
-def _lstm(gates, cell):
-    i, f, g, o = gates.chunk(4, dim=1)
-    cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(cell), cell
-
-
-def reference_decode(dec, memory, pad_mask, targets=None, steps=None, stop_index=None):
-    """Teacher-forced over ``targets``, or free-running for ``steps`` steps (frames, weights)."""
-    b, n, _ = memory.shape
-    att = dec.attention
-    att_h, att_c = memory.new_zeros(b, dec.att_units), memory.new_zeros(b, dec.att_units)
-    dec_h, dec_c = memory.new_zeros(b, dec.dec_units), memory.new_zeros(b, dec.dec_units)
-    context = memory.new_zeros(b, memory.size(2))
-    prev_w, cum_w = memory.new_zeros(b, n), memory.new_zeros(b, n)
-    frame = memory.new_zeros(b, dec.n_mels)
-    frames, weights = [], []
-    for t in range(targets.size(1) if targets is not None else steps):
-        if targets is not None and t > 0:
-            frame = targets[:, t - 1]
-        x = dec.prenet(frame)
-        att_h, att_c = _lstm(dec.att_input(x) + dec.att_recurrent(torch.cat([context, att_h], 1)), att_c)
-        location = att.location_fc(att.location_conv(torch.stack([prev_w, cum_w], 1)).transpose(1, 2))
-        energies = torch.tanh(att.memory_fc(memory) + att.query_fc(att_h)[:, None] + location)
-        w = torch.softmax(att.weight_fc(energies).squeeze(2).masked_fill(pad_mask, float("-inf")), dim=1)
-        context = torch.bmm(w[:, None], memory)[:, 0]
-        dec_h, dec_c = _lstm(dec.dec_lstm(torch.cat([att_h, context, dec_h], 1)), dec_c)
-        prev_w, cum_w = w, cum_w + w
-        frame = dec.projection(dec_h)
-        frames.append(frame)
-        weights.append(w)
-    return torch.stack(frames, 1), torch.stack(weights, 1)
+from lipsound2_testing.nets import SIZES, reference_decode
 
 
 def _setup(seed=0):

@@ -9,30 +9,7 @@ import torch
 from lipsound2.nets.encoder import VisualEncoder
 from lipsound2.nets.lipsound2 import LipSound2, masked_mse
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
-
-TINY = {
-    "encoder_conf": {"channels": [4, 8, 8], "dropout": 0.0, "lstm_units": 16},
-    "decoder_conf": {
-        "prenet_sizes": [32, 16],
-        "prenet_always_dropout": False,
-        "attention_lstm_units": 32,
-        "decoder_lstm_units": 32,
-        "attention_size": 16,
-        "location_filters": 4,
-        "location_kernel": 5,
-    },
-    "postnet_conf": {"channels": 16},
-}
-
-
-def _batch(lengths, mel_lengths, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    video = torch.randint(0, 256, (len(lengths), max(lengths), 112, 112), generator=g).float()
-    feats = torch.randn(len(lengths), max(mel_lengths), 80, generator=g) - 5
-    for i, (n, m) in enumerate(zip(lengths, mel_lengths)):
-        video[i, n:] = 0
-        feats[i, m:] = 0
-    return video, torch.tensor(lengths), feats, torch.tensor(mel_lengths)
+from lipsound2_testing.nets import TINY, batch
 
 
 def test_paper_sizes_match_table_one():
@@ -63,7 +40,7 @@ def test_encoder_keeps_frame_rate():
 def test_padding_does_not_change_outputs():
     torch.manual_seed(0)
     model = LipSound2(stop_mode="known_length", **TINY).eval()
-    video, vl, feats, fl = _batch([9, 6], [22, 15])
+    video, vl, feats, fl = batch([9, 6], [22, 15])
     both = model.generate(video, vl)
     alone = model.generate(video[1:, :6], vl[1:])
     assert both["mel_lengths"].tolist() == [22, 15]
@@ -75,7 +52,7 @@ def test_padding_does_not_change_outputs():
 def test_loss_ignores_padding():
     torch.manual_seed(0)
     model = LipSound2(**TINY).eval()
-    video, vl, feats, fl = _batch([8, 5], [20, 12])
+    video, vl, feats, fl = batch([8, 5], [20, 12])
     loss1, stats, weight = model(video, vl, feats, fl)
     feats[1, 12:] = 100.0
     loss2, _, _ = model(video, vl, feats, fl)
@@ -100,7 +77,7 @@ def test_visual_period_frame_is_appended():
 
 def test_stop_modes_and_step_cap():
     torch.manual_seed(0)
-    video, vl, _, _ = _batch([10, 4], [25, 10])
+    video, vl, _, _ = batch([10, 4], [25, 10])
     known = LipSound2(stop_mode="known_length", **TINY).eval().generate(video, vl)
     assert known["mel_lengths"].tolist() == [25, 10]  # 2.5 mel frames per video frame
     period = LipSound2(**TINY).eval().generate(video, vl, max_decode_steps=7)
@@ -117,7 +94,7 @@ def test_scheduled_sampling_schedule():
         probs.append(model.sampling_prob())
     assert probs == pytest.approx([0.0, 0.0, 0.2, 0.4, 0.4])
     model.train()
-    video, vl, feats, fl = _batch([5, 4], [12, 10])
+    video, vl, feats, fl = batch([5, 4], [12, 10])
     loss, stats, _ = model(video, vl, feats, fl)  # the sampled path runs; a forward pass is no update
     assert float(stats["ss_prob"]) == pytest.approx(0.4) and int(model.num_updates) == 100
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
@@ -160,7 +137,7 @@ def test_reduction_factor_emits_several_frames_per_step():
     torch.manual_seed(0)
     conf = {**TINY, "decoder_conf": {**TINY["decoder_conf"], "reduction_factor": 3}}
     model = LipSound2(stop_mode="known_length", guided_attention_weight=1.0, **conf)
-    video, vl, feats, fl = _batch([9, 6], [22, 15])
+    video, vl, feats, fl = batch([9, 6], [22, 15])
     loss, stats, _ = model(video, vl, feats, fl)
     loss.backward()  # the teacher-forced path: 8 steps for 22 frames
     model.eval()
@@ -218,7 +195,7 @@ def test_normalized_model_fits_normalized_targets_and_returns_log_mel(tmp_path):
     ).eval()
     plain = LipSound2(stop_mode="known_length", **TINY).eval()
     plain.load_state_dict(normalized.state_dict(), strict=False)
-    video, vl, feats, fl = _batch([6, 4], [15, 10])
+    video, vl, feats, fl = batch([6, 4], [15, 10])
     mean = torch.from_numpy(frames.mean(0))
     std = torch.from_numpy(frames.std(0))
     # the loss is taken on normalised targets...
@@ -238,7 +215,7 @@ def test_training_step_under_autocast_matches_fp32():
     torch.manual_seed(0)
     conf = {**TINY, "decoder_conf": {**TINY["decoder_conf"], "reduction_factor": 2}}
     model = LipSound2(stop_mode="known_length", guided_attention_weight=1.0, encoder_mel_weight=1.0, **conf)
-    video, vl, feats, fl = _batch([6, 4], [15, 10])
+    video, vl, feats, fl = batch([6, 4], [15, 10])
     grads = []
     for amp in (False, True):
         model.zero_grad()

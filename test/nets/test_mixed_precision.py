@@ -20,13 +20,12 @@ import collections
 
 import pytest
 import torch
-from test_fast_paths import SIZES, reference_decode
-from test_lipsound2_net import TINY, _batch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import sequence_mask
 from lipsound2.nets.lipsound2 import LipSound2
+from lipsound2_testing.nets import SIZES, TINY, batch, reference_decode
 
 BF16 = torch.bfloat16
 STATE = ("att_h", "att_c", "dec_h", "dec_c", "context", "prev_w", "cum_w")
@@ -137,7 +136,7 @@ def test_model_under_autocast_keeps_fp32_attention_and_stays_close_to_fp32(step_
     torch.manual_seed(0)
     conf = {**TINY, "decoder_conf": {**TINY["decoder_conf"], "reduction_factor": 2}}
     model = LipSound2(stop_mode="known_length", **conf).eval()
-    video, vl, feats, fl = _batch([6, 4], [15, 10])
+    video, vl, feats, fl = batch([6, 4], [15, 10])
     with torch.no_grad():
         expected, _, _ = model(video, vl, feats, fl)
         with _autocast():

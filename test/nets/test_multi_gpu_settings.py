@@ -10,10 +10,10 @@ import pytest
 import torch
 import yaml
 from espnet2.train.distributed_utils import resolve_distributed_mode
-from test_lipsound2_net import TINY, _batch
 
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.tasks.lipsound2 import LipSound2Task
+from lipsound2_testing.nets import TINY, batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def test_a_data_parallel_replica_refuses_to_freeze():
     model = LipSound2(stop_mode="known_length", freeze_decoder_updates=2, **TINY)
     replica = model._replicate_for_data_parallel()
     assert replica._is_replica and replica._parameters == {}
-    video, vl, feats, fl = _batch([4, 3], [10, 7])
+    video, vl, feats, fl = batch([4, 3], [10, 7])
     with pytest.raises(RuntimeError, match=r"freeze_decoder_updates=2 .*--multiprocessing_distributed true"):
         replica(video, vl, feats, fl)
     model(video, vl, feats, fl)  # the module itself (one process, or a DDP rank) trains

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_lipsound2_net import TINY
 
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.precision import Bf16Linear, with_precision
+from lipsound2_testing.nets import TINY
 
 # the shape tests' tiny model with LSTMs wide enough for per-row int8 scales to matter
 SMALL = {
