@@ -16,6 +16,7 @@ import inspect
 import os
 from typing import Any
 
+from lipsound2 import paper
 from lipsound2.fileio.yamlio import load_yaml
 
 # Keys of an ESPnet training config.yaml that belong to one run, not to the model.
@@ -108,7 +109,9 @@ def peak_lr(config: dict[str, Any]) -> float:
 
 
 def finetune_config(
-    pretrained_config: str | os.PathLike, overrides: dict[str, Any], lr_factor: float = 0.1
+    pretrained_config: str | os.PathLike,
+    overrides: dict[str, Any],
+    lr_factor: float = paper.ASR_LR_FACTOR,
 ) -> dict[str, Any]:
     """The pre-trained model's config for fine-tuning: lr = pre-trained peak x ``lr_factor``.
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from lipsound2 import paper
 from lipsound2.asr import espnet_asr, model_text
 from lipsound2.asr.finetune import finetune_config
 from lipsound2.asr.pretrained import archive_stem, is_archive, resolve_pretrained, unpack
@@ -78,7 +79,10 @@ def get_parser() -> argparse.ArgumentParser:
                 "--config", required=True, help="fine-tuning schedule (max_epoch, batch size, ...)"
             )
             s.add_argument(
-                "--lr_factor", type=float, default=0.1, help="fine-tuning lr / pre-trained peak lr"
+                "--lr_factor",
+                type=float,
+                default=paper.ASR_LR_FACTOR,
+                help="fine-tuning lr / pre-trained peak lr (the paper's: %(default)s)",
             )
 
     s = sub.add_parser("decode", help="beam-search decoding")
