@@ -10,7 +10,10 @@ hifigan_units`` on the ground-truth units and augmented mel (the config's ``unit
 ``augment`` sections). There a ``speaker`` section in the config (``dim``) adds the speaker input:
 ``--speaker_embeddings`` (``lipsound2.bin.speaker_embed``'s ``embeddings.npz`` of the training
 audio) and ``--utt2spk`` (one for each ``--wav_scp``) give every utterance's embedding and
-the speaker means the checkpoint keeps.
+the speaker means the checkpoint keeps. ``init_pretrained: true`` in the config's ``train``
+section starts the mel-only generator from the published HiFi-GAN V1 universal weights
+(``--vocoder_type hifigan_pretrained``'s), fine-tuning it on our own mel and rate; its
+``generator_params`` must be V1's (``vocoder_hifigan.yaml``).
 """
 
 from __future__ import annotations

@@ -64,6 +64,9 @@ class TrainOptions:
     log_interval: int = 50
     checkpoint_interval: int = 1000  # steps between the resumable training checkpoints
     seed: int = 0
+    # start the generator from the published HiFi-GAN V1 universal weights (the mel-only
+    # vocoder with V1 generator_params; the discriminators start from scratch)
+    init_pretrained: bool = False
 
 
 def epoch_steps(num_utterances: int, batch_size: int) -> int:
@@ -187,8 +190,14 @@ def train_hifigan(
     torch.manual_seed(options.seed)
     speaker = None if units is None else units.speaker
     augment_rng = torch.Generator().manual_seed(options.seed)
+    if options.init_pretrained and units is not None:
+        raise ValueError(
+            "train.init_pretrained starts the mel-only HiFi-GAN; the mel + units one has other inputs"
+        )
     if units is None:
         generator = build_generator(generator_params, config)
+        if options.init_pretrained:
+            init_from_pretrained(generator)
     else:
         speaker_dim = 0 if speaker is None else speaker.dim
         generator = UnitMelGenerator(units.k, units.dim, generator_params, config, speaker_dim)
@@ -287,6 +296,21 @@ def train_hifigan(
     )
     checkpoint.unlink(missing_ok=True)
     return curve
+
+
+def init_from_pretrained(generator: torch.nn.Module) -> None:
+    """Load the published V1 universal generator's weights into ``generator`` (strictly);
+    ``ValueError`` when the generator is not of its shape."""
+    from lipsound2.vocoders.hifigan_pretrained import load_generator
+
+    try:
+        generator.load_state_dict(load_generator().state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(
+            "train.init_pretrained needs the HiFi-GAN V1 generator on 80 mel bands (the generator_params "
+            f"of vocoder_hifigan.yaml and mel.n_mels 80): {' '.join(str(exc).split())[:300]}"
+        ) from None
+    log.info("generator initialised from the published HiFi-GAN V1 universal weights")
 
 
 def _save_training(
