@@ -13,20 +13,7 @@ import yaml
 
 from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table
-from lipsound2_testing.recipe_dir import audio_set
-
-
-def _stage1_output(dump: Path, num_utts: int, seed: int) -> Path:
-    """What stage 1 leaves in dump/<set> of an audio-only set: 1 s of tones per utterance."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(16000) / 16000
-    wavs = {}
-    for i in range(num_utts):
-        wav = sum(
-            np.sin(2 * np.pi * rng.uniform(100, 3000) * t) * (t > rng.uniform(0, 0.8)) for _ in range(4)
-        )
-        wavs[f"{dump.name}{i}"] = (0.2 * wav + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-    return audio_set(dump, wavs)
+from lipsound2_testing.recipe_dir import tone_set
 
 
 def _run(recipe: Path, root: Path, *args: str, frontend: Path | None = None) -> subprocess.CompletedProcess:
@@ -56,8 +43,8 @@ def _key(marker: Path) -> dict[str, str]:
 
 def test_stage2_writes_units_on_the_mel_frames_of_every_set(recipe, root):
     dump = recipe / "dump"
-    _stage1_output(dump / "train", 5, 0)
-    _stage1_output(dump / "test", 2, 1)
+    tone_set(dump / "train", 5, 0)
+    tone_set(dump / "test", 2, 1)
 
     res = _run(recipe, root)  # --unit_type none: the mel, nothing of units
     assert res.returncode == 0, res.stderr[-3000:]

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from test_stage2_units import _stage1_output
 
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.table import read_table, write_table
@@ -21,7 +20,7 @@ from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder
 from lipsound2.vocoders.speaker import load_embeddings
-from lipsound2_testing.recipe_dir import INFERENCE_TAG, audio_set
+from lipsound2_testing.recipe_dir import INFERENCE_TAG, audio_set, tone_set
 
 TINY = {
     "generator_params": {
@@ -67,8 +66,8 @@ def _decode_dir(recipe: Path, dset: str) -> Path:
 
 def test_stage6_trains_and_vocodes_with_units(recipe, root):
     dump = recipe / "dump"
-    _stage1_output(dump / "train", 3, 0)
-    _stage1_output(dump / "test", 2, 1)
+    tone_set(dump / "train", 3, 0)
+    tone_set(dump / "test", 2, 1)
     (recipe / "conf").mkdir()
     (recipe / "conf" / "tiny units.yaml").write_text(yaml.safe_dump(TINY))
     stage6 = ["--stage", "6", "--stop_stage", "6", "--vocoder_type", "hifigan_units"]

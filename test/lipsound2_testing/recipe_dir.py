@@ -63,3 +63,17 @@ def audio_set(
     write_table(dump / "spk2utt", {spk: " ".join(utts) for spk, utts in spk2utt.items()})
     mark(dump, "stage1", {"made by": "the test"})
     return dump
+
+
+def tone_set(dump: Path, num_utts: int, seed: int) -> Path:
+    """``dump`` as stage 1 leaves an audio-only set (``audio_set``) of ``num_utts`` utterances
+    ``<dump name><i>``: 1 s of tones each, starting at random times."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(16000) / 16000
+    wavs = {}
+    for i in range(num_utts):
+        wav = sum(
+            np.sin(2 * np.pi * rng.uniform(100, 3000) * t) * (t > rng.uniform(0, 0.8)) for _ in range(4)
+        )
+        wavs[f"{dump.name}{i}"] = (0.2 * wav + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    return audio_set(dump, wavs)
