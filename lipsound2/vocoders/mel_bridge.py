@@ -163,6 +163,8 @@ class MelBridge:
     def __init__(
         self, ours: MelConfig, theirs: VocoderMel, resample_frames: bool = True, rate: int | None = None
     ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError(f"the vocoder's output rate must be positive, not {rate}")
         self.rate = rate or theirs.sample_rate
         check_bridgeable(ours, theirs, self.rate)
         self.ours, self.theirs = ours, theirs
