@@ -460,7 +460,7 @@ def _inputs(s: SettingsInForce) -> dict[str, Any]:
 
 def _evaluate(rules: tuple[Rule, ...], inputs: dict[str, Any]) -> list[Difference]:
     """The differences ``rules`` find in ``inputs``, in the rules' order."""
-    found = (rule.evaluate(inputs[rule.source]) for rule in rules if inputs.get(rule.source) is not None)
+    found = (rule.evaluate(inputs[rule.source]) for rule in rules if inputs[rule.source] is not None)
     return [d for d in found if d is not None]
 
 
