@@ -13,7 +13,8 @@ built from the two settings (:class:`~lipsound2.frontend.config.MelConfig` and
 4. the vocoder's own Slaney filter bank makes its bands; steps 2-4 are one matrix;
 5. the level is shifted by :attr:`MelBridge.level_offset` (see there), the vocoder's clip
    applied and its natural log taken;
-6. the frames are put on the vocoder's frame times by linear interpolation in the log domain.
+6. the frames are put on the vocoder's frame times by Lanczos (windowed sinc) interpolation in
+   the log domain.
 
 After the vocoder, :meth:`MelBridge.to_our_rate` resamples its waveform to our sample rate and
 cuts it to the length every vocoder here returns for that many frames.
@@ -36,6 +37,10 @@ import torchaudio
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders.griffin_lim import output_length
 
+# Lobes of the Lanczos kernel that puts the frames on the vocoder's frame times. On ground-truth
+# GRID s1 mel (20 clips, bf16 generator) ESTOI was 0.738 with linear interpolation, 0.753 with
+# 3 lobes (a cubic spline: the same), 0.755 with 6, 0.746 with 4 on half of them: 3 it is.
+LANCZOS_LOBES = 3
 # A band of the vocoder's filter bank needs at least this share of its weight inside our mel
 # band; below it the bridge would feed the vocoder bands it has no information for.
 MIN_BAND_COVERAGE = 0.5
@@ -146,6 +151,22 @@ def derived_level_offset(ours: MelConfig, theirs: VocoderMel, rate: int) -> floa
     return 0.5 * math.log(their_energy / ours_energy) + math.log(theirs.peak)
 
 
+def lanczos_resample(frames: torch.Tensor, positions: np.ndarray, lobes: int) -> torch.Tensor:
+    """``frames (bands, n)`` at the fractional frame ``positions``: Lanczos (windowed sinc)
+    interpolation with ``lobes`` lobes, weights normalised to sum to one, edge frames repeated."""
+    count = frames.shape[1]
+    pos = torch.as_tensor(positions, dtype=torch.float64).clamp(0, count - 1)
+    taps = pos.floor().long()[:, None] + torch.arange(1 - lobes, lobes + 1)[None, :]
+    distance = pos[:, None] - taps
+    weights = torch.sinc(distance) * torch.sinc(distance / lobes)
+    weights = (weights / weights.sum(1, keepdim=True)).to(frames.dtype)
+    taps = taps.clamp(0, count - 1)
+    out = torch.zeros(frames.shape[0], len(pos), dtype=frames.dtype)
+    for k in range(taps.shape[1]):  # one tap at a time keeps long inputs in little memory
+        out += frames[:, taps[:, k]] * weights[:, k]
+    return out
+
+
 class MelBridge:
     """Our log-mel ``(frames, n_mels)`` to the vocoder's ``(n_mels', frames')`` and the
     vocoder's waveform back to our rate; ``resample_frames=False`` keeps our frame count (only
@@ -198,11 +219,7 @@ class MelBridge:
         theirs = theirs + self.level_offset
         if not self.resample_frames or mel.shape[0] < 2:
             return theirs
-        positions = torch.as_tensor(self.frame_positions(mel.shape[0]), dtype=torch.float32)
-        positions = positions.clamp(0, mel.shape[0] - 1)
-        left = positions.floor().long().clamp(max=mel.shape[0] - 2)
-        share = positions - left
-        return theirs[:, left] * (1 - share) + theirs[:, left + 1] * share
+        return lanczos_resample(theirs, self.frame_positions(mel.shape[0]), LANCZOS_LOBES)
 
     def to_our_rate(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """The vocoder's waveform at our sample rate, cut or zero-padded to the length our

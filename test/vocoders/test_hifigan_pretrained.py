@@ -29,7 +29,13 @@ from lipsound2.vocoders.hifigan_pretrained import (
     load_generator,
     weights_path,
 )
-from lipsound2.vocoders.mel_bridge import HIFIGAN_V1_MEL, MelBridge, VocoderMel, slaney_filter_bank
+from lipsound2.vocoders.mel_bridge import (
+    HIFIGAN_V1_MEL,
+    MelBridge,
+    VocoderMel,
+    lanczos_resample,
+    slaney_filter_bank,
+)
 
 # Two clips of different sentences; the published vocoder scores 0.73-0.78 ESTOI on each of
 # five such clips through the bridge (Griffin-Lim 0.81-0.84, the bridge without frame-rate
@@ -128,6 +134,13 @@ def test_derived_level_offset_is_the_measured_one(grid_speech):
         # and it is the vocoder's mel, band by band: the bridge loses detail, not shape
         correlation = np.corrcoef(own[:, :frames][voiced].numpy(), bridged[:, :frames][voiced].numpy())[0, 1]
         assert correlation > 0.95, correlation
+
+
+def test_lanczos_resampling_keeps_frames_on_their_own_times():
+    frames = torch.randn(4, 9)
+    torch.testing.assert_close(lanczos_resample(frames, np.arange(9.0), 3), frames)
+    constant = lanczos_resample(torch.full((2, 9), -3.0), np.linspace(0, 8, 13), 3)
+    torch.testing.assert_close(constant, torch.full((2, 13), -3.0))
 
 
 def test_bridge_between_identical_settings_is_the_identity():
