@@ -171,7 +171,7 @@ _VOCODERS = {
     "hifigan_units": "HiFi-GAN fed mel + predicted speech units, trained on this corpus",
 }
 _NO_ADDED_LOSS = "none (Eq. 5: decoder and postnet MSE only)"
-_TABLE_I = f"{paper.TRAIN_CONFIG} ({SWITCH})"
+_PAPER_CONFIG = f"{paper.TRAIN_CONFIG} ({SWITCH})"
 
 # In the order of RESULTS.md's rows. The rules reading TRAINING are also applied to the
 # pre-training's config.yaml, where it has one.
@@ -213,7 +213,7 @@ RULES: tuple[Rule, ...] = (
         bool,
         lambda sizes: _listed(sizes, 1),
         lambda sizes: _listed(sizes, 2),
-        _TABLE_I,
+        _PAPER_CONFIG,
         True,
     ),
     Rule(
@@ -297,7 +297,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: v[1].get("lr") != paper.LEARNING_RATE or paper.LR_SCHEDULE not in str(v[2]).lower(),
         lambda v: f"{v[0]} lr {v[1].get('lr')}, scheduler {v[2]}",
         f"{paper.LR_SCHEDULE} decay from {paper.LEARNING_RATE}",
-        _TABLE_I,
+        _PAPER_CONFIG,
         True,
     ),
     Rule(
