@@ -20,9 +20,11 @@ from lipsound2.nets.lipsound2 import DECODER_SIDE
 from lipsound2.tasks.checkpoint import load_checkpoint
 from lipsound2_testing.recipe_dir import write_data_settings
 from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus, write_experiment
+from lipsound2_testing.trainer import NO_PLOTS
 
 TRAINING = {"batch_type": "sorted", "batch_size": 2, "num_att_plot": 0, "num_workers": 0, "max_epoch": 1,
-            "keep_nbest_models": 1, "best_model_criterion": [["valid", "loss", "min"]]}  # fmt: skip
+            "keep_nbest_models": 1, "best_model_criterion": [["valid", "loss", "min"]],
+            **NO_PLOTS}  # fmt: skip
 
 
 def _fake_librispeech(root: Path) -> Path:

@@ -15,6 +15,7 @@ from lipsound2.fileio.ark import read_scp
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2_testing.recipe_dir import INFERENCE_TAG, write_data_settings
 from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
+from lipsound2_testing.trainer import NO_PLOTS
 
 
 def test_a_unit_head_trains_on_units_and_decodes_them(recipe: Path):
@@ -29,7 +30,7 @@ def test_a_unit_head_trains_on_units_and_decodes_them(recipe: Path):
     conf = {
         "model_conf": {**TINY_MODEL_CONF, "stop_mode": "known_length", "unit_weight": 1.0, "num_units": 4},
         "optim": "adam", "optim_conf": {"lr": 0.003}, "batch_type": "sorted", "batch_size": 3,
-        "num_att_plot": 0, "num_workers": 0, "max_epoch": 1, "keep_nbest_models": 1,
+        "num_att_plot": 0, **NO_PLOTS, "num_workers": 0, "max_epoch": 1, "keep_nbest_models": 1,
         "best_model_criterion": [["valid", "loss", "min"]],
     }  # fmt: skip
     (recipe / "conf").mkdir()

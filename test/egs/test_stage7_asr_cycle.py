@@ -13,6 +13,7 @@ import yaml
 from lipsound2.bin.asr_cascade import main
 from lipsound2.fileio.table import read_table
 from lipsound2_testing.tiny_asr import TINY_ASR_CONF
+from lipsound2_testing.trainer import NO_PLOTS
 
 
 def _epoch_losses(log: Path) -> list[float]:
@@ -72,7 +73,7 @@ def espnet_dirs(espeak_corpus, tmp_path_factory, root):
     main(["train", "--config", str(conf), *common, "--outdir", str(exp / "asr scratch"),
           "--token_list", str(exp / "tokens" / "tokens.txt")])  # fmt: skip
     ft_conf = work / "ft.yaml"
-    ft_conf.write_text(yaml.safe_dump({"max_epoch": 1, "batch_size": 8, "num_att_plot": 0}))
+    ft_conf.write_text(yaml.safe_dump({"max_epoch": 1, "batch_size": 8, "num_att_plot": 0, **NO_PLOTS}))
     main(["finetune", "--pretrained_model", str(exp / "asr scratch" / "valid.acc.ave.pth"), "--config",
           str(ft_conf), *common, "--outdir", str(exp / "asr finetune")])  # fmt: skip
     lm = exp / "lm" / "lm.arpa"

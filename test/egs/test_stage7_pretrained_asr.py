@@ -24,6 +24,7 @@ import yaml
 from lipsound2.bin.asr_cascade import main
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2_testing.tiny_asr import TINY_ASR_CONF
+from lipsound2_testing.trainer import NO_PLOTS
 
 PEAK_LR = 0.004
 LR_FACTOR = 0.1
@@ -43,6 +44,7 @@ FINETUNE = {
     "batch_size": 8,
     "num_att_plot": 0,
     "keep_nbest_models": 1,
+    **NO_PLOTS,
 }
 
 

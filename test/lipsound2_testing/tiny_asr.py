@@ -1,4 +1,6 @@
-"""The tiny ESPnet ASR config the ASR tests train (importable by their modules)."""
+"""The tiny ESPnet ASR config the ASR tests train."""
+
+from lipsound2_testing.trainer import NO_PLOTS
 
 TINY_ASR_CONF = {
     "frontend": "default",
@@ -18,4 +20,5 @@ TINY_ASR_CONF = {
     "best_model_criterion": [["valid", "acc", "max"]],
     "keep_nbest_models": 1,
     "num_att_plot": 0,
+    **NO_PLOTS,
 }

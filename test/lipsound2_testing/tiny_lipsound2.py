@@ -21,6 +21,7 @@ from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import write_table
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.tiny import TINY_MODEL_CONF
+from lipsound2_testing.trainer import NO_PLOTS
 
 MEL_PER_FRAME = 2.5
 
@@ -119,6 +120,7 @@ def train_config(tmp: Path, **overrides) -> Path:
         "batch_type": "sorted",
         "batch_size": 4,
         "num_att_plot": 0,
+        **NO_PLOTS,
         "num_workers": 0,
         "best_model_criterion": [["valid", "loss", "min"]],
         "keep_nbest_models": 1,

@@ -14,6 +14,7 @@ from lipsound2.nets.audio_pretrain import AudioPretrainModel
 from lipsound2.nets.lipsound2 import DECODER_SIDE
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
 from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF
+from lipsound2_testing.trainer import NO_PLOTS
 
 SPECAUG = {"apply_freq_mask": True, "freq_mask_width_range": [0, 10], "num_freq_mask": 1,
            "apply_time_mask": True, "time_mask_width_range": [0, 4], "num_time_mask": 1}  # fmt: skip
@@ -25,7 +26,8 @@ AUDIO_ENCODER = {
     "specaug_conf": SPECAUG,
 }
 TRAINING = {"batch_type": "sorted", "batch_size": 4, "num_att_plot": 0, "num_workers": 0, "seed": 3,
-            "best_model_criterion": [["valid", "loss", "min"]], "keep_nbest_models": 10}  # fmt: skip
+            "best_model_criterion": [["valid", "loss", "min"]], "keep_nbest_models": 10,
+            **NO_PLOTS}  # fmt: skip
 
 
 def _write(path: Path, conf: dict) -> Path:

@@ -10,6 +10,7 @@ import yaml
 from lipsound2.bin import train
 from lipsound2.tasks.checkpoint import load_checkpoint, load_model
 from lipsound2_testing.tiny_lipsound2 import TINY_MODEL_CONF, write_corpus
+from lipsound2_testing.trainer import NO_PLOTS
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,7 @@ def _config(tmp: Path, **model_conf) -> Path:
         "batch_type": "sorted",
         "batch_size": 3,
         "num_att_plot": 0,
+        **NO_PLOTS,
         "num_workers": 0,
         "best_model_criterion": [["valid", "loss", "min"]],
         "keep_nbest_models": 1,
