@@ -4,6 +4,9 @@ python -m lipsound2.bin.config_query n_mels FRONTEND_YAML      # mel bands: 80
 python -m lipsound2.bin.config_query unit_head TRAIN_YAML      # true when model_conf unit_weight > 0
 python -m lipsound2.bin.config_query speaker_input VOCODER_YAML  # true with a speaker section
 python -m lipsound2.bin.config_query decoder_side              # the modules an audio model gives
+python -m lipsound2.bin.config_query vocoder_training TYPE     # true when stage 6 trains TYPE
+
+A vocoder type the factory does not know is an error that lists the types it knows.
 """
 
 from __future__ import annotations
@@ -19,13 +22,20 @@ def _bool(value: bool) -> str:
 
 
 def answer(question: str, path: str | None) -> str:
-    """The answer to ``question`` about the file ``path``."""
+    """The answer to ``question`` about the file ``path`` (a vocoder type for
+    ``vocoder_training``)."""
     if question == "decoder_side":
         from lipsound2.nets.lipsound2 import DECODER_SIDE
 
         return " ".join(DECODER_SIDE)
     if path is None:
         raise ValueError(f"{question} needs a file")
+    if question == "vocoder_training":
+        from lipsound2.vocoders.factory import TRAINED_TYPES, VOCODER_TYPES
+
+        if path not in VOCODER_TYPES:
+            raise ValueError(f"--vocoder_type must be one of: {' '.join(VOCODER_TYPES)}; got '{path}'")
+        return _bool(path in TRAINED_TYPES)
     if question == "n_mels":
         from lipsound2.frontend.config import load_config
 
@@ -40,8 +50,10 @@ def answer(question: str, path: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("question", choices=("n_mels", "unit_head", "speaker_input", "decoder_side"))
-    p.add_argument("path", nargs="?", default=None, help="the config file asked about")
+    p.add_argument(
+        "question", choices=("n_mels", "unit_head", "speaker_input", "decoder_side", "vocoder_training")
+    )
+    p.add_argument("path", nargs="?", default=None, help="the config file (or vocoder type) asked about")
     args = p.parse_args(argv)
     try:
         print(answer(args.question, args.path))
