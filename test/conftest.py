@@ -20,7 +20,7 @@ TEST_DIR = Path(__file__).resolve().parent
 PACKAGES = tuple(sorted(p.parent.name for p in (ROOT / "lipsound2").glob("*/__init__.py")))
 TIERS = {
     "unit": (*PACKAGES, "speak"),
-    "stages": ("egs", "recipes", "utils", "bench"),
+    "stages": ("bench", "egs", "utils", "recipes"),
     "integration": ("integration",),
 }
 TIME_LIMIT_S = {"unit": 60, "stages": 600, "integration": 1800}
@@ -65,8 +65,9 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
-    ``timeout`` mark wins). The slowest tier runs first: with several workers, the short
-    tests then fill in beside the long ones instead of leaving one worker alone at the end."""
+    ``timeout`` mark wins). The slowest tier runs first, and in a tier the folders in the order
+    of TIERS (the slowest first): with several workers, the short tests then fill in beside the
+    long ones instead of leaving one worker alone at the end."""
     tiers = {}
     for item in items:
         tier = tiers[item] = tier_of(item.path)
@@ -76,7 +77,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TIME_LIMIT_S[tier]))
     order = list(reversed(TIERS))
-    items.sort(key=lambda item: order.index(tiers[item]))
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        tier = tiers[item]
+        folder = item.path.resolve().relative_to(TEST_DIR).parts[0]
+        folders = TIERS[tier]
+        return order.index(tier), folders.index(folder) if folder in folders else -1
+
+    items.sort(key=rank)
 
 
 def _find_realdata() -> Path | None:
