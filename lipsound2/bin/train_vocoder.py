@@ -14,6 +14,12 @@ the speaker means the checkpoint keeps. ``init_pretrained: true`` in the config'
 section starts the mel-only generator from the published HiFi-GAN V1 universal weights
 (``--vocoder_type hifigan_pretrained``'s), fine-tuning it on our own mel and rate; its
 ``generator_params`` must be V1's (``vocoder_hifigan.yaml``).
+
+``--gta_feats_scp`` (repeatable; ``lipsound2.bin.gta_mel``'s teacher-forced predictions of the
+training sets, with a ``frontend.yaml`` beside them that must agree) gives the input mel of the
+fine-tuning's second phase: after ``train.steps`` steps on the ground-truth mel, ``train.gta_steps``
+steps turn the predicted mel into the real audio (the losses still compare with ``--wav_scp``'s
+audio, cut at the same frames). See ``conf/vocoder_hifigan_pretrained_finetune.yaml``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,12 @@ def get_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         help="ground-truth units of each --wav_scp's set (repeatable): train the mel + units vocoder",
+    )
+    p.add_argument(
+        "--gta_feats_scp",
+        action="append",
+        default=None,
+        help="GTA mel of the training sets (repeatable): the input mel of the train.gta_steps phase",
     )
     p.add_argument("--speaker_embeddings", default=None, help="embeddings.npz of the training audio")
     p.add_argument("--utt2spk", action="append", default=None, help="speakers of each --wav_scp's set")
@@ -119,13 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = load_config(args.config)
-    mel = load_frontend_config(audio_frontend(args.frontend_config, args.wav_scp)).mel
+    mel = load_frontend_config(
+        audio_frontend(args.frontend_config, args.wav_scp + (args.gta_feats_scp or []))
+    ).mel
     if args.units_scp is not None and len(args.units_scp) != len(args.wav_scp):
         raise SystemExit(
             f"{len(args.units_scp)} --units_scp for {len(args.wav_scp)} --wav_scp: give one per set"
         )
     wavs = {key: path for scp in args.wav_scp for key, path in read_table(scp).items()}
     options = TrainOptions(**config.get("train", {}))
+    gta = None
+    if args.gta_feats_scp is not None:
+        gta = {key: spec for scp in args.gta_feats_scp for key, spec in read_table(scp).items()}
     units = None if args.units_scp is None else unit_inputs(args.units_scp, config)
     if units is not None and config.get("speaker") is not None:
         units.speaker = speaker_inputs(args, config["speaker"], list(wavs))
@@ -140,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         mel,
         units,
         args.device,
+        gta,
     )
     logging.info(
         "mel L1 %.4f at step %d -> %.4f at step %d", curve[0][1], curve[0][0], curve[-1][1], curve[-1][0]

@@ -13,6 +13,14 @@ degraded by :class:`~lipsound2.vocoders.augment.MelAugment` before it goes in, s
 vocoder learns to rely on the units where a predicted mel is blurry; the losses still compare
 the output with the clean audio. With :class:`SpeakerInputs` each window also takes its
 utterance's speaker embedding, and the checkpoint keeps the training speakers' table.
+
+Fine-tuning (Tacotron 2's and HiFi-GAN's own recipe): ``train.steps`` steps on the ground-truth
+mel, then ``train.gta_steps`` steps whose input mel is the acoustic model's teacher-forced
+("ground-truth-aligned", GTA) prediction of each training utterance (``gta_inputs``, from
+``lipsound2.bin.gta_mel``), cut at the same frames as the real audio the losses compare
+with, so the vocoder learns to turn the blurred predicted mel into the real waveform. The
+learning rate keeps decaying per epoch across the two phases, and the training checkpoint
+records the phase it was saved in.
 """
 
 from __future__ import annotations
@@ -67,6 +75,18 @@ class TrainOptions:
     # start the generator from the published HiFi-GAN V1 universal weights (the mel-only
     # vocoder with V1 generator_params; the discriminators start from scratch)
     init_pretrained: bool = False
+    # steps after ``steps`` whose input mel is the GTA mel (gta_inputs) instead of the
+    # ground truth's; 0: no GTA phase
+    gta_steps: int = 0
+
+
+GROUND_TRUTH, GTA = "ground_truth", "gta"
+
+
+def phase_of(step: int, options: TrainOptions) -> str:
+    """The phase step ``step`` (1-based) trains in: the first ``steps`` on the ground-truth
+    mel, the ``gta_steps`` after them on the GTA mel."""
+    return GROUND_TRUTH if step <= options.steps else GTA
 
 
 def epoch_steps(num_utterances: int, batch_size: int) -> int:
@@ -100,7 +120,8 @@ class UnitInputs:
 class SegmentSampler:
     """Random aligned (mel, waveform[, units]) windows of the utterances ``wavs`` (id -> wav
     path); ``units`` (id -> units.scp entry) adds each utterance's units, which must be as
-    many as its mel frames."""
+    many as its mel frames. After :meth:`use_inputs` the window's mel is cut from a given
+    mel (the GTA prediction) instead of the waveform's own."""
 
     def __init__(
         self,
@@ -124,7 +145,24 @@ class SegmentSampler:
         self.frames = segment_frames
         self.logmel = LogMel(config)
         self.rng = random.Random(seed)
+        self.inputs: Mapping[str, str] | None = None
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = {}
+
+    def use_inputs(self, inputs: Mapping[str, str]) -> None:
+        """From now on draw the input mel from ``inputs`` (id -> feats.scp entry, front-end
+        log-mel ``(frames, n_mels)`` with as many frames as the waveform's own mel), and only
+        the utterances it has; the random stream goes on."""
+        keys = [key for key in self.wavs if key in inputs]
+        if not keys:
+            raise ValueError("none of the training utterances has an input mel (the GTA feats.scp)")
+        missing = len(self.wavs) - len(keys)
+        if missing:
+            first = next(key for key in self.wavs if key not in inputs)
+            log.warning(
+                "%d training utterances have no GTA mel (first: %s): trained without them", missing, first
+            )
+        self.keys, self.inputs = keys, inputs
+        self._cache.clear()
 
     def _load(self, key: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if key in self._cache:
@@ -133,6 +171,15 @@ class SegmentSampler:
         wav = wav / wav.abs().max().clamp_min(1e-8)
         with torch.no_grad():
             mel = self.logmel(wav)
+        if self.inputs is not None:
+            given = torch.from_numpy(np.array(load_array(self.inputs[key]), dtype=np.float32))
+            if given.shape != mel.shape:
+                raise ValueError(
+                    f"{key}: the input mel {self.inputs[key]} is {tuple(given.shape)}, the mel of its audio "
+                    f"{self.wavs[key]} {tuple(mel.shape)}: the GTA mel must be predicted for this audio's "
+                    "ground-truth mel (same frames and bands)"
+                )
+            mel = given
         units = None
         if self.units is not None:
             units = torch.from_numpy(load_array(self.units[key]).astype(np.int64))
@@ -175,10 +222,13 @@ def train_hifigan(
     config: MelConfig,
     units: UnitInputs | None = None,
     device: str | torch.device = "cpu",
+    gta_inputs: Mapping[str, str] | None = None,
 ) -> list[tuple[int, float]]:
     """Train on the log-mel of ``config`` (the front end's settings) of the utterances
     ``wavs`` (id -> wav path), with ``units`` the mel + units generator, on ``device``, and
-    write ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve.
+    write ``outdir/vocoder.pth``; returns the logged ``(step, mel L1)`` curve. With
+    ``options.gta_steps`` the last of them take their input mel from ``gta_inputs`` (id ->
+    feats.scp entry of the GTA mel), see the module's docstring.
 
     Every ``checkpoint_interval`` steps ``outdir/checkpoint.pth`` keeps the whole training
     state (networks, optimisers, schedules, random states); a run that finds one continues
@@ -194,6 +244,13 @@ def train_hifigan(
         raise ValueError(
             "train.init_pretrained starts the mel-only HiFi-GAN; the mel + units one has other inputs"
         )
+    if options.gta_steps > 0 and gta_inputs is None:
+        raise ValueError("train.gta_steps needs the GTA mel of the training utterances (--gta_feats_scp)")
+    if gta_inputs is not None and options.gta_steps <= 0:
+        raise ValueError("a GTA mel is given but train.gta_steps is 0: set the steps of the GTA phase")
+    if gta_inputs is not None and units is not None:
+        raise ValueError("the GTA phase trains the mel-only HiFi-GAN; the mel + units one augments its mel")
+    total = options.steps + max(0, options.gta_steps)
     if units is None:
         generator = build_generator(generator_params, config)
         if options.init_pretrained:
@@ -221,21 +278,24 @@ def train_hifigan(
     sampler = SegmentSampler(
         wavs, config, options.segment_frames, options.seed, None if units is None else units.table
     )
-    per_epoch = epoch_steps(len(sampler.keys), options.batch_size)
     nets = {"generator": generator, "discriminator": discriminator}
     stateful = {"opt_g": opt_g, "opt_d": opt_d, "sched_g": sched_g, "sched_d": sched_d}
     checkpoint = outdir / "checkpoint.pth"
     first = 1
     if checkpoint.exists():
-        first = _resume(checkpoint, nets, stateful, sampler, augment_rng, device) + 1
-        log.info("resuming %s at step %d", checkpoint, first)
+        first = _resume(checkpoint, nets, stateful, sampler, augment_rng, device, options) + 1
+        log.info("resuming %s at step %d (%s phase)", checkpoint, first, phase_of(first, options))
 
     curve: list[tuple[int, float]] = []
     running: list[float] = []
     with open(outdir / "train_log.tsv", "a" if first > 1 else "w", encoding="utf-8") as logf:
         if first == 1:
-            logf.write("step\tmel_l1\tadv_g\tfm\tadv_d\n")
-        for step in tqdm(range(first, options.steps + 1), desc="hifigan", mininterval=5):
+            logf.write("step\tmel_l1\tadv_g\tfm\tadv_d\tphase\n")
+        for step in tqdm(range(first, total + 1), desc="hifigan", mininterval=5):
+            phase = phase_of(step, options)
+            if phase == GTA and sampler.inputs is None:
+                sampler.use_inputs(gta_inputs)
+                log.info("step %d: GTA phase, %d utterances", step, len(sampler.keys))
             mel, wav, unit, keys = sampler.batch(options.batch_size)
             if units is not None:  # the input mel is degraded; the losses compare with the clean audio
                 mel = units.augment(mel, augment_rng)
@@ -271,26 +331,30 @@ def train_hifigan(
                 loss_d.backward()
                 torch.nn.utils.clip_grad_norm_(discriminator.parameters(), options.grad_clip)
                 opt_d.step()
-            if step % per_epoch == 0:
+            if step % epoch_steps(len(sampler.keys), options.batch_size) == 0:
                 sched_g.step()
                 if use_d:  # the discriminators' schedule starts with them
                     sched_d.step()
             running.append(loss_mel.item())
-            if step % options.log_interval == 0 or step == options.steps:
+            # the last ground-truth step closes its phase's mean: the curve does not mix phases
+            if step % options.log_interval == 0 or step in (options.steps, total):
                 mean = float(np.mean(running))
                 running.clear()
                 curve.append((step, mean))
-                logf.write(f"{step}\t{mean:.4f}\t{adv.item():.4f}\t{fm.item():.4f}\t{loss_d.item():.4f}\n")
+                logf.write(
+                    f"{step}\t{mean:.4f}\t{adv.item():.4f}\t{fm.item():.4f}\t{loss_d.item():.4f}\t{phase}\n"
+                )
                 logf.flush()
                 log.info("step %d: mel L1 %.4f, lr %.3g", step, mean, opt_g.param_groups[0]["lr"])
-            if step % options.checkpoint_interval == 0 and step < options.steps:
-                _save_training(checkpoint, step, nets, stateful, sampler, augment_rng)
+            at_boundary = step == options.steps and total > step  # the ground-truth phase is kept
+            if (step % options.checkpoint_interval == 0 or at_boundary) and step < total:
+                _save_training(checkpoint, step, nets, stateful, sampler, augment_rng, phase)
     save_checkpoint(
         outdir / "vocoder.pth",
         generator.cpu(),
         generator_params,
         config,
-        options.steps,
+        total,
         None if units is None else {"k": units.k, "dim": units.dim},
         None if speaker is None else {"dim": speaker.dim, **speaker.table.to_state()},
     )
@@ -320,12 +384,14 @@ def _save_training(
     stateful: dict[str, Any],
     sampler: SegmentSampler,
     augment_rng: torch.Generator,
+    phase: str,
 ) -> None:
     from lipsound2.fileio.atomic import atomic_path
 
     version, internal, gauss = sampler.rng.getstate()
     state = {
         "step": step,
+        "phase": phase,
         **{name: net.state_dict() for name, net in nets.items()},
         **{name: obj.state_dict() for name, obj in stateful.items()},
         "sampler_rng": [version, list(internal), gauss],
@@ -343,9 +409,21 @@ def _resume(
     sampler: SegmentSampler,
     augment_rng: torch.Generator,
     device: torch.device,
+    options: TrainOptions,
 ) -> int:
-    """Load a training checkpoint (safely: tensors and plain containers only); its step."""
+    """Load a training checkpoint (safely: tensors and plain containers only); its step.
+
+    A checkpoint whose recorded phase is not the one its step has under ``options`` (the
+    config's steps changed since) is refused; one of the GTA phase resumes drawing GTA mel."""
     state = torch.load(path, map_location="cpu", weights_only=True)
+    step = int(state["step"])
+    recorded = state.get("phase", GROUND_TRUTH)
+    if recorded != phase_of(step, options):
+        raise ValueError(
+            f"{path}: saved at step {step} of the {recorded} phase, but train.steps {options.steps} puts "
+            f"that step in the {phase_of(step, options)} phase; restore the config it was trained with "
+            "or remove the checkpoint"
+        )
     for name, net in nets.items():
         net.load_state_dict(state[name])
     for name, obj in stateful.items():
@@ -359,4 +437,4 @@ def _resume(
     sampler.rng.setstate((version, tuple(internal), gauss))
     augment_rng.set_state(state["augment_rng"])
     torch.set_rng_state(state["torch_rng"])
-    return int(state["step"])
+    return step
