@@ -205,3 +205,18 @@ def test_fine_tuning_from_the_pretrained_generator_resumes_in_the_gta_phase(wavs
     assert max(losses) < 0.6, losses  # a generator that already speaks (from scratch: about 0.67 at once)
     assert not (tmp_path / "exp" / "checkpoint.pth").exists()
     assert torch.load(tmp_path / "exp" / "vocoder.pth", map_location="cpu", weights_only=True)["steps"] == 3
+
+
+def test_the_fine_tuning_config_is_the_published_schedule_on_the_v1_generator():
+    from lipsound2.vocoders.factory import load_config
+    from lipsound2.vocoders.hifigan import build_generator
+    from lipsound2.vocoders.hifigan_train import init_from_pretrained
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "egs" / "TEMPLATE" / "conf" / "vocoder_hifigan_pretrained_finetune.yaml")
+    options = TrainOptions(**config["train"])
+    assert options.init_pretrained and options.steps > 0 and options.gta_steps > 0
+    published = (options.lr, tuple(options.betas), options.lr_decay, options.batch_size)
+    assert published == (2e-4, (0.8, 0.99), 0.999, 16)
+    assert options.segment_frames * MelConfig().hop_length == 8192
+    init_from_pretrained(build_generator(config["generator_params"], MelConfig()))  # strict load
