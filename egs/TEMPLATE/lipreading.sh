@@ -10,7 +10,7 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
-# log, step_done, step_mark (done markers keyed on settings and inputs, as in lipsound2.sh)
+# log, option checks, step_done, step_mark (done markers keyed on settings and inputs)
 # shellcheck source=../../utils/stage_lib.sh
 . utils/stage_lib.sh
 asr_cascade() { ${python} -m lipsound2.bin.asr_cascade "$@"; }
@@ -70,51 +70,33 @@ asr_decode() {
   step_mark "$(dirname "${hyp}")" "$(basename "${hyp}" .txt)" "${key[@]}"
 }
 
-# Options: every one is lipsound2.sh's option of the same name, which passes them all.
-python=""
-seed=""
-ngpu=""
-inference_nj=""
-dumpdir=""
-expdir=""
+# Options: lipsound2.sh's of the same name (stage_options.sh declares the shared ones once),
+# which it passes them all, and two of the experiment whose speech is decoded.
+# shellcheck source=stage_options.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_options.sh"
 train_exp=""                # LipSound2 experiment whose generated speech is decoded
 inference_tag=""            # its decode dirs: <train_exp>/decode_<set>_<inference_tag>
-train_set=""
-valid_set=""
-test_sets=""
-asr_config=""
-asr_finetune_config=""
-asr_pretrained_model=""     # empty: the base ASR is trained from scratch on real audio
-asr_token_type=""
-nbpe=""
-asr_inference_config=""
-asr_lr_factor=""
-use_lm=""
-ngram_order=""
 
-help_message=$(cat <<HELP
-Usage: $0 --python <python> --seed <n> --ngpu <n> --inference_nj <n> --dumpdir <dir> --expdir <dir>
-  --train_exp <dir> --inference_tag <tag> --train_set <set> --valid_set <set> --test_sets "<sets>"
-  --asr_config <yaml> --asr_finetune_config <yaml> [--asr_pretrained_model <model>]
-  --asr_token_type <char|word|bpe> --nbpe <n> --asr_inference_config <yaml> --asr_lr_factor <x>
-  --use_lm <true|false> --ngram_order <n>
+help_message="Usage: $0 --train_exp <dir> --inference_tag <tag> --train_set <set> --valid_set <set>
+  --test_sets \"<sets>\" [options]
 
-Stage 7 of lipsound2.sh (cascaded lip reading); see lipsound2.sh --help for the options.
-HELP
-)
+Stage 7 of lipsound2.sh (cascaded lip reading), which passes every option.
+
+Options [defaults]:
+$(option_help "${BASH_SOURCE[0]}" "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_options.sh")"
 
 log "$0 $*"
 # shellcheck disable=SC1091
 . utils/parse_options.sh || exit 1
-[ $# -eq 0 ] || { log "Error: unexpected arguments: $*; see $0 --help"; exit 1; }
+[ $# -eq 0 ] || usage_error "unexpected arguments: $*"
 # shellcheck disable=SC1091
 . ./path.sh
 # shellcheck source=cmd.sh
 . ./cmd.sh
 
-for opt in python seed ngpu inference_nj dumpdir expdir train_exp inference_tag train_set valid_set test_sets \
-  asr_config asr_finetune_config asr_token_type nbpe asr_inference_config asr_lr_factor use_lm ngram_order; do
-  [ -n "${!opt// /}" ] || { log "Error: --${opt} is required; see $0 --help"; exit 1; }
+check_shared_options
+for opt in train_exp inference_tag train_set valid_set test_sets; do
+  require "${opt}" "(lipsound2.sh passes it)"
 done
 
 asr_data=${expdir}/asr_data  # real audio, shared by all experiments
