@@ -29,6 +29,41 @@ stage_runs() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 
 config_tag() { basename "$1" .yaml; }
 
+# prepare_av_set DATA_DIR DUMP_DIR: stage 1 of one set: face tracks and 16 kHz audio from the
+# videos DATA_DIR lists (jobs of lipsound2.bin.prepare_av, merged by lipsound2.bin.merge_jobs);
+# an audio-only set's tables are copied for stage 2.
+prepare_av_set() {
+  local logdir=$2/logs/stage1 name=${2##*/} wav_opts f
+  mkdir -p "$2"
+  # the settings travel with the data, and the jobs read this copy: an edit of the conf
+  # while they run changes neither (stage 2 writes it again with its mel settings)
+  ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "$2/frontend.yaml"
+  if [ ! -f "$1/video.scp" ]; then
+    # audio only: no face tracks; stage 2 decodes and resamples the audio it lists
+    log "Stage 1: ${name} is audio only: its tables are copied for stage 2"
+    for f in wav.scp utt2spk spk2utt text; do
+      [ ! -f "$1/${f}" ] || cp "$1/${f}" "$2/${f}"
+    done
+    utils/validate_data_dir.sh --no-feats --no-video "$2"
+  else
+    mkdir -p "${logdir}"
+    split_for_jobs "${nj}" "$1/video.scp" "${logdir}/video"
+    # Without wav.scp the audio comes from the video files themselves.
+    wav_opts=(--wav_scp "$1/wav.scp")
+    [ -f "$1/wav.scp" ] || wav_opts=()
+    log "Stage 1: ${name}: ${_nj} jobs, logs in ${logdir}/prepare_av.*.log"
+    ${train_cmd} JOB=1:"${_nj}" "${logdir}/prepare_av.JOB.log" \
+      "${python}" -m lipsound2.bin.prepare_av --frontend_config "$2/frontend.yaml" \
+      --video_scp "${logdir}/video.JOB.scp" "${wav_opts[@]}" \
+      --media_dir "$2/data" --out_dir "${logdir}/output.JOB" --job_tag JOB
+    rm -f "$2/rejects"
+    "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${name}" --src_dir "$1" --dst_dir "$2" \
+      --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${_outputs[@]}"
+    utils/validate_data_dir.sh --no-feats "$2"
+  fi
+}
+
+
 # make_units: stage 2's speech units of every set, one per mel frame, from a k-means model fitted
 # on the training set's frames (${units_exp}): a refit makes every set's units again; a set
 # whose mel changed, its own. lipsound2.bin.units_plan gives the key and the job's arguments.
@@ -451,40 +486,14 @@ fi
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: face tracks and 16 kHz audio"
   for dset in ${all_sets}; do
-    _src=${datadir}/${dset} _dst=${dumpdir}/${dset} _logdir=${dumpdir}/${dset}/logs/stage1
+    _src=${datadir}/${dset} _dst=${dumpdir}/${dset}
     # a redo removes the set's dump (tracks, audio, mel, units) and its markers
     # (and on its own outputs, so tracks that moved or vanished are made again)
     _key=(--conf "frontend=${frontend_config}" --sections frontend=stage1
       --table "${_src}/video.scp" --table "${_src}/wav.scp" --table "${_dst}/video.scp" --table "${_dst}/wav.scp")
     step_done 1 "${_dst} (tracks, audio)" "${_dst}" stage1 "${_key[@]}" --stale "${_dst}/*" --stale "${_dst}/.done.*" &&
       continue
-    mkdir -p "${_dst}"
-    # the settings travel with the data, and the jobs read this copy: an edit of the conf
-    # while they run changes neither (stage 2 writes it again with its mel settings)
-    ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${_dst}/frontend.yaml"
-    if [ ! -f "${_src}/video.scp" ]; then
-      # audio only: no face tracks; stage 2 decodes and resamples the audio it lists
-      log "Stage 1: ${dset} is audio only: its tables are copied for stage 2"
-      for _f in wav.scp utt2spk spk2utt text; do
-        [ ! -f "${_src}/${_f}" ] || cp "${_src}/${_f}" "${_dst}/${_f}"
-      done
-      utils/validate_data_dir.sh --no-feats --no-video "${_dst}"
-    else
-      mkdir -p "${_logdir}"
-      split_for_jobs "${nj}" "${_src}/video.scp" "${_logdir}/video"
-      # Without wav.scp the audio comes from the video files themselves.
-      _wav_opts=(--wav_scp "${_src}/wav.scp")
-      [ -f "${_src}/wav.scp" ] || _wav_opts=()
-      log "Stage 1: ${dset}: ${_nj} jobs, logs in ${_logdir}/prepare_av.*.log"
-      ${train_cmd} JOB=1:"${_nj}" "${_logdir}/prepare_av.JOB.log" \
-        "${python}" -m lipsound2.bin.prepare_av --frontend_config "${_dst}/frontend.yaml" \
-        --video_scp "${_logdir}/video.JOB.scp" "${_wav_opts[@]}" \
-        --media_dir "${_dst}/data" --out_dir "${_logdir}/output.JOB" --job_tag JOB
-      rm -f "${_dst}/rejects"
-      "${python}" -m lipsound2.bin.merge_jobs --name "Stage 1 ${dset}" --src_dir "${_src}" --dst_dir "${_dst}" \
-        --tables video.scp wav.scp utt2num_vframes --max_reject_share "${max_reject_share}" "${_outputs[@]}"
-      utils/validate_data_dir.sh --no-feats "${_dst}"
-    fi
+    prepare_av_set "${_src}" "${_dst}"
     step_mark "${_dst}" stage1 "${_key[@]}"
   done
 fi
