@@ -20,6 +20,7 @@ import yaml
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
+from lipsound2_testing.trainer import NO_PLOTS
 
 SETS = ("train_sd", "dev_sd", "test_sd")
 PRETRAIN_SETS = ("voxceleb2_train", "voxceleb2_valid")
@@ -30,7 +31,7 @@ TAG = "inference_valid.loss.best"
 
 def _tiny_conf(root: Path, name: str, out: Path, **overrides) -> Path:
     conf = yaml.safe_load((root / "egs" / "TEMPLATE" / "conf" / name).read_text())
-    conf.update(overrides)
+    conf.update(NO_PLOTS, **overrides)
     out.write_text(yaml.safe_dump(conf))
     return out
 

@@ -39,6 +39,7 @@ import yaml
 from lipsound2.fileio.ark import load_array
 from lipsound2.fileio.facetrack import read_face_track
 from lipsound2.fileio.table import read_table
+from lipsound2_testing.trainer import NO_PLOTS
 
 CLIP_STRIDE = 50  # every 50th of the 500 clips of s1: 10 clips, every split non-empty
 EXCHANGE = ("lrik2n", "lrik4p")  # the corpus edit: the test clip out, its next clip by name in
@@ -314,7 +315,7 @@ def make_recipe(scripts: Path, top: Path) -> Path:
         ("asr_ft_tiny.yaml", "asr_finetune_cpu.yaml", dict(max_epoch=1)),
     ):
         data = yaml.safe_load((conf / src).read_text())
-        data.update(overrides)
+        data.update(NO_PLOTS, **overrides)
         (recipe / "conf" / name).write_text(yaml.safe_dump(data))
     # Face tracks as raw arrays (ark), not H.264 mp4: the same crops encoded in two stage-1
     # runs give different mp4 bitstreams (libx264's output depends on what the process encoded
