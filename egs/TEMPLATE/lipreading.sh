@@ -73,7 +73,7 @@ asr_decode() {
 # Options: lipsound2.sh's of the same name (stage_options.sh declares the shared ones once),
 # which it passes them all, and two of the experiment whose speech is decoded.
 # shellcheck source=stage_options.sh
-. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_options.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh"
 train_exp=""                # LipSound2 experiment whose generated speech is decoded
 inference_tag=""            # its decode dirs: <train_exp>/decode_<set>_<inference_tag>
 
@@ -83,7 +83,7 @@ help_message="Usage: $0 --train_exp <dir> --inference_tag <tag> --train_set <set
 Stage 7 of lipsound2.sh (cascaded lip reading), which passes every option.
 
 Options [defaults]:
-$(option_help "${BASH_SOURCE[0]}" "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_options.sh")"
+$(option_help "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh")"
 
 log "$0 $*"
 # shellcheck disable=SC1091

@@ -36,22 +36,23 @@ pretrains() { [ "${skip_pretrain}" = false ] && [ -n "${pretrain_train_set}" ] &
 # The steps of stages 1, 2, 3-4, 6 and 8 (prepare_av_set, make_units, train_lipsound2,
 # vocode_dir, train_vocoder, judge_dir, score_dir)
 # shellcheck source=stage_steps.sh
-. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_steps.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/stage_steps.sh"
 
 # ========================== Options ==========================
 
 # Shared with lipsound2.sh's stage 7 (lipreading.sh): python, seed, ngpu, inference_nj, dumpdir,
 # expdir, train_set, valid_set, test_sets and the ASR options asr_*, nbpe, ngram_order, use_lm
 # shellcheck source=stage_options.sh
-. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_options.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh"
 
 # General options
 stage=0              # First stage to run.
 stop_stage=10000     # Last stage to run.
 nj=4                 # Parallel jobs for data processing and scoring.
 num_nodes=1          # Nodes for multi-node training (Slurm through cmd.sh).
-paper_settings=false # true: the paper's own settings wherever this toolkit has them; they replace
-                     # the options they name (see "Paper settings" below and README.md).
+paper_settings=false # true: the paper's own settings wherever this toolkit has them (lipsound2/paper.py):
+                     # conf/train_paper.yaml and inference_paper.yaml, no mel normalisation, a
+                     # HiFi-GAN, a 6-gram LM, ASR lr x 0.1; they replace those options (README.md).
 
 # Directories
 datadir=data         # Kaldi data directories written by stage 0.
@@ -117,7 +118,8 @@ gpu_inference=false                   # Decode on a GPU: cuda_cmd with --gpu 1, 
 # Vocoder (stage 6)
 vocoder_type=griffin_lim              # A type of lipsound2/vocoders/factory.py: griffin_lim, hifigan,
                                       # hifigan_units (mel + speech units: needs units from stage 2's
-                                      # --unit_type, and in decode dirs), ...
+                                      # --unit_type, and in decode dirs), hifigan_pretrained (the
+                                      # published universal HiFi-GAN, bridged to our mel; no training)
 vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training config; its speaker
                                       # section gives hifigan_units a speaker embedding input).
 vocoder_file=""                       # A vocoder checkpoint the user brings (skips training).
@@ -142,7 +144,7 @@ Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel (+ units), 3 pre
 9 pack the model (one zip for Video2Speech.from_pretrained and lipsound2-speak).
 
 Options [defaults]:
-$(option_help "${BASH_SOURCE[0]}" "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/stage_options.sh")"
+$(option_help "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh")"
 
 log "$0 $*"
 run_args=$(printf '%q ' "$@")
@@ -198,6 +200,8 @@ fi
 # The vocoder types, and which of them stage 6 trains, are the vocoder factory's.
 vocoder_training=$(${python} -m lipsound2.bin.config_query vocoder_training "${vocoder_type}") ||
   usage_error "--vocoder_type ${vocoder_type} is no type of lipsound2.vocoders.factory (above)"
+[ "${vocoder_training}" = true ] || [ -z "${vocoder_file}" ] ||
+  usage_error "--vocoder_file is for the vocoder types stage 6 trains; --vocoder_type ${vocoder_type} takes none"
 
 # What the stages that run need from the options
 if stage_runs 0 || stage_runs 1 || stage_runs 2; then
@@ -242,8 +246,10 @@ fi
 
 # ========================== Derived names ==========================
 
-[ -n "${pretrain_tag}" ] || pretrain_tag=lipsound2_$(config_tag "${pretrain_config}")
 [ -n "${train_tag}" ] || train_tag=lipsound2_$(config_tag "${train_config}")
+# one config for both stages (as --paper_settings has it): stage 3's experiment is named apart
+[ -n "${pretrain_tag}" ] || pretrain_tag=lipsound2_$(config_tag "${pretrain_config}")
+[ "${pretrain_tag}" != "${train_tag}" ] || pretrain_tag=${pretrain_tag}_pretrain
 pretrain_exp=${expdir}/${pretrain_tag}
 [ -n "${audio_pretrain_tag}" ] || audio_pretrain_tag=audio_$(config_tag "${audio_pretrain_config}")
 audio_pretrain_exp=${expdir}/${audio_pretrain_tag}
@@ -437,7 +443,8 @@ fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: vocoding (${vocoder_type})"
-  [ "${vocoder_ckpt}" != "${vocoder_exp}/vocoder.pth" ] || train_vocoder
+  # a type stage 6 trains, unless the user brings the checkpoint (never touched then)
+  [ "${vocoder_training}" = false ] || [ -n "${vocoder_file}" ] || train_vocoder
   for dset in ${test_sets} ${valid_set} ${train_set}; do
     # generated speech for every set stage 5 inferred (the train set feeds ASR fine-tuning)
     _ddir=$(decode_dir "${dset}")

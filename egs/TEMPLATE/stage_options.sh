@@ -31,6 +31,12 @@ asr_lr_factor=0.1                     # Fine-tuning lr = pre-trained peak lr x t
 
 # check_shared_options: the shared options are well formed (usage_error of utils/stage_lib.sh)
 check_shared_options() {
+  local opt
+  for opt in python dumpdir expdir asr_config asr_finetune_config asr_inference_config asr_lr_factor; do
+    require "${opt}" ""
+  done
+  [[ ${asr_lr_factor} =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] ||
+    usage_error "--asr_lr_factor must be a positive number; got '${asr_lr_factor}'"
   check_choice use_lm true false
   check_choice asr_token_type char word bpe
   check_int 0 seed ngpu ngram_order

@@ -17,7 +17,7 @@ def test_stage_script_runs_stages_1_and_2_and_skips_when_done(root, grid_clips, 
     subprocess.run([*cmd, str(video_only)], check=True, timeout=60)  # the media kept, no audio stream
     recipe = tmp_path / "my recipe"
     (recipe / "conf").mkdir(parents=True)
-    for name in ("lipsound2.sh", "lipreading.sh", "cmd.sh"):
+    for name in ("lipsound2.sh", "lipreading.sh", "stage_options.sh", "stage_steps.sh", "cmd.sh"):
         (recipe / name).symlink_to(root / "egs" / "TEMPLATE" / name)
     (recipe / "conf" / "frontend.yaml").symlink_to(root / "egs" / "TEMPLATE" / "conf" / "frontend.yaml")
     (recipe / "utils").symlink_to(root / "utils")

@@ -4,6 +4,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 
@@ -69,6 +70,10 @@ def test_help_lists_every_option(recipe, root):
         ("--unit_type whisper --stage 2 --stop_stage 2 --train_set t --unit_encoder_file no_dir", "no_dir"),
         ("--vocoder_type hifigan_units --stage 6 --stop_stage 6 --test_sets t", "--train_set"),
         ("--vocoder_type hifigan_units --stage 6 --stop_stage 6 --vocoder_file no.pth", "no.pth"),
+        # a file the vocoder would ignore: refused, not silently dropped
+        ("--vocoder_type hifigan_pretrained --stage 6 --stop_stage 6 --vocoder_file v.pth", "--vocoder_file"),
+        ("--asr_config '' --stage 9", "--asr_config"),
+        ("--asr_lr_factor abc --stage 9", "--asr_lr_factor"),
         ("--audio_pretrain true --stage 3 --stop_stage 3", "--audio_pretrain_train_set"),
         (
             "--audio_pretrain true --stage 3 --stop_stage 3 --audio_pretrain_train_set a "
@@ -97,6 +102,31 @@ def test_paper_settings_take_the_papers_constants(recipe):
     assert f"ngram_order={paper.NGRAM_ORDER}" in line
     assert f"asr_lr_factor={paper.ASR_LR_FACTOR}" in line
     assert "feats_normalize=none" in line and "train_paper.yaml" in line
+
+
+def test_a_recipe_copied_without_links_runs(recipe, tmp_path):
+    """A user copies a recipe with cp -rL: the scripts it sources come with it."""
+    copy = tmp_path / "my copy"
+    subprocess.run(["cp", "-rL", str(recipe), str(copy)], check=True)
+    for script in ("./lipsound2.sh", "./lipreading.sh"):
+        res = subprocess.run([script, "--help"], cwd=copy, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert "--asr_config" in res.stderr
+
+
+def test_stage6_never_trains_over_the_vocoder_file_a_user_brings(recipe):
+    """--vocoder_file at the path stage 6 would train to, with a marker of another key there:
+    the file is used as given, not removed as stale and trained again."""
+    vocoder = recipe / "exp" / "vocoder_vocoder" / "vocoder.pth"
+    vocoder.parent.mkdir(parents=True)
+    vocoder.write_text("the user's own")
+    mark = [sys.executable, "-m", "lipsound2.bin.step", "mark", "--dir", str(vocoder.parent)]
+    subprocess.run([*mark, "--name", "train", "--opt", "other=1"], cwd=recipe, check=True)
+    args = "--stage 6 --stop_stage 6 --vocoder_type hifigan --vocoder_file exp/vocoder_vocoder/vocoder.pth"
+    res = _run(recipe, *args.split(), "--train_set", "tr", "--test_sets", "t", "--vocode_oracle", "false")
+    assert res.returncode == 0, res.stderr
+    assert vocoder.read_text() == "the user's own"
+    assert "Training the vocoder" not in res.stderr
 
 
 def test_every_recipe_links_the_stage_scripts(root):

@@ -1,0 +1,1 @@
+../TEMPLATE/stage_steps.sh

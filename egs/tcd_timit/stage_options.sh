@@ -1,0 +1,1 @@
+../TEMPLATE/stage_options.sh
