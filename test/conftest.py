@@ -34,13 +34,15 @@ def tier_of(path: Path) -> str | None:
         parts = path.resolve().relative_to(TEST_DIR).parts
     except ValueError:
         return None
-    if not parts or parts[0] == HELPERS or parts[0] in ("__pycache__",):
+    if not parts or parts[0] == HELPERS or parts[0].startswith((".", "__")):
         return None
     if len(parts) == 1 and not (TEST_DIR / parts[0]).is_dir():
         return "unit"
     for tier, folders in TIERS.items():
         if parts[0] in folders:
             return tier
+    if not any((TEST_DIR / parts[0]).rglob("test_*.py")):
+        return None  # a folder of data or caches, no tests
     where = f"TIERS in {__file__}"
     raise pytest.UsageError(f"test/{parts[0]}/ is no lipsound2 package and no tier's folder ({where})")
 
@@ -65,16 +67,18 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
-    ``timeout`` mark wins). The slowest tier runs first, and in a tier the folders in the order
-    of TIERS (the slowest first): with several workers, the short tests then fill in beside the
-    long ones instead of leaving one worker alone at the end."""
+    ``timeout`` mark and ``--timeout`` win). The slowest tier runs first, and in a tier the
+    folders in the order of TIERS (the slowest first): with several workers, the short tests
+    then fill in beside the long ones instead of leaving one worker alone at the end."""
+    # the tier's limit, unless the command line sets one (--timeout 0: none) or has no timeout plugin
+    limits = config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
     tiers = {}
     for item in items:
         tier = tiers[item] = tier_of(item.path)
         if tier is None:
             raise pytest.UsageError(f"{item.nodeid}: a test outside test/'s tier folders")
         item.add_marker(tier)
-        if item.get_closest_marker("timeout") is None:
+        if limits and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TIME_LIMIT_S[tier]))
     order = list(reversed(TIERS))
 
