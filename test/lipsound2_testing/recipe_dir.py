@@ -13,7 +13,15 @@ from lipsound2.frontend.config import load_config, write_settings
 from lipsound2.recipe.marker import mark
 
 # what every egs/<corpus>/ links from egs/TEMPLATE
-SCRIPTS = ("lipsound2.sh", "lipreading.sh", "stage_options.sh", "stage_steps.sh", "path.sh", "cmd.sh", "db.sh")
+SCRIPTS = (
+    "lipsound2.sh",
+    "lipreading.sh",
+    "stage_options.sh",
+    "stage_steps.sh",
+    "path.sh",
+    "cmd.sh",
+    "db.sh",
+)
 # the default decode dir name: <inference config>_<model file> of conf/inference.yaml and
 # valid.loss.best.pth (exp/<tag>/decode_<set>_<INFERENCE_TAG>)
 INFERENCE_TAG = "inference_valid.loss.best"
