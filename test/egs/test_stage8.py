@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from lipsound2 import paper
 from lipsound2.fileio.table import write_table
 from lipsound2.fileio.wav import read_wav, write_wav
 from lipsound2_testing.recipe_dir import INFERENCE_TAG
@@ -177,15 +178,16 @@ def test_paper_settings_switch_selects_the_paper_configs(recipe, root):
         timeout=120,
     )
     assert res.returncode == 0, res.stderr[-4000:]
-    line = next(x for x in res.stderr.splitlines() if "Paper settings: --train_config" in x)
+    # the options it replaces, from the paper's constants (lipsound2.paper), logged as set
+    line = next(x for x in res.stderr.splitlines() if "Paper settings: " in x and "=" in x)
     conf = root / "egs" / "TEMPLATE" / "conf"
-    assert f"{(conf / 'train_paper.yaml').resolve()}," in line
-    assert f"{(conf / 'inference_paper.yaml').resolve()}," in line
+    assert f"train_config={(conf / 'train_paper.yaml').resolve()} " in line
+    assert f"inference_config={(conf / 'inference_paper.yaml').resolve()} " in line
     for option in (
-        "--feats_normalize none",
-        "--vocoder_type hifigan",
-        "--ngram_order 6",
-        "--asr_lr_factor 0.1",
+        f"feats_normalize={paper.FEATS_NORMALIZE}",
+        f"vocoder_type={paper.VOCODER_STAND_IN}",
+        f"ngram_order={paper.NGRAM_ORDER}",
+        f"asr_lr_factor={paper.ASR_LR_FACTOR}",
     ):
         assert option in line
     assert "give --asr_pretrained_model" in res.stderr

@@ -92,18 +92,6 @@ def test_bad_options_fail_before_any_stage_runs(recipe, args, named):
     assert not (recipe / "exp").exists()
 
 
-def test_paper_settings_take_the_papers_constants(recipe):
-    """--paper_settings sets the options it replaces from lipsound2.paper, not from values typed in shell."""
-    from lipsound2 import paper
-
-    res = _run(recipe, "--paper_settings", "true", "--stage", "99", "--stop_stage", "99")
-    assert res.returncode == 0, res.stderr
-    line = next(x for x in res.stderr.splitlines() if "Paper settings: " in x and "=" in x)
-    assert f"ngram_order={paper.NGRAM_ORDER}" in line
-    assert f"asr_lr_factor={paper.ASR_LR_FACTOR}" in line
-    assert "feats_normalize=none" in line and "train_paper.yaml" in line
-
-
 def test_a_recipe_copied_without_links_runs(recipe, tmp_path):
     """A user copies a recipe with cp -rL: the scripts it sources come with it."""
     copy = tmp_path / "my copy"
