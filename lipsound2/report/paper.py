@@ -30,7 +30,6 @@ from lipsound2.nets.decoder import AttentionDecoder
 from lipsound2.nets.encoder import VisualEncoder
 from lipsound2.nets.lipsound2 import LipSound2
 from lipsound2.nets.postnet import Postnet
-from lipsound2.vocoders.factory import TRAINED_TYPES
 
 SWITCH = "--paper_settings true"
 TRAINING = "training config"  # the input of the rules that a pre-training's config.yaml also answers
@@ -160,7 +159,7 @@ def _inference_option(t: Training, key: str) -> Any:
 
 def _vocoder_remedy(vocoder_type: str) -> str:
     remedy = "no 16 kHz WaveGlow is available; HiFi-GAN is the neural stand-in"
-    if vocoder_type not in TRAINED_TYPES:
+    if vocoder_type == "griffin_lim":  # no neural vocoder at all
         remedy += f" (--vocoder_type {paper.VOCODER_STAND_IN}, {SWITCH})"
     return remedy
 
@@ -169,6 +168,7 @@ _VOCODERS = {
     "griffin_lim": "Griffin-Lim (no neural vocoder)",
     "hifigan": "HiFi-GAN trained on this corpus",
     "hifigan_units": "HiFi-GAN fed mel + predicted speech units, trained on this corpus",
+    "hifigan_pretrained": "the published universal HiFi-GAN V1 (22.05 kHz), bridged to this mel",
 }
 _NO_ADDED_LOSS = "none (Eq. 5: decoder and postnet MSE only)"
 _PAPER_CONFIG = f"{paper.TRAIN_CONFIG} ({SWITCH})"

@@ -86,7 +86,7 @@ def packed(stage5: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     return _pack(stage5, tmp_path_factory.mktemp("packed") / "model.zip")
 
 
-@pytest.mark.parametrize("vocoder_type", ["griffin_lim", "hifigan"])
+@pytest.mark.parametrize("vocoder_type", ["griffin_lim", "hifigan", "hifigan_pretrained"])
 def test_a_packed_model_gives_the_mel_and_wav_of_stages_5_and_6(stage5, tmp_path, vocoder_type):
     vocoder = ["--vocoder_file", str(stage5["root"] / "vocoder.pth")] if vocoder_type == "hifigan" else []
     stage6 = tmp_path / "stage 6"
