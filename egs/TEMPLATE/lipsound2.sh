@@ -124,6 +124,9 @@ vocoder_config=conf/vocoder.yaml      # Vocoder settings (and HiFi-GAN training 
                                       # section gives hifigan_units a speaker embedding input).
 vocoder_file=""                       # A vocoder checkpoint the user brings (skips training).
 vocode_oracle=true                    # Also vocode the test sets' ground-truth mel (the oracle rows).
+vocoder_finetune=false                # Fine-tune the pre-trained HiFi-GAN (--vocoder_type hifigan, a config
+                                      # like conf/vocoder_hifigan_pretrained_finetune.yaml) on the train
+                                      # set's ground-truth mel, then on the model's teacher-forced mel of it.
 
 # Scoring (stage 8)
 judges="whisper pocketsphinx"         # Off-the-shelf judge ASRs, English only (docs/vocoders_asr_scoring.md).
@@ -159,7 +162,7 @@ run_args=$(printf '%q ' "$@")
 # ========================== Options resolved and checked ==========================
 
 check_shared_options
-for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train gpu_inference vocode_oracle audio_pretrain; do
+for _opt in paper_settings skip_pretrain init_from_pretrain ss_restart infer_train gpu_inference vocode_oracle audio_pretrain vocoder_finetune; do
   check_choice "${_opt}" true false
 done
 check_choice lang en zh
@@ -238,6 +241,10 @@ fi
 if stage_runs 6 && [ "${vocoder_training}" = true ] && [ -z "${vocoder_file}" ]; then
   require train_set "to train the vocoder (${vocoder_type}, stage 6 without --vocoder_file)"
 fi
+if stage_runs 6 && [ "${vocoder_finetune}" = true ]; then
+  [ "${vocoder_type}" = hifigan ] && [ -z "${vocoder_file}" ] ||
+    usage_error "--vocoder_finetune true trains --vocoder_type hifigan (no --vocoder_file); got ${vocoder_type}"
+fi
 ! stage_runs 7 || { require train_set "(stage 7)" && require valid_set "(stage 7)"; }
 ! stage_runs 8 || require test_sets "(stage 8)"
 if stage_runs 6 || stage_runs 9; then
@@ -272,6 +279,12 @@ all_sets=$(unique ${pretrain_train_set} ${pretrain_valid_set} ${train_set} ${val
 # mel + units one in a folder of its own, since both read the same config).
 vocoder_exp=${expdir}/vocoder_$(config_tag "${vocoder_config}")
 [ "${vocoder_type}" != hifigan_units ] || vocoder_exp=${expdir}/vocoder_units_$(config_tag "${vocoder_config}")
+# Fine-tuned on a model's teacher-forced (GTA) mel, it belongs to that model's experiment.
+vocoder_gta=""
+if [ "${vocoder_finetune}" = true ]; then
+  vocoder_exp=${train_exp}/vocoder_finetune_$(config_tag "${vocoder_config}")
+  vocoder_gta=${train_exp}/gta_${train_set}_${_model_tag//\//_}/feats.scp
+fi
 vocoder_ckpt=${vocoder_file}
 [ "${vocoder_training}" = false ] || [ -n "${vocoder_file}" ] || vocoder_ckpt=${vocoder_exp}/vocoder.pth
 
@@ -443,6 +456,8 @@ fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: vocoding (${vocoder_type})"
+  # --vocoder_finetune: first the model's teacher-forced mel of the train set
+  [ -z "${vocoder_gta}" ] || gta_dir "${train_set}" "$(dirname "${vocoder_gta}")"
   # a type stage 6 trains, unless the user brings the checkpoint (never touched then)
   [ "${vocoder_training}" = false ] || [ -n "${vocoder_file}" ] || train_vocoder
   for dset in ${test_sets} ${valid_set} ${train_set}; do

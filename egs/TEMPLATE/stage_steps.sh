@@ -94,7 +94,25 @@ train_lipsound2() {
 
 vocoder_plan() {
   "${python}" -m lipsound2.bin.vocoder_plan "$1" --vocoder_type "${vocoder_type}" --vocoder_config "${vocoder_config}" \
-    --vocoder_file "${vocoder_ckpt}" --dumpdir "${dumpdir}" --train_set "${train_set}" "${@:2}"
+    --vocoder_file "${vocoder_ckpt}" --dumpdir "${dumpdir}" --train_set "${train_set}" \
+    ${vocoder_gta:+--gta_feats "${vocoder_gta}"} "${@:2}"
+}
+# gta_dir SET OUT_DIR: the trained model's teacher-forced (GTA) mel of dump/SET, with its ground
+# truth's frames, into OUT_DIR/feats.scp (--vocoder_finetune); another model makes it again.
+gta_dir() {
+  local key args model=${train_exp}/${inference_model} cmd=${decode_cmd} device=cpu
+  read_lines key vocoder_plan gta_key --set "$1" --model_file "${model}"
+  step_done 6 "$2 (GTA mel)" "$2" gta "${key[@]}" --stale "$2/*" && return 0
+  [ -f "${model}" ] || { log "no model ${model}: run stage 4"; exit 1; }
+  read_lines args vocoder_plan gta_args --set "$1" --model_file "${model}"
+  [ "${gpu_inference}" = false ] || cmd="${cuda_cmd} --gpu 1" device=cuda
+  mkdir -p "$2/log"
+  split_for_jobs "${inference_nj}" "${dumpdir}/$1/video.scp" "$2/log/keys"
+  log "Teacher-forced mel of ${dumpdir}/$1 by ${model} (${_nj} jobs, ${device}); logs: $2/log/gta_mel.*.log"
+  ${cmd} JOB=1:"${_nj}" "$2/log/gta_mel.JOB.log" "${python}" -m lipsound2.bin.gta_mel --device "${device}" \
+    "${args[@]}" --key_file "$2/log/keys.JOB.scp" --output_dir "$2/log/output.JOB"
+  vocoder_plan gta_collect --out_dir "$2" --num_jobs "${_nj}"
+  step_mark "$2" gta "${key[@]}"
 }
 # vocode_dir FEATS_SCP OUT_DIR SET: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and OUT_DIR/wav.scp
 # (a vocoder with a speaker input reads the speakers of dump/SET), with the mel settings beside

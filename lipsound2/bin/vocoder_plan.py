@@ -13,7 +13,16 @@ such a type the speaker embeddings of its training audio. Each action prints one
 ``vocode_key``   the done-marker options of vocoding ``--feats`` (one mel and one vocoder:
                  its type, its config section or checkpoint, the units);
 ``vocode_args``  the arguments of ``lipsound2.bin.vocode`` for ``--feats`` of set ``--set``;
-``collect``      after the vocoding jobs: ``OUT/wav.scp`` and ``OUT/log/failed`` of theirs.
+``collect``      after the vocoding jobs: ``OUT/wav.scp`` and ``OUT/log/failed`` of theirs;
+``gta_key``      the done-marker options of the teacher-forced (GTA) mel of ``--set`` by
+                 ``--model_file`` (``--vocoder_finetune``);
+``gta_args``     the arguments of ``lipsound2.bin.gta_mel`` for it (its jobs add theirs);
+``gta_collect``  after the GTA jobs: ``OUT/feats.scp``, ``utt2num_frames``, ``frontend.yaml``
+                 and ``failed`` of theirs.
+
+With ``--gta_feats`` (a GTA mel of the training set) the training is the fine-tuning of
+``--vocoder_finetune true``: the config must start from the pre-trained weights and have a
+GTA phase (``train.init_pretrained``, ``train.gta_steps``), and the GTA mel is part of its key.
 
     python -m lipsound2.bin.vocoder_plan vocode_key --vocoder_type hifigan_units \\
         --vocoder_config conf/vocoder.yaml --vocoder_file exp/vocoder_units_vocoder/vocoder.pth \\
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,7 +46,11 @@ _SOURCE = "vocoder_plan"
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
-        "action", choices=("speaker_dir", "train_key", "train_args", "vocode_key", "vocode_args", "collect")
+        "action",
+        choices=(
+            *("speaker_dir", "train_key", "train_args", "vocode_key", "vocode_args", "collect"),
+            *("gta_key", "gta_args", "gta_collect"),
+        ),
     )
     p.add_argument("--vocoder_type", choices=VOCODER_TYPES, required=True)
     p.add_argument("--vocoder_config", required=True)
@@ -47,6 +61,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", default=None, help="vocode_args: the set of --feats (its speakers)")
     p.add_argument("--out_dir", type=Path, default=None, help="collect: the folder vocoded into")
     p.add_argument("--num_jobs", type=int, default=1, help="collect: the vocoding jobs")
+    p.add_argument("--gta_feats", default="", help="train_*: the GTA mel to fine-tune on (empty: none)")
+    p.add_argument("--model_file", default=None, help="gta_*: the model whose teacher-forced mel it is")
     return p
 
 
@@ -81,6 +97,10 @@ def train_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     key = ["--conf", f"vocoder={args.vocoder_config}", "--opt", f"vocoder_type={args.vocoder_type}"]
     key += ["--table", wav, "--conf", f"frontend={frontend}"]
     train = ["--wav_scp", wav, "--frontend_config", frontend]
+    if args.gta_feats:
+        finetune_config(args)
+        key += ["--table", args.gta_feats]
+        train += ["--gta_feats_scp", args.gta_feats]
     if args.vocoder_type in UNIT_TYPES:
         units = units_of(str(data / "feats.scp"), args.vocoder_type)
         key += ["--table", units]
@@ -91,6 +111,54 @@ def train_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             key += ["--file", embeddings, "--table", utt2spk]
             train += ["--speaker_embeddings", embeddings, "--utt2spk", utt2spk]
     return key, train
+
+
+def finetune_config(args: argparse.Namespace) -> None:
+    """Refuse a GTA fine-tuning of another type than ``hifigan`` or from a config without the
+    pre-trained start and the GTA phase, naming the file to start from."""
+    from lipsound2.fileio.yamlio import load_yaml
+
+    example = "conf/vocoder_hifigan_pretrained_finetune.yaml of egs/TEMPLATE"
+    if args.vocoder_type != "hifigan":
+        raise PlanError(f"--vocoder_finetune true fine-tunes --vocoder_type hifigan, not {args.vocoder_type}")
+    train = load_yaml(args.vocoder_config).get("train") or {}
+    if not train.get("init_pretrained") or int(train.get("gta_steps", 0)) <= 0:
+        raise PlanError(
+            f"--vocoder_finetune true needs train.init_pretrained: true and train.gta_steps > 0 in "
+            f"{args.vocoder_config} (see {example})"
+        )
+
+
+def gta_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """The GTA mel of ``--set``: its key options and the arguments of ``lipsound2.bin.gta_mel``."""
+    if not args.set or not args.model_file:
+        raise PlanError("gta_key and gta_args need --set and --model_file")
+    data, exp = args.dumpdir / args.set, os.path.dirname(args.model_file)
+    video, feats = str(data / "video.scp"), str(data / "feats.scp")
+    config = os.path.join(exp, "config.yaml")
+    key = ["--file", args.model_file, "--file", config, "--table", video, "--table", feats]
+    gta = ["--train_config", config, "--frontend_config", os.path.join(exp, "frontend.yaml")]
+    gta += ["--model_file", args.model_file, "--data_path", video, "--feats_scp", feats]
+    return key, gta
+
+
+def gta_collect(out_dir: Path, num_jobs: int) -> None:
+    """The GTA jobs' tables (``log/output.JOB``) into ``out_dir``; their failures into ``failed``."""
+    outputs = str(out_dir / "log" / "output.JOB")
+    for name in ("feats.scp", "utt2num_frames"):
+        merge_job_tables(f"{outputs}/{name}", num_jobs, out_dir / name)
+    shutil.copy(Path(outputs.replace("JOB", "1")) / "frontend.yaml", out_dir / "frontend.yaml")
+    failed = "".join(
+        Path(p).read_text(encoding="utf-8")
+        for p in job_files(f"{outputs}/failed", num_jobs)
+        if Path(p).is_file()
+    )
+    (out_dir / "failed").write_text(failed, encoding="utf-8")
+    if failed:
+        log(
+            _SOURCE,
+            f"WARNING: {len(failed.splitlines())} utterances have no GTA mel, see {out_dir / 'failed'}",
+        )
 
 
 def vocode_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -137,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
             print_lines(train_inputs(args)[args.action == "train_args"])
         elif args.action in ("vocode_key", "vocode_args"):
             print_lines(vocode_inputs(args)[args.action == "vocode_args"])
+        elif args.action in ("gta_key", "gta_args"):
+            print_lines(gta_inputs(args)[args.action == "gta_args"])
+        elif args.action == "gta_collect":
+            if args.out_dir is None:
+                raise PlanError("gta_collect needs --out_dir")
+            gta_collect(args.out_dir, args.num_jobs)
         else:
             if args.out_dir is None:
                 raise PlanError("collect needs --out_dir")
