@@ -34,7 +34,18 @@ TRAIN_UPDATES = 3
 TRAIN_CONFIG = "conf/train_tiny.yaml"  # written into the recipe copy
 TRAIN_TAG = "lipsound2_train_tiny"
 # The recipe's own files: anything else in a user's egs/grid (data, dump, exp) stays behind.
-RECIPE_FILES = ("run.sh", "lipsound2.sh", "path.sh", "cmd.sh", "db.sh", "utils", "conf", "local")
+RECIPE_FILES = (
+    "run.sh",
+    "lipsound2.sh",
+    "stage_options.sh",
+    "stage_steps.sh",
+    "path.sh",
+    "cmd.sh",
+    "db.sh",
+    "utils",
+    "conf",
+    "local",
+)
 
 
 def _align_words(path: Path) -> list[str]:
