@@ -10,9 +10,14 @@
 # --tree.
 # shellcheck disable=SC2154  # python: set by the script that sources this
 
+# log MESSAGE: a timestamped line naming the script, line and function that logs it; a helper of
+# this file (usage_error, check_choice, ...) names the line of the script that called it instead.
 log() {
-  local fname=${BASH_SOURCE[1]##*/}
-  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
+  local i=1
+  while [ "${BASH_SOURCE[i]##*/}" = stage_lib.sh ] && [ $((i + 1)) -lt ${#BASH_SOURCE[@]} ]; do
+    i=$((i + 1))
+  done
+  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[i]##*/}:${BASH_LINENO[i - 1]}:${FUNCNAME[i]}) $*" >&2
 }
 
 # option_help FILE...: the help list of the options FILE declares (up to its help_message), made
