@@ -26,7 +26,7 @@ import io
 import sys
 from pathlib import Path
 
-from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines
+from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines, run_plan
 
 _SOURCE = "decode_plan"
 TABLES = ("feats.scp", "att_ws.scp", "utt2num_frames")
@@ -118,17 +118,15 @@ def collect(args: argparse.Namespace) -> None:
     )
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.action == "key":
+        print_lines(key(args))
+    else:
+        collect(args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        if args.action == "key":
-            print_lines(key(args))
-        else:
-            collect(args)
-    except (PlanError, OSError, ValueError) as exc:
-        log(_SOURCE, f"Error: {exc}")
-        return 1
-    return 0
+    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

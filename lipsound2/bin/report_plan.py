@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from lipsound2.recipe.plan import PlanError, log, print_lines
+from lipsound2.recipe.plan import PlanError, print_lines, run_plan
 
 _SOURCE = "report_plan"
 PESQ_NOTE = "PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables."
@@ -194,14 +194,12 @@ def report_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _run(args: argparse.Namespace) -> None:
+    print_lines({"steps": steps, "key": key, "args": report_args}[args.action](args))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        print_lines({"steps": steps, "key": key, "args": report_args}[args.action](args))
-    except (PlanError, OSError, ValueError) as exc:
-        log(_SOURCE, f"Error: {exc}")
-        return 1
-    return 0
+    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lipsound2.bin.config_query import answer
 from lipsound2.fileio.atomic import atomic_open, atomic_path
-from lipsound2.recipe.plan import PlanError, log, print_lines
+from lipsound2.recipe.plan import PlanError, log, print_lines, run_plan
 
 _SOURCE = "train_plan"
 #: The audio model takes these sections of the LipSound2 config (its decoder's settings).
@@ -229,23 +229,21 @@ def setup(args: argparse.Namespace) -> list[str]:
     return [module, *data_args, *norm_args, *trainer_args(args)]
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.action == "key":
+        if args.init_model is not None:  # stage 4 says what it starts from
+            params = init_params(args)
+            log(
+                _SOURCE,
+                f"Initialisation: {' '.join(['--init_param', *params]) if params else 'from scratch'}",
+            )
+        print_lines(key(args))
+    else:
+        print_lines(setup(args))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        if args.action == "key":
-            if args.init_model is not None:  # stage 4 says what it starts from
-                params = init_params(args)
-                log(
-                    _SOURCE,
-                    f"Initialisation: {' '.join(['--init_param', *params]) if params else 'from scratch'}",
-                )
-            print_lines(key(args))
-        else:
-            print_lines(setup(args))
-    except (PlanError, OSError, ValueError) as exc:
-        log(_SOURCE, f"Error: {exc}")
-        return 1
-    return 0
+    return run_plan(_SOURCE, _run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lipsound2.recipe.plan import log, print_lines
+from lipsound2.recipe.plan import print_lines, run_plan
 
 _SOURCE = "units_plan"
 #: the content encoders that run on a GPU when the recipe has them
@@ -66,14 +66,12 @@ def extract_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _run(args: argparse.Namespace) -> None:
+    print_lines(key(args) if args.action == "key" else extract_args(args))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        print_lines(key(args) if args.action == "key" else extract_args(args))
-    except ValueError as exc:
-        log(_SOURCE, f"Error: {exc}")
-        return 1
-    return 0
+    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines
+from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines, run_plan
 from lipsound2.vocoders.factory import TRAINED_TYPES, UNIT_TYPES, VOCODER_TYPES
 
 _SOURCE = "vocoder_plan"
@@ -196,29 +196,27 @@ def collect(out_dir: Path, num_jobs: int) -> None:
         log(_SOURCE, f"WARNING: {len(failed.splitlines())} utterances failed, see {logdir / 'failed'}")
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.action == "speaker_dir":
+        print_lines([d for d in [speaker_dir(args)] if d])
+    elif args.action in ("train_key", "train_args"):
+        print_lines(train_inputs(args)[args.action == "train_args"])
+    elif args.action in ("vocode_key", "vocode_args"):
+        print_lines(vocode_inputs(args)[args.action == "vocode_args"])
+    elif args.action in ("gta_key", "gta_args"):
+        print_lines(gta_inputs(args)[args.action == "gta_args"])
+    elif args.action == "gta_collect":
+        if args.out_dir is None:
+            raise PlanError("gta_collect needs --out_dir")
+        gta_collect(args.out_dir, args.num_jobs)
+    else:
+        if args.out_dir is None:
+            raise PlanError("collect needs --out_dir")
+        collect(args.out_dir, args.num_jobs)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        if args.action == "speaker_dir":
-            print_lines([d for d in [speaker_dir(args)] if d])
-        elif args.action in ("train_key", "train_args"):
-            print_lines(train_inputs(args)[args.action == "train_args"])
-        elif args.action in ("vocode_key", "vocode_args"):
-            print_lines(vocode_inputs(args)[args.action == "vocode_args"])
-        elif args.action in ("gta_key", "gta_args"):
-            print_lines(gta_inputs(args)[args.action == "gta_args"])
-        elif args.action == "gta_collect":
-            if args.out_dir is None:
-                raise PlanError("gta_collect needs --out_dir")
-            gta_collect(args.out_dir, args.num_jobs)
-        else:
-            if args.out_dir is None:
-                raise PlanError("collect needs --out_dir")
-            collect(args.out_dir, args.num_jobs)
-    except (PlanError, OSError, ValueError) as exc:
-        log(_SOURCE, f"Error: {exc}")
-        return 1
-    return 0
+    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

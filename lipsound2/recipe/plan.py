@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from lipsound2.fileio.atomic import atomic_open
 
@@ -24,6 +25,17 @@ class PlanError(Exception):
 def log(source: str, message: str) -> None:
     """A log line on standard error, in the form of the stage script's."""
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} ({source}) {message}", file=sys.stderr)
+
+
+def run_plan(source: str, action: Callable[[Any], None], args: Any) -> int:
+    """A stage program's exit status: 0 when ``action(args)`` ran, else 1 after a log line
+    naming what is missing or wrong (no traceback for a user's input)."""
+    try:
+        action(args)
+    except (PlanError, OSError, ValueError) as exc:
+        log(source, f"Error: {exc}")
+        return 1
+    return 0
 
 
 def print_lines(items: Iterable[str]) -> None:
