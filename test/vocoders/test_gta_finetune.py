@@ -18,7 +18,7 @@ from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.mel import LogMel, MelConfig
 from lipsound2.vocoders import hifigan_train
 from lipsound2.vocoders.hifigan_train import SegmentSampler, TrainOptions, train_hifigan
-from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G
+from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G, KilledError, kill_training_after
 
 
 def _blurred_mel(wav_path: Path, config: MelConfig) -> np.ndarray:
@@ -106,7 +106,7 @@ def test_a_two_phase_training_killed_in_the_gta_phase_resumes_to_the_same_genera
     assert phases == {2: "ground_truth", 4: "gta"}  # step 2 closes the ground-truth phase
     state = torch.load(resumed / "checkpoint.pth", map_location="cpu", weights_only=True)
     assert (state["step"], state["phase"]) == (4, "gta")
-    monkeypatch.setattr(hifigan_train, "_save_training", save)
+    monkeypatch.undo()
     train_hifigan(wavs, resumed, TINY_G, TINY_D, _options(), config, gta_inputs=gta)
     whole = torch.load(tmp_path / "whole" / "vocoder.pth", map_location="cpu", weights_only=True)
     again = torch.load(resumed / "vocoder.pth", map_location="cpu", weights_only=True)
@@ -128,20 +128,10 @@ def test_a_checkpoint_of_another_phase_than_the_config_says_is_refused(wavs, tmp
     config = MelConfig()
     gta = _gta_table(_gta_scp(wavs, tmp_path, config))
 
-    class KilledError(Exception):
-        pass
-
-    save = hifigan_train._save_training
-
-    def killed_at_step_4(path, step, *rest):
-        save(path, step, *rest)
-        if step == 4:
-            raise KilledError
-
-    monkeypatch.setattr(hifigan_train, "_save_training", killed_at_step_4)
+    kill_training_after(monkeypatch, 4)
     with pytest.raises(KilledError):
         train_hifigan(wavs, tmp_path, TINY_G, TINY_D, _options(), config, gta_inputs=gta)
-    monkeypatch.setattr(hifigan_train, "_save_training", save)
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="step 4 of the gta phase, but train.steps 6"):
         train_hifigan(wavs, tmp_path, TINY_G, TINY_D, _options(steps=6), config, gta_inputs=gta)
 
@@ -182,22 +172,12 @@ def test_fine_tuning_from_the_pretrained_generator_resumes_in_the_gta_phase(wavs
     argv = ["--wav_scp", str(tmp_path / "wav.scp"), "--config", str(tmp_path / "vocoder.yaml")]
     argv += ["--gta_feats_scp", str(gta_dir / "feats.scp"), "--outdir", str(tmp_path / "exp")]
 
-    class KilledError(Exception):
-        pass
-
-    save = hifigan_train._save_training
-
-    def killed_in_the_gta_phase(path, step, *rest):
-        save(path, step, *rest)
-        if step == 2:
-            raise KilledError
-
-    monkeypatch.setattr(hifigan_train, "_save_training", killed_in_the_gta_phase)
+    kill_training_after(monkeypatch, 2)
     with pytest.raises(KilledError):
         main(argv)
     state = torch.load(tmp_path / "exp" / "checkpoint.pth", map_location="cpu", weights_only=True)
     assert (state["step"], state["phase"]) == (2, "gta")
-    monkeypatch.setattr(hifigan_train, "_save_training", save)
+    monkeypatch.undo()
     assert main(argv) == 0
     rows = [line.split("\t") for line in (tmp_path / "exp" / "train_log.tsv").read_text().splitlines()]
     assert [(r[0], r[-1]) for r in rows[1:]] == [("1", "ground_truth"), ("2", "gta"), ("3", "gta")]

@@ -9,7 +9,7 @@ import torch
 from lipsound2.frontend.mel import MelConfig
 from lipsound2.vocoders import hifigan_train
 from lipsound2.vocoders.hifigan_train import TrainOptions, epoch_steps, train_hifigan
-from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G
+from lipsound2_testing.tiny_hifigan import TINY_D, TINY_G, KilledError, kill_training_after
 
 
 def _options(**overrides) -> TrainOptions:
@@ -43,22 +43,12 @@ def test_an_interrupted_training_resumes_to_the_same_generator(grid_wavs, tmp_pa
     wavs = {p.stem: str(p) for p in grid_wavs[:4]}
     train_hifigan(wavs, tmp_path / "whole", TINY_G, TINY_D, _options(), MelConfig())
 
-    class KilledError(Exception):
-        pass
-
-    save = hifigan_train._save_training
-
-    def killed_after_step_4(path, step, *rest):
-        save(path, step, *rest)
-        if step == 4:
-            raise KilledError
-
-    monkeypatch.setattr(hifigan_train, "_save_training", killed_after_step_4)
+    kill_training_after(monkeypatch, 4)
     with pytest.raises(KilledError):
         train_hifigan(wavs, tmp_path / "resumed", TINY_G, TINY_D, _options(), MelConfig())
     assert (tmp_path / "resumed" / "checkpoint.pth").exists()
     assert not (tmp_path / "resumed" / "vocoder.pth").exists()
-    monkeypatch.setattr(hifigan_train, "_save_training", save)
+    monkeypatch.undo()
     train_hifigan(wavs, tmp_path / "resumed", TINY_G, TINY_D, _options(), MelConfig())
     whole, resumed = (
         _generator(tmp_path / "whole" / "vocoder.pth"),
