@@ -36,6 +36,7 @@ from lipsound2.fileio.ark import ArkWriter, array_length, load_array
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.frontend.config import write_settings
 from lipsound2.inference.batching import length_sorted_batches, utterance_generator
+from lipsound2.inference.options import add_model_arguments
 from lipsound2.inference.video2speech import Video2Speech
 from lipsound2.nets.encoder import sequence_mask
 from lipsound2.nets.lipsound2 import LipSound2
@@ -45,13 +46,7 @@ from lipsound2.tasks.face_track_type import FaceTrackReader
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train_config", required=True, help="config.yaml of the training experiment")
-    p.add_argument("--model_file", required=True, help="model file, e.g. exp/x/valid.loss.best.pth")
-    p.add_argument(
-        "--frontend_config",
-        default=None,
-        help="front-end YAML of the features (default: the experiment's frontend.yaml, else defaults)",
-    )
+    add_model_arguments(p)
     p.add_argument("--stats_file", default=None, help="mel statistics, in place of the config's path")
     p.add_argument("--data_path", required=True, help="video.scp of the set (face tracks)")
     p.add_argument("--feats_scp", required=True, help="the set's ground-truth mel (stage 2's feats.scp)")

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from lipsound2.fileio.ark import ArkWriter
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.inference.batching import length_sorted_batches
-from lipsound2.inference.options import INFERENCE_DEFAULTS, load_inference_config
+from lipsound2.inference.options import INFERENCE_DEFAULTS, add_model_arguments, load_inference_config
 from lipsound2.inference.video2speech import Video2Speech
 from lipsound2.nets.precision import PRECISIONS
 from lipsound2.runtime.malloc import reuse_large_allocations
@@ -41,13 +41,7 @@ from lipsound2.tasks.face_track_type import FaceTrackReader
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train_config", required=True, help="config.yaml of the training experiment")
-    p.add_argument(
-        "--frontend_config",
-        default=None,
-        help="front-end YAML of the features (default: the experiment's frontend.yaml, else defaults)",
-    )
-    p.add_argument("--model_file", required=True, help="model file, e.g. exp/x/valid.loss.best.pth")
+    add_model_arguments(p)
     p.add_argument("--data_path", required=True, help="video.scp (media files or ark entries)")
     p.add_argument("--key_file", default=None, help="decode only these utterances (first column)")
     p.add_argument("--output_dir", required=True)

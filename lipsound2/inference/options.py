@@ -3,6 +3,7 @@ options and :class:`~lipsound2.inference.Video2Speech`'s arguments, with one set
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any
 
@@ -25,3 +26,15 @@ def load_inference_config(path: str | os.PathLike) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {', '.join(INFERENCE_DEFAULTS)})")
     return loaded
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--train_config``, ``--model_file`` and ``--frontend_config``: the trained model a
+    program runs (the model file with its training config and front-end settings)."""
+    parser.add_argument("--train_config", required=True, help="config.yaml of the training experiment")
+    parser.add_argument("--model_file", required=True, help="model file, e.g. exp/x/valid.loss.best.pth")
+    parser.add_argument(
+        "--frontend_config",
+        default=None,
+        help="front-end YAML of the features (default: the experiment's frontend.yaml, else defaults)",
+    )
