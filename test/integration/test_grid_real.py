@@ -99,15 +99,6 @@ def _run(recipe: Path, env: dict[str, str], *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def grid_s1(realdata: Path) -> Path:
-    """Real GRID speaker s1 in the release layout (a): ``s1/<utt>.mpg``, ``alignments/s1/``."""
-    path = realdata / "GRID_s1"
-    if not (path / "s1").is_dir():
-        pytest.skip(f"{path}: no real GRID s1 clips")
-    return path
-
-
-@pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory, root, grid_s1):
     work = tmp_path_factory.mktemp("grid_real")
     names = _grid_root(grid_s1, work / "grid root")

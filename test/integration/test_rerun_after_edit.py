@@ -378,14 +378,6 @@ class Work:
     first: list[Step]
 
 
-@pytest.fixture(scope="module")
-def grid_s1(realdata: Path) -> Path:
-    path = realdata / "GRID_s1"
-    if not (path / "s1").is_dir():
-        pytest.skip(f"{path}: no real GRID s1 clips")
-    return path
-
-
 def _env(grid_root: Path) -> dict[str, str]:
     return {**os.environ, "GRID": str(grid_root), "OMP_NUM_THREADS": "1"}
 
