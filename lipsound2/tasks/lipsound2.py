@@ -59,6 +59,18 @@ class LipSound2Task(AbsTask):
     trainer = Trainer
 
     @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """ESPnet's worker, then the process group closed. ESPnet leaves it open, and a gloo
+        group torn down by the interpreter's exit now and then aborts its process (``terminate
+        called without an active exception``, SIGABRT) after a finished training, which fails
+        the stage that ran it."""
+        try:
+            super().main_worker(args)
+        finally:
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
+
+    @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(description="LipSound2 model")
         add_model_arguments(group, LipSound2, FEATURE_KEYS, "--frontend_config")
