@@ -31,7 +31,7 @@ def answer(question: str, path: str | None) -> str:
     if path is None:
         raise ValueError(f"{question} needs a file")
     if question == "vocoder_training":
-        from lipsound2.vocoders.factory import TRAINED_TYPES, VOCODER_TYPES
+        from lipsound2.vocoders.types import TRAINED_TYPES, VOCODER_TYPES
 
         if path not in VOCODER_TYPES:
             raise ValueError(f"--vocoder_type must be one of: {' '.join(VOCODER_TYPES)}; got '{path}'")

@@ -22,7 +22,8 @@ from lipsound2.inference.options import load_inference_config
 from lipsound2.inference.pack import MEMBERS, write_pack
 from lipsound2.inference.video2speech import Video2Speech
 from lipsound2.tasks.checkpoint import model_frontend
-from lipsound2.vocoders.factory import TRAINED_TYPES, add_vocoder_arguments
+from lipsound2.vocoders.factory import add_vocoder_arguments
+from lipsound2.vocoders.types import TRAINED_TYPES
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,8 @@ from lipsound2.fileio.wav import write_wav
 from lipsound2.frontend.config import VOCODER_SECTIONS, SettingsMismatchError, settings_beside
 from lipsound2.frontend.config import load_config as load_frontend_config
 from lipsound2.recipe.jobs import add_job_arguments, job_share
-from lipsound2.vocoders.factory import UNIT_TYPES, add_vocoder_arguments, build_vocoder, load_config
+from lipsound2.vocoders.factory import add_vocoder_arguments, build_vocoder, load_config
+from lipsound2.vocoders.types import UNIT_TYPES
 
 
 def get_parser() -> argparse.ArgumentParser:

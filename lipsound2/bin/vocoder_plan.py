@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 
 from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines, run_plan
-from lipsound2.vocoders.factory import TRAINED_TYPES, UNIT_TYPES, VOCODER_TYPES
+from lipsound2.vocoders.types import TRAINED_TYPES, UNIT_TYPES, VOCODER_TYPES
 
 _SOURCE = "vocoder_plan"
 

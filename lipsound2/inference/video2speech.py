@@ -32,8 +32,9 @@ from lipsound2.nets.precision import with_precision
 from lipsound2.nets.unit_head import UnitHead
 from lipsound2.tasks.checkpoint import load_model
 from lipsound2.tasks.preprocess import FaceTrackPreprocessor
-from lipsound2.vocoders.factory import UNIT_TYPES, build_vocoder
+from lipsound2.vocoders.factory import build_vocoder
 from lipsound2.vocoders.factory import load_config as load_vocoder_config
+from lipsound2.vocoders.types import UNIT_TYPES
 
 PathLike = str | os.PathLike
 log = logging.getLogger(__name__)

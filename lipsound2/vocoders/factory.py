@@ -13,10 +13,7 @@ from lipsound2.vocoders.griffin_lim import GriffinLimVocoder
 from lipsound2.vocoders.hifigan import HiFiGANVocoder
 from lipsound2.vocoders.hifigan_pretrained import PretrainedHiFiGANVocoder
 from lipsound2.vocoders.hifigan_units import HiFiGANUnitsVocoder
-
-VOCODER_TYPES = ("griffin_lim", "hifigan", "hifigan_units", "hifigan_pretrained")
-TRAINED_TYPES = ("hifigan", "hifigan_units")  # these need a checkpoint (--vocoder_file)
-UNIT_TYPES = ("hifigan_units",)  # these are called with the units beside the mel
+from lipsound2.vocoders.types import TRAINED_TYPES, VOCODER_TYPES
 
 
 def load_config(path: str | os.PathLike | None) -> dict[str, Any]:

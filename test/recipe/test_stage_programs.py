@@ -10,7 +10,7 @@ import pytest
 
 from lipsound2.bin import config_query, report_plan, train_plan, vocoder_plan
 from lipsound2.recipe.plan import PlanError, merge_job_tables, print_lines
-from lipsound2.vocoders.factory import TRAINED_TYPES, VOCODER_TYPES
+from lipsound2.vocoders.types import TRAINED_TYPES, VOCODER_TYPES
 
 
 def _pairs(options: list[str]) -> list[tuple[str, str]]:

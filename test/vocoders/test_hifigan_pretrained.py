@@ -20,7 +20,7 @@ from lipsound2.fileio.wav import read_wav
 from lipsound2.frontend.decode import decode_audio
 from lipsound2.frontend.mel import MelConfig, log_mel
 from lipsound2.metrics.speech import speech_scores
-from lipsound2.vocoders.factory import TRAINED_TYPES, VOCODER_TYPES, build_vocoder
+from lipsound2.vocoders.factory import build_vocoder
 from lipsound2.vocoders.griffin_lim import output_length
 from lipsound2.vocoders.hifigan_pretrained import (
     V1_PARAMS,
@@ -36,6 +36,7 @@ from lipsound2.vocoders.mel_bridge import (
     lanczos_resample,
     slaney_filter_bank,
 )
+from lipsound2.vocoders.types import TRAINED_TYPES, VOCODER_TYPES
 
 # Two clips of different sentences; the published vocoder scores 0.73-0.78 ESTOI on each of
 # five such clips through the bridge (Griffin-Lim 0.81-0.84, the bridge without frame-rate
