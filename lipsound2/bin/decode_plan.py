@@ -26,7 +26,15 @@ import io
 import sys
 from pathlib import Path
 
-from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines, run_plan
+from lipsound2.recipe.plan import (
+    PlanError,
+    job_files,
+    log,
+    merge_job_tables,
+    parse_plan_args,
+    print_lines,
+    run_plan,
+)
 
 _SOURCE = "decode_plan"
 TABLES = ("feats.scp", "att_ws.scp", "utt2num_frames")
@@ -126,7 +134,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
+    return run_plan(_SOURCE, _run, parse_plan_args(get_parser(), argv))
 
 
 if __name__ == "__main__":

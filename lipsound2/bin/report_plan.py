@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from lipsound2.recipe.plan import PlanError, print_lines, run_plan
+from lipsound2.recipe.plan import PlanError, parse_plan_args, print_lines, run_plan
 
 _SOURCE = "report_plan"
 PESQ_NOTE = "PESQ (NB) is ITU-T P.862 narrowband; P.862.2 wideband is in the full tables."
@@ -199,7 +199,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
+    return run_plan(_SOURCE, _run, parse_plan_args(get_parser(), argv))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lipsound2.bin.config_query import answer
 from lipsound2.fileio.atomic import atomic_open, atomic_path
-from lipsound2.recipe.plan import PlanError, log, print_lines, run_plan
+from lipsound2.recipe.plan import PlanError, log, parse_plan_args, print_lines, run_plan
 
 _SOURCE = "train_plan"
 #: The audio model takes these sections of the LipSound2 config (its decoder's settings).
@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if "--" in argv:
         cut = argv.index("--")
         argv, rest = argv[:cut], argv[cut + 1 :]
-    args = get_parser().parse_args(argv)
+    args = parse_plan_args(get_parser(), argv)
     args.trainer_args = rest
     return args
 

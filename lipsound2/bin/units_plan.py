@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lipsound2.recipe.plan import print_lines, run_plan
+from lipsound2.recipe.plan import parse_plan_args, print_lines, run_plan
 
 _SOURCE = "units_plan"
 #: the content encoders that run on a GPU when the recipe has them
@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
+    return run_plan(_SOURCE, _run, parse_plan_args(get_parser(), argv))
 
 
 if __name__ == "__main__":

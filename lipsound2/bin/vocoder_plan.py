@@ -37,7 +37,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from lipsound2.recipe.plan import PlanError, job_files, log, merge_job_tables, print_lines, run_plan
+from lipsound2.recipe.plan import (
+    PlanError,
+    job_files,
+    log,
+    merge_job_tables,
+    parse_plan_args,
+    print_lines,
+    run_plan,
+)
 from lipsound2.vocoders.types import TRAINED_TYPES, UNIT_TYPES, VOCODER_TYPES
 
 _SOURCE = "vocoder_plan"
@@ -216,7 +224,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_plan(_SOURCE, _run, get_parser().parse_args(argv))
+    return run_plan(_SOURCE, _run, parse_plan_args(get_parser(), argv))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ refused rather than split.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -25,6 +26,19 @@ class PlanError(Exception):
 def log(source: str, message: str) -> None:
     """A log line on standard error, in the form of the stage script's."""
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} ({source}) {message}", file=sys.stderr)
+
+
+def parse_plan_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser``'s options from ``argv``; a required option given an empty value is a usage
+    error naming it (the stage script passes shell variables, and an empty one would
+    otherwise stand for the current directory or for no file)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    required = {name for action in parser._actions if action.required for name in action.option_strings}
+    empty = [name for name, value in zip(argv, argv[1:]) if name in required and value == ""]
+    empty += [arg[:-1] for arg in argv if arg.endswith("=") and arg[:-1] in required]
+    if empty:
+        parser.error(f"empty value for {', '.join(empty)}")
+    return parser.parse_args(argv)
 
 
 def run_plan(source: str, action: Callable[[Any], None], args: Any) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lipsound2.bin import config_query, report_plan, train_plan, vocoder_plan
+from lipsound2.bin import config_query, decode_plan, report_plan, train_plan, units_plan, vocoder_plan
 from lipsound2.recipe.plan import PlanError, merge_job_tables, print_lines
 from lipsound2.vocoders.types import TRAINED_TYPES, VOCODER_TYPES
 
@@ -137,3 +137,23 @@ def test_the_help_list_comes_from_the_option_declarations(tmp_path: Path, root: 
         "                               on two lines.",
         "  --beta                       The second. [3]",
     ]
+
+
+TRAIN_ARGV = ["key", "--exp", "", "--config", "c", "--train_set", "t", "--valid_set", "",
+              "--dumpdir", "d", "--frontend_config", "f"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("program", "argv", "named"),
+    [
+        (units_plan, ["key", "--unit_type", "", "--unit_k", "200"], "--unit_type"),
+        (decode_plan, ["key", "--decode_dir", "d", "--ref_dir", ""], "--ref_dir"),
+        (train_plan, TRAIN_ARGV, "--exp, --valid_set"),
+    ],
+)
+def test_an_empty_required_value_is_a_usage_error_naming_the_option(program, argv, named, capsys):
+    """The stage script passes shell variables: an empty one must not stand for a path."""
+    with pytest.raises(SystemExit) as exc:
+        program.main(argv)
+    assert exc.value.code == 2
+    assert f"empty value for {named}" in capsys.readouterr().err
