@@ -54,6 +54,7 @@ def _opts(work: Path, root: Path) -> list[str]:
         "--asr_finetune_config",
         str(_tiny_conf(root, "asr_finetune_cpu.yaml", conf / "asr_finetune.yaml", max_epoch=1)),
         "--num_plots", "1",
+        "--judges", "pocketsphinx",  # stage 8's judge steps, with the quicker judge (test_stage8 runs both)
     ]  # fmt: skip
     return opts
 

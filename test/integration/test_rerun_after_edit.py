@@ -57,7 +57,7 @@ def decode_dir(dset: str) -> str:
 
 
 OPTS = [
-    "--nj", "2", "--inference_nj", "2", "--local_data_opts", "--speakers s1",
+    "--nj", "2", "--inference_nj", "1", "--local_data_opts", "--speakers s1",
     "--pretrain_model", "",  # run.sh fine-tunes the VoxCeleb2 model; here a tiny one from scratch
     "--train_config", "conf/train_tiny.yaml",
     "--asr_config", "conf/asr_tiny.yaml", "--asr_finetune_config", "conf/asr_ft_tiny.yaml",
