@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +48,6 @@ def test_the_cpu_mode_runs_every_step(tmp_path: Path, grid_clips: list[Path]):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
     )  # fmt: skip
     results = json.loads((out / "results.json").read_text())
     steps = results["steps"]

@@ -46,7 +46,7 @@ def _opts(work: Path, root: Path) -> list[str]:
         "--expdir", str(work / "exp"),
         "--local_data_opts",
         f"--corpus_dir {work}/corpus --speakers 2 --utts 6 --pretrain_speakers 2 "
-        "--pretrain_videos 1 --pretrain_clips 3",
+        "--pretrain_videos 1 --pretrain_clips 3 --audio_speakers 0",  # no audio-only corpus: unused here
         "--pretrain_config", str(_tiny_conf(root, "train_cpu.yaml", conf / "pretrain.yaml", **train)),
         "--pretrain_args", "--num_iters_per_epoch 3",
         "--train_config", str(_tiny_conf(root, "train_cpu.yaml", conf / "train.yaml", **train)),
