@@ -63,12 +63,11 @@ class LipSound2Task(AbsTask):
         """ESPnet's worker, then the process group closed. ESPnet leaves it open, and a gloo
         group torn down by the interpreter's exit now and then aborts its process (``terminate
         called without an active exception``, SIGABRT) after a finished training, which fails
-        the stage that ran it."""
-        try:
-            super().main_worker(args)
-        finally:
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.destroy_process_group()
+        the stage that ran it. A worker that raised leaves the group as it is: its error is the
+        one to report, and its peers may still wait in a collective."""
+        super().main_worker(args)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
