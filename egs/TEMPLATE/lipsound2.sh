@@ -116,7 +116,7 @@ infer_train=true                      # Also infer the train set (stage 7 fine-t
 gpu_inference=false                   # Decode on a GPU: cuda_cmd with --gpu 1, --device cuda (int8 becomes fp32).
 
 # Vocoder (stage 6)
-vocoder_type=griffin_lim              # A type of lipsound2/vocoders/factory.py: griffin_lim, hifigan,
+vocoder_type=griffin_lim              # A type of lipsound2/vocoders/types.py: griffin_lim, hifigan,
                                       # hifigan_units (mel + speech units: needs units from stage 2's
                                       # --unit_type, and in decode dirs), hifigan_pretrained (the
                                       # published universal HiFi-GAN, bridged to our mel; no training)
@@ -200,9 +200,9 @@ if [ -n "${protocol}" ]; then
   local_data_opts="--protocol ${protocol} ${local_data_opts}"
 fi
 
-# The vocoder types, and which of them stage 6 trains, are the vocoder factory's.
+# The vocoder types, and which of them stage 6 trains, are those of lipsound2/vocoders/types.py.
 vocoder_training=$(${python} -m lipsound2.bin.config_query vocoder_training "${vocoder_type}") ||
-  usage_error "--vocoder_type ${vocoder_type} is no type of lipsound2.vocoders.factory (above)"
+  usage_error "--vocoder_type ${vocoder_type} is no type of lipsound2.vocoders.types (above)"
 [ "${vocoder_training}" = true ] || [ -z "${vocoder_file}" ] ||
   usage_error "--vocoder_file is for the vocoder types stage 6 trains; --vocoder_type ${vocoder_type} takes none"
 

@@ -1,6 +1,6 @@
 """What stage 6 reads and runs for a vocoder type; the stage script launches the jobs.
 
-The vocoder types and what each needs come from :mod:`lipsound2.vocoders.factory`: a type in
+The vocoder types and what each needs come from :mod:`lipsound2.vocoders.types`: a type in
 ``TRAINED_TYPES`` is trained here unless the user brings a checkpoint, a type in ``UNIT_TYPES``
 reads the speech units beside each mel, and a vocoder config with a ``speaker`` section gives
 such a type the speaker embeddings of its training audio. Each action prints one item a line
