@@ -130,7 +130,7 @@ def compare(
     for column in SPEECH_DIFFS:
         diffs = np.array([row.speech[k].scores[column] - base.speech[k].scores[column] for k in shared])
         out.speech[column] = (float(diffs.mean()) if shared else math.nan, confidence_halfwidth(diffs))
-    for name in (n for n in base.judges if n in row.judges):
+    for name in (n for n in base.judges if n in row.judges and shared):
         hyps_base, hyps_row = read_table(base.judges[name]), read_table(row.judges[name])
         counts_base = [error_counts(refs[k], hyps_base.get(k, ""), metric) for k in shared]
         counts_row = [error_counts(refs[k], hyps_row.get(k, ""), metric) for k in shared]
@@ -203,6 +203,8 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    if args.resamples < 1:
+        raise SystemExit(f"--resamples must be at least 1; got {args.resamples}")
     try:
         specs = [parse_pair(spec) for spec in args.row]
     except ValueError as exc:

@@ -127,3 +127,19 @@ def test_one_shared_utterance_has_no_interval(rows):
     assert c.shared == ["u1"]
     assert "u2" in c.left_out and c.left_out["u2"] == "not in the reference text"
     assert math.isnan(c.speech["estoi"][1]) and math.isnan(c.text["whisper"].low)
+
+
+def test_a_row_with_no_utterance_in_common_gets_no_rates(tmp_path, capsys):
+    """All of a row's utterances failed: nothing is paired, so no judge rate stands in the table
+    (not a 0 % that was never measured)."""
+    write_table(tmp_path / "text", REFS)
+    hyps = {"judge_whisper": {"u1": "a b c", "u2": "d e f"}}
+    _eval_dir(tmp_path, "base", {"u1": 0.5, "u2": 0.6}, hyps)
+    _eval_dir(tmp_path, "failed", {"u1": None, "u2": None}, hyps)
+    argv = ["--ref_text", str(tmp_path / "text"), "--baseline", "B",
+            "--row", f"B={tmp_path / 'base'}", "--row", f"F={tmp_path / 'failed'}"]  # fmt: skip
+    assert paired_differences.main(argv) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| F |"))
+    assert line == "| F | 0 | - ± - | - ± - |"
+    with pytest.raises(SystemExit, match="--resamples must be at least 1"):
+        paired_differences.main([*argv, "--resamples", "0"])
