@@ -17,8 +17,9 @@ demo: install
 # The tests, in three tiers by folder (test/conftest.py): unit (test/<package>/, each test
 # under a minute), stages (the stage script, recipes, shell tools, bench scripts) and
 # integration (recipes end to end). Two pytest-xdist workers, one thread each; files stay
-# whole on one worker, so a module's fixtures are built once.
-PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
+# whole on one worker, so a module's fixtures are built once, and they go out in the order
+# test/conftest.py gives them (the longest first), not xdist's own (most tests first).
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # Lint, then every tier in one run: the two workers share the run's built-once artefacts and
 # the long integration tests start first, the short tests filling in beside them.

@@ -25,6 +25,9 @@ TIERS = {
 }
 TIME_LIMIT_S = {"unit": 60, "stages": 600, "integration": 1800}
 HELPERS = "lipsound2_testing"  # the shared helper package, no tests
+# The modules that take several minutes each (a full recipe run, many times over), started
+# before everything else so that the rest of the suite fills in beside them.
+LONGEST_FIRST = ("integration/test_rerun_after_edit.py", "integration/test_mini_grid.py")
 
 
 def tier_of(path: Path) -> str | None:
@@ -67,11 +70,15 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
-    ``timeout`` mark and ``--timeout`` win). The slowest tier runs first, and in a tier the
-    folders in the order of TIERS (the slowest first): with several workers, the short tests
-    then fill in beside the long ones instead of leaving one worker alone at the end."""
+    ``timeout`` mark and ``--timeout`` win). The modules of LONGEST_FIRST run first, then the
+    slowest tier, and in a tier the folders in the order of TIERS (the slowest first): with
+    several workers, the short tests then fill in beside the long ones instead of leaving one
+    worker alone at the end. pytest-xdist keeps this order only with --no-loadscope-reorder
+    (the Makefile passes it); by default it sends the modules with the most tests first."""
     # the tier's limit, unless the command line sets one (--timeout 0: none) or has no timeout plugin
     limits = config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
+    if missing := [name for name in LONGEST_FIRST if not (TEST_DIR / name).is_file()]:
+        raise pytest.UsageError(f"LONGEST_FIRST in {__file__} names no module: {missing}")
     tiers = {}
     for item in items:
         tier = tiers[item] = tier_of(item.path)
@@ -82,11 +89,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(TIME_LIMIT_S[tier]))
     order = list(reversed(TIERS))
 
-    def rank(item: pytest.Item) -> tuple[int, int]:
+    def rank(item: pytest.Item) -> tuple[int, int, int]:
         tier = tiers[item]
-        folder = item.path.resolve().relative_to(TEST_DIR).parts[0]
+        rel = item.path.resolve().relative_to(TEST_DIR)
+        name = rel.as_posix()
+        longest = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
         folders = TIERS[tier]
-        return order.index(tier), folders.index(folder) if folder in folders else -1
+        return longest, order.index(tier), folders.index(rel.parts[0]) if rel.parts[0] in folders else -1
 
     items.sort(key=rank)
 
