@@ -7,6 +7,8 @@
 #   --config FILE     sources FILE (shell assignments) before the remaining options.
 #   --help, -h        prints the caller's $help_message and exits 0.
 #
+# A script that sets declared_options (names, one a line) before sourcing this accepts those
+# options only: its other variables (and the environment's) are not options.
 # A variable whose current value is "true" or "false" only accepts "true" or "false".
 # Parsing stops at the first argument that does not start with "--"; the rest stay in "$@".
 # Source it, do not run it:  . utils/parse_options.sh || exit 1
@@ -43,8 +45,9 @@ while [ $# -gt 0 ]; do
         echo "${_po_script}: invalid option '$1'" >&2
         exit 1
       fi
-      if [ -z "${!_po_name+set}" ]; then
-        echo "${_po_script}: unknown option '$1'" >&2
+      if [ -z "${!_po_name+set}" ] || { [ -n "${declared_options+set}" ] &&
+        [[ $'\n'${declared_options}$'\n' != *$'\n'${_po_name}$'\n'* ]]; }; then
+        echo "${_po_script}: unknown option '$1' (see --help)" >&2
         exit 1
       fi
       [ $# -ge 2 ] || { echo "${_po_script}: option '$1' needs a value" >&2; exit 1; }

@@ -45,6 +45,9 @@ option_help() {
   ' "$@"
 }
 
+# option_names FILE...: the names of the options FILE declares, one a line (those option_help lists)
+option_names() { option_help "$@" | awk '/^  --/ { print substr($1, 3) }'; }
+
 min() { if [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi; }
 # unique WORD...: the words, each once, in their first order
 unique() {
@@ -91,7 +94,7 @@ check_int() {
   done
 }
 # require NAME WHY: option --NAME is not empty
-require() { [ -n "${!1// /}" ] || usage_error "--$1 is required $2"; }
+require() { [ -n "${!1// /}" ] || usage_error "--$1 is required${2:+ $2}"; }
 
 # step_done STAGE WHAT DIR NAME KEY... [--stale GLOB...]: true (and logs "done") when
 # DIR/.done.NAME holds this key. Otherwise it logs "new", "resuming" (an interrupted run with

@@ -85,6 +85,7 @@ Stage 7 of lipsound2.sh (cascaded lip reading), which passes every option.
 Options [defaults]:
 $(option_help "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh")"
 
+declared_options=$(option_names "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh")
 log "$0 $*"
 # shellcheck disable=SC1091
 . utils/parse_options.sh || exit 1

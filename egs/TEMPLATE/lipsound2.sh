@@ -149,6 +149,7 @@ Runs the LipSound2 stages: 0 data, 1 face tracks + audio, 2 mel (+ units), 3 pre
 Options [defaults]:
 $(option_help "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh")"
 
+declared_options=$(option_names "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh")
 log "$0 $*"
 run_args=$(printf '%q ' "$@")
 # shellcheck disable=SC1091
@@ -176,6 +177,8 @@ for _judge in ${judges}; do
   esac
 done
 check_int 0 stage stop_stage num_plots
+[ "${stage}" -le 9 ] || usage_error "--stage ${stage}: the stages are 0-9"
+[ "${stage}" -le "${stop_stage}" ] || usage_error "--stage ${stage} comes after --stop_stage ${stop_stage}: no stage would run"
 check_int 1 nj num_nodes unit_max_fit_frames
 [ -z "${unit_layer}" ] || check_int 1 unit_layer
 check_int 2 unit_k
@@ -473,13 +476,11 @@ fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   log "Stage 7: cascaded lip reading (ESPnet ASR), lipreading.sh"
-  ./lipreading.sh --python "${python}" --seed "${seed}" --ngpu "${ngpu}" --inference_nj "${inference_nj}" \
-    --dumpdir "${dumpdir}" --expdir "${expdir}" --train_exp "${train_exp}" --inference_tag "${inference_tag}" \
-    --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${test_sets}" \
-    --asr_config "${asr_config}" --asr_finetune_config "${asr_finetune_config}" \
-    --asr_pretrained_model "${asr_pretrained_model}" --asr_token_type "${asr_token_type}" --nbpe "${nbpe}" \
-    --asr_inference_config "${asr_inference_config}" --asr_lr_factor "${asr_lr_factor}" \
-    --use_lm "${use_lm}" --ngram_order "${ngram_order}"
+  shared_args=()  # every option of stage_options.sh, as this run has it
+  for _opt in $(option_names "$(dirname "${BASH_SOURCE[0]}")/stage_options.sh"); do
+    shared_args+=("--${_opt}" "${!_opt}")
+  done
+  ./lipreading.sh "${shared_args[@]}" --train_exp "${train_exp}" --inference_tag "${inference_tag}"
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then

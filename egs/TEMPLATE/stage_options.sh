@@ -35,7 +35,7 @@ check_shared_options() {
   for opt in python dumpdir expdir asr_config asr_finetune_config asr_inference_config asr_lr_factor; do
     require "${opt}" ""
   done
-  [[ ${asr_lr_factor} =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] ||
+  [[ ${asr_lr_factor} =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ && ${asr_lr_factor%%[eE]*} =~ [1-9] ]] ||
     usage_error "--asr_lr_factor must be a positive number; got '${asr_lr_factor}'"
   check_choice use_lm true false
   check_choice asr_token_type char word bpe

@@ -28,6 +28,18 @@ def test_unknown_option_fails_and_names_it(recipe):
     assert "unknown option '--no_such_option'" in res.stderr
 
 
+@pytest.mark.parametrize("script", ["lipsound2.sh", "lipreading.sh"])
+@pytest.mark.parametrize("name", ["PATH", "HOME", "run_args", "help_message", "declared_options"])
+def test_variables_that_are_no_options_are_refused(recipe, script, name):
+    """The environment's variables and the script's own are set, but are no options: --PATH
+    would break every program the script starts, --run_args would forge its log."""
+    res = subprocess.run(
+        [f"./{script}", f"--{name}", "x"], cwd=recipe, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode != 0
+    assert f"unknown option '--{name}'" in res.stderr
+
+
 def test_boolean_option_rejects_other_values(recipe):
     res = _run(recipe, "--skip_pretrain", "yes")
     assert res.returncode != 0
@@ -74,6 +86,9 @@ def test_help_lists_every_option(recipe, root):
         ("--vocoder_type hifigan_pretrained --stage 6 --stop_stage 6 --vocoder_file v.pth", "--vocoder_file"),
         ("--asr_config '' --stage 9", "--asr_config"),
         ("--asr_lr_factor abc --stage 9", "--asr_lr_factor"),
+        ("--asr_lr_factor 0e5 --stage 9", "--asr_lr_factor"),
+        ("--stage 5 --stop_stage 4", "--stop_stage 4"),
+        ("--stage 10", "--stage 10"),
         ("--audio_pretrain true --stage 3 --stop_stage 3", "--audio_pretrain_train_set"),
         (
             "--audio_pretrain true --stage 3 --stop_stage 3 --audio_pretrain_train_set a "
