@@ -68,17 +68,33 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return True if tier is not None and tier not in tiers else None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
-    ``timeout`` mark and ``--timeout`` win). The modules of LONGEST_FIRST run first, then the
-    slowest tier, and in a tier the folders in the order of TIERS (the slowest first): with
-    several workers, the short tests then fill in beside the long ones instead of leaving one
-    worker alone at the end. pytest-xdist keeps this order only with --no-loadscope-reorder
-    (the Makefile passes it); by default it sends the modules with the most tests first."""
-    # the tier's limit, unless the command line sets one (--timeout 0: none) or has no timeout plugin
-    limits = config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
+def pytest_configure(config: pytest.Config) -> None:
+    """The layout checks, made here because this runs in the xdist controller as well: a
+    UsageError raised on the workers while they collect reaches the user as an INTERNALERROR
+    that hides its message."""
     if missing := [name for name in LONGEST_FIRST if not (TEST_DIR / name).is_file()]:
         raise pytest.UsageError(f"LONGEST_FIRST in {__file__} names no module: {missing}")
+    for folder in sorted(TEST_DIR.iterdir()):
+        if folder.is_dir():
+            tier_of(folder)  # raises for a folder of tests that belongs to no tier
+
+
+def _limits_set_elsewhere(config: pytest.Config) -> bool:
+    """Whether a time limit was given to pytest-timeout itself (--timeout, $PYTEST_TIMEOUT or
+    the ini file; 0: none), which then wins over the tiers' limits."""
+    if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
+        return True
+    return config.getini("timeout") not in (None, "", [])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test with its folder's tier and gives it the tier's time limit (a test's own
+    ``timeout`` mark and a limit given to pytest-timeout win). The modules of LONGEST_FIRST run
+    first, then the slowest tier, and in a tier the folders in the order of TIERS (the slowest
+    first): with several workers, the short tests then fill in beside the long ones instead of
+    leaving one worker alone at the end. pytest-xdist keeps this order only with --no-loadscope-reorder
+    (the Makefile passes it); by default it sends the modules with the most tests first."""
+    limits = config.pluginmanager.hasplugin("timeout") and not _limits_set_elsewhere(config)
     tiers = {}
     for item in items:
         tier = tiers[item] = tier_of(item.path)

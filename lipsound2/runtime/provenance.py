@@ -15,6 +15,10 @@ def git_hash() -> str:
     """Commit of the checkout this package runs from, ``-dirty`` when it has local changes."""
     root = Path(__file__).resolve().parents[2]
     try:
+        git = ["git", "-C", str(root), "rev-parse", "--show-toplevel"]
+        top = subprocess.run(git, capture_output=True, text=True, check=True).stdout.strip()
+        if Path(top).resolve() != root:  # installed into some other repository's tree
+            return "unknown (not a git checkout)"
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
