@@ -16,6 +16,9 @@
 # docs/audio_pretraining.md) and adds two rows at the same fine-tuning config and updates:
 # the decoder from the audio model alone, and the decoder from it with the encoder (and the
 # rest) from the audio-visual pre-training.
+# --pretrained_vocoder true adds the main model's test mel and the oracle through the published
+# HiFi-GAN V1 (--vocoder_type hifigan_pretrained, no training; docs/vocoders_asr_scoring.md),
+# two rows beside Griffin-Lim's in the one scoring pass.
 # Each training uses one thread, so two of them run side by side on a 2-core machine.
 set -euo pipefail
 
@@ -26,6 +29,7 @@ stop_stage=9
 baselines=true
 units=false
 audio_pretrain=false
+pretrained_vocoder=false
 expdir=exp
 opts=()
 while [ $# -gt 0 ]; do
@@ -35,6 +39,7 @@ while [ $# -gt 0 ]; do
     --baselines) baselines=$2 ;;
     --units) units=$2 ;;
     --audio_pretrain) audio_pretrain=$2 ;;
+    --pretrained_vocoder) pretrained_vocoder=$2 ;;
     --expdir) expdir=$2 ;;
     *)
       [ $# -ge 2 ] || { log "option '$1' needs a value"; exit 1; }
@@ -145,6 +150,7 @@ if [ "${units}" = true ]; then
   revocode "${main_tag}" hifigan
   revocode "${units_tag}" hifigan_units
 fi
+if [ "${pretrained_vocoder}" = true ]; then revocode "${main_tag}" hifigan_pretrained; fi
 if [ "${audio_pretrain}" = true ]; then
   # The decoder's audio pre-training (stage 3 alone), then the two fine-tunings side by side.
   stages 3 3 --skip_pretrain true --audio_pretrain true
@@ -169,6 +175,10 @@ fi
 if [ "${audio_pretrain}" = true ]; then
   extra+="${extra:+;}LipSound2, decoder from audio pre-training=${expdir}/${audio_tag}/{decode}"
   extra+=";LipSound2, audio-visual pre-training + decoder from audio pre-training=${expdir}/${both_tag}/{decode}"
+fi
+if [ "${pretrained_vocoder}" = true ]; then
+  extra+="${extra:+;}Oracle mel, HiFi-GAN V1 bridged=${expdir}/${main_tag}_hifigan_pretrained/oracle_{set}"
+  extra+=";LipSound2, HiFi-GAN V1 bridged=${expdir}/${main_tag}_hifigan_pretrained/{decode}"
 fi
 stages 8 8 --train_tag "${main_tag}" --score_label "LipSound2 pre-trained + fine-tuned" \
   --score_extra_exps "${extra}"

@@ -65,6 +65,7 @@ def _opts(work: Path, root: Path) -> list[str]:
         "--asr_inference_config", str(_decode_conf(root, conf / "decode_asr.yaml")),
         "--num_plots", "1",
         "--judges", "pocketsphinx",  # stage 8's judge steps, with the quicker judge (test_stage8 runs both)
+        "--pretrained_vocoder", "true",  # the test mel and the oracle again through HiFi-GAN V1
     ]  # fmt: skip
     return opts
 
@@ -156,6 +157,11 @@ def test_stage6_generated_and_oracle_speech(recipe_run):
         assert wavs
         with wave.open(next(iter(wavs.values()))) as w:
             assert w.getframerate() == 16000 and w.getnframes() > 16000 // 2
+    # --pretrained_vocoder true: the same test mel and the oracle through the published HiFi-GAN
+    v1 = work / "exp" / "lipsound2_pretrained_hifigan_pretrained"
+    for sub in (f"decode_test_sd_{TAG}", "oracle_test_sd"):
+        assert read_table(v1 / sub / "wav.scp").keys() == read_table(exp / sub / "wav.scp").keys()
+        assert "hifigan_pretrained" in (v1 / sub / ".done.vocode").read_text()
     # the comparisons reuse the main experiment's oracle instead of vocoding their own
     for other in ("lipsound2_scratch", "lipsound2_blank_video"):
         assert (work / "exp" / other / f"decode_test_sd_{TAG}" / "wav.scp").is_file()
@@ -185,6 +191,8 @@ def test_stage8_results_and_report(recipe_run):
         "LipSound2 pre-trained + fine-tuned",
         "LipSound2 fine-tuned from scratch",
         "Blank video (no visual information)",
+        "Oracle mel, HiFi-GAN V1 bridged",
+        "LipSound2, HiFi-GAN V1 bridged",
     ):
         assert row in results
     for column in ("ESTOI", "PESQ", "WER"):
