@@ -178,7 +178,7 @@ for _judge in ${judges}; do
 done
 check_int 0 stage stop_stage num_plots
 [ "${stage}" -le 9 ] || usage_error "--stage ${stage}: the stages are 0-9"
-[ "${stage}" -le "${stop_stage}" ] || usage_error "--stage ${stage} comes after --stop_stage ${stop_stage}: no stage would run"
+[ "${stage}" -le "${stop_stage}" ] || log "WARNING: --stage ${stage} comes after --stop_stage ${stop_stage}: no stage runs"
 check_int 1 nj num_nodes unit_max_fit_frames
 [ -z "${unit_layer}" ] || check_int 1 unit_layer
 check_int 2 unit_k
