@@ -48,6 +48,12 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
+for _switch in baselines units audio_pretrain pretrained_vocoder; do
+  case ${!_switch} in
+    true | false) ;;
+    *) log "--${_switch} takes true or false, not '${!_switch}'"; exit 1 ;;
+  esac
+done
 
 common=(
   --nj 2

@@ -216,3 +216,12 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     assert f"Stage 0: {tmp_path}/data: redo, since" in other.stderr
     assert "already generated with these settings" in other.stderr
     assert _speakers(tmp_path / "data", "test_sd") == {"s1", "s2", "s3"}
+
+
+@pytest.mark.parametrize("switch", ["--baselines", "--units", "--audio_pretrain", "--pretrained_vocoder"])
+def test_mini_grid_refuses_a_switch_that_is_neither_true_nor_false(root, switch):
+    """``--pretrained_vocoder yes`` would otherwise run without the rows it asks for."""
+    cmd = ["./run.sh", switch, "yes", "--stage", "9"]
+    proc = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"{switch} takes true or false, not 'yes'" in proc.stderr
