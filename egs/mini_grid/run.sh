@@ -85,12 +85,14 @@ stages() {
   ./lipsound2.sh "${common[@]}" --stage "${first}" --stop_stage "${last}" "$@" "${opts[@]}"
 }
 
-# side_by_side NAME -- ARGS...: run `stages ARGS` in the background, output in ${expdir}/NAME.log.
+# side_by_side NAME FIRST LAST ARGS...: run `stages FIRST LAST ARGS` in the background, output
+# in ${expdir}/NAME.log; none of FIRST..LAST asked for: no job, and an earlier run's log stays.
 pids=()
 names=()
 side_by_side() {
   local name=$1
   shift
+  [ "${stage}" -le "$2" ] && [ "${stop_stage}" -ge "$1" ] || return 0
   mkdir -p "${expdir}"
   log "${name}: running in the background, log ${expdir}/${name}.log"
   stages "$@" >"${expdir}/${name}.log" 2>&1 &

@@ -206,6 +206,9 @@ def test_mini_grid_stage0_generates_and_prepares(tmp_path, root):
     assert not (tmp_path / "data" / "librispeech_dev_clean" / "video.scp").exists()  # audio only
     assert (tmp_path / "corpus" / "grid" / "audio_25k" / "s3").is_dir()
     assert _speakers(tmp_path / "data", "test_si") == {"s3"}
+    # the comparisons' background jobs (stages 4-6) are not started, nor their logs emptied
+    assert not list((tmp_path / "exp").glob("lipsound2_*.log"))
+    assert "running in the background" not in proc.stderr
     again = subprocess.run(cmd, cwd=root / "egs" / "mini_grid", capture_output=True, text=True)
     assert again.returncode == 0 and f"Stage 0: {tmp_path}/data: done" in again.stderr
     assert "is valid" not in again.stdout + again.stderr  # nothing prepared, nothing to check
