@@ -15,13 +15,10 @@ def git_hash() -> str:
     """Commit of the checkout this package runs from, ``-dirty`` when it has local changes."""
     root = Path(__file__).resolve().parents[2]
     try:
-        git = ["git", "-C", str(root), "rev-parse", "--show-toplevel"]
-        top = subprocess.run(git, capture_output=True, text=True, check=True).stdout.strip()
+        git = ["git", "-C", str(root), "rev-parse", "--show-toplevel", "HEAD"]
+        top, head = subprocess.run(git, capture_output=True, text=True, check=True).stdout.splitlines()
         if Path(top).resolve() != root:  # installed into some other repository's tree
             return "unknown (not a git checkout)"
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,

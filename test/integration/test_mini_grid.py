@@ -29,18 +29,10 @@ EXPS = ("lipsound2_pretrained", "lipsound2_scratch", "lipsound2_blank_video")
 TAG = "inference_valid.loss.best"
 
 
-def _tiny_conf(root: Path, name: str, out: Path, **overrides) -> Path:
+def _tiny_conf(root: Path, name: str, out: Path, training: bool = True, **overrides) -> Path:
+    """egs/TEMPLATE/conf/NAME with ``overrides`` (a training config also without plots)."""
     conf = yaml.safe_load((root / "egs" / "TEMPLATE" / "conf" / name).read_text())
-    conf.update(NO_PLOTS, **overrides)
-    out.write_text(yaml.safe_dump(conf))
-    return out
-
-
-def _decode_conf(root: Path, out: Path) -> Path:
-    """The recipe's beam search with a beam of 2: the tiny ASR never ends a hypothesis, so each
-    decode runs to the end of its input, and a beam of 10 spent most of stage 7 on that."""
-    conf = yaml.safe_load((root / "egs" / "TEMPLATE" / "conf" / "decode_asr.yaml").read_text())
-    conf["beam_size"] = 2
+    conf.update(NO_PLOTS if training else {}, **overrides)
     out.write_text(yaml.safe_dump(conf))
     return out
 
@@ -62,7 +54,10 @@ def _opts(work: Path, root: Path) -> list[str]:
         "--asr_config", str(_tiny_conf(root, "asr_cpu.yaml", conf / "asr.yaml", max_epoch=1)),
         "--asr_finetune_config",
         str(_tiny_conf(root, "asr_finetune_cpu.yaml", conf / "asr_finetune.yaml", max_epoch=1)),
-        "--asr_inference_config", str(_decode_conf(root, conf / "decode_asr.yaml")),
+        # a beam of 2: the tiny ASR never ends a hypothesis, so each decode runs to the end of its
+        # input, and the recipe's beam of 10 spent most of stage 7 on that
+        "--asr_inference_config",
+        str(_tiny_conf(root, "decode_asr.yaml", conf / "decode_asr.yaml", training=False, beam_size=2)),
         "--num_plots", "1",
         "--judges", "pocketsphinx",  # stage 8's judge steps, with the quicker judge (test_stage8 runs both)
         "--pretrained_vocoder", "true",  # the test mel and the oracle again through HiFi-GAN V1
