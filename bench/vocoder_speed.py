@@ -29,7 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 # name -> how the generator runs: precision, channels-last 2-D layout, output rate (None: its
-# own 22.05 kHz), weight norm kept, TorchScript freezing, dynamic int8 quantisation.
+# own 22.05 kHz), weight norm kept, TorchScript freezing, dynamic int8 quantisation, static int8
+# quantisation (x86 backend, calibrated on other clips of the folder) with some modules kept
+# in float32.
 VARIANTS = {
     "griffin_lim": None,
     "v1_fp32": {"dtype": "fp32"},
@@ -39,6 +41,12 @@ VARIANTS = {
     "v1_fp32_channels_last": {"dtype": "fp32", "channels_last": True},
     "v1_bf16_channels_last": {"dtype": "bf16", "channels_last": True},
     "v1_bf16_channels_last_jit": {"dtype": "bf16", "channels_last": True, "jit": True},
+    "v1_int8_static": {"dtype": "fp32", "channels_last": True, "int8_static": ()},
+    "v1_int8_static_ends_fp32": {
+        "dtype": "fp32",
+        "channels_last": True,
+        "int8_static": ("input_conv", "upsamples.3", "blocks.9", "blocks.10", "blocks.11", "output_conv"),
+    },
     "v1_fp32_channels_last_16k": {"dtype": "fp32", "channels_last": True, "rate": 16000},
     "v1_bf16_channels_last_16k": {"dtype": "bf16", "channels_last": True, "rate": 16000},
     "hifigan_pretrained_default": {"factory": True},
@@ -46,8 +54,44 @@ VARIANTS = {
 REFERENCE = "v1_fp32"
 
 
-def build(name: str, mel_config):
-    """A callable log-mel -> 16 kHz waveform for variant ``name``, and a note on it."""
+def static_int8(generator, examples: list, fp32_modules: tuple[str, ...]):
+    """``generator`` (ESPnet's HiFiGANGenerator, weight norm removed) quantised to int8 after
+    calibration on ``examples`` (its inputs), the modules named ``fp32_modules`` left in float32."""
+    import torch
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    class Body(torch.nn.Module):  # the generator's forward without the speaker branch FX cannot trace
+        def __init__(self) -> None:
+            super().__init__()
+            self.input_conv, self.upsamples = generator.input_conv, generator.upsamples
+            self.blocks, self.output_conv = generator.blocks, generator.output_conv
+
+        def forward(self, c: torch.Tensor) -> torch.Tensor:
+            n = len(self.blocks) // len(self.upsamples)
+            c = self.input_conv(c)
+            for i, upsample in enumerate(self.upsamples):
+                c = upsample(c)
+                mixed = self.blocks[i * n](c)
+                for j in range(1, n):
+                    mixed = mixed + self.blocks[i * n + j](c)
+                c = mixed * (1.0 / n)
+            return self.output_conv(c)
+
+    torch.backends.quantized.engine = "x86"
+    qmap = get_default_qconfig_mapping("x86")
+    for name in fp32_modules:
+        qmap.set_module_name(name, None)
+    prepared = prepare_fx(Body().eval(), qmap, example_inputs=(examples[0],))
+    with torch.inference_mode():
+        for x in examples:
+            prepared(x)
+    return convert_fx(prepared)
+
+
+def build(name: str, mel_config, calibration: list):
+    """A callable log-mel -> 16 kHz waveform for variant ``name``, and a note on it;
+    ``calibration``: log-mels of other clips, for the static int8 variants."""
     import torch
 
     from lipsound2.vocoders.factory import build_vocoder
@@ -84,6 +128,10 @@ def build(name: str, mel_config):
             x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         return x
 
+    if "int8_static" in spec:
+        generator = static_int8(generator, [shape(bridge(m)) for m in calibration], spec["int8_static"])
+        note = f"float32: {', '.join(spec['int8_static']) or 'none'}"
+
     if spec.get("jit"):
         with torch.inference_mode():
             example = shape(torch.full((80, 100), -5.0))
@@ -100,9 +148,10 @@ def build(name: str, mel_config):
     return vocode, note
 
 
-def run_variant(name: str, clips: list[Path], reference_dir: Path) -> dict:
-    """Vocode ``clips`` with variant ``name`` in this process; write the outputs of the
-    reference variant to ``reference_dir``, compare the others with them."""
+def run_variant(name: str, clips: list[Path], calibration: list[Path], reference_dir: Path) -> dict:
+    """Vocode ``clips`` with variant ``name`` in this process (``calibration``: clips for the
+    static int8 variants); write the outputs of the reference variant to ``reference_dir``,
+    compare the others with them."""
     import torch
 
     torch.set_num_threads(1)
@@ -113,9 +162,12 @@ def run_variant(name: str, clips: list[Path], reference_dir: Path) -> dict:
     config = MelConfig()
     audio = [decode_audio(str(clip), config.sample_rate) for clip in clips]
     mels = [log_mel(wav, config) for wav in audio]
+    calibration_mels = []
+    if "int8_static" in (VARIANTS[name] or {}):
+        calibration_mels = [log_mel(decode_audio(str(c), config.sample_rate), config) for c in calibration]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
-    vocoder, note = build(name, config)
+    vocoder, note = build(name, config, calibration_mels)
     load_s = time.perf_counter() - start
     vocoder(mels[0])  # warm-up
     cpu, seconds, estoi, estoi_ref = 0.0, 0.0, [], []
@@ -156,8 +208,9 @@ def main() -> int:
     if not paths:
         raise SystemExit(f"no .mpg clips in {args.grid_dir}")
     clips = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.clips, len(paths))).astype(int)]
+    calibration = [path for path in paths[3::50] if path not in clips][:8]
     if args.one:
-        print(json.dumps(run_variant(args.one, clips, Path(args.reference_dir))))
+        print(json.dumps(run_variant(args.one, clips, calibration, Path(args.reference_dir))))
         return 0
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     variants = [REFERENCE] * (REFERENCE in args.variants) + [v for v in args.variants if v != REFERENCE]
