@@ -133,7 +133,8 @@ def train(
     seed: int = 0,
     ngpu: int = 0,
 ) -> Path:
-    """Run ``espnet2.bin.asr_train`` on ``ngpu`` GPUs; returns the chosen model file.
+    """Run ``espnet2.bin.asr_train`` on ``ngpu`` GPUs, resuming from the ``checkpoint.pth``
+    an interrupted run left in ``outdir``; returns the chosen model file.
 
     With several GPUs ESPnet starts one process per GPU itself (its multiprocessing
     distributed mode, as ``espnet2.bin.launch`` asks for on one node); with one or none it
@@ -142,6 +143,9 @@ def train(
     args = ["-m", "espnet2.bin.asr_train", "--config", str(config), "--seed", str(seed)]
     args += ["--ngpu", str(ngpu), "--multiprocessing_distributed", "true"]
     args += ["--use_preprocessor", "true", "--output_dir", str(outdir)]
+    # a run killed mid-way (the stage's marker then says "resuming") continues from the
+    # checkpoint.pth it left; a changed step removes its outputs before it runs again
+    args += ["--resume", "true"]
     if token_list is not None:
         args += ["--token_list", str(token_list)]
     if token_type is not None:

@@ -47,6 +47,21 @@ def test_scratch_finetune_decode_cycle(espnet_dirs):
     assert lm.read_text().startswith("\n\\data\\")
 
 
+def test_a_training_stopped_after_an_epoch_continues_from_its_checkpoint(espnet_dirs, tmp_path):
+    """What a killed stage-7 training leaves (checkpoint.pth after epoch 1 of 2) is continued,
+    as the stage's "resuming" says, not trained again from epoch 1."""
+    data, tokens = espnet_dirs["data"], espnet_dirs["exp"] / "tokens" / "tokens.txt"
+    out = tmp_path / "asr stopped"
+    for epochs in (1, 2):  # the state after epoch 1 is the one a kill during epoch 2 leaves
+        conf = tmp_path / f"tiny{epochs}.yaml"
+        conf.write_text(yaml.safe_dump({**TINY_ASR_CONF, "max_epoch": epochs}))
+        main(["train", "--config", str(conf), "--train_dir", str(data / "train"), "--valid_dir",
+              str(data / "test"), "--outdir", str(out), "--token_list", str(tokens)])  # fmt: skip
+    log = (out / "train.log").read_text()
+    assert re.findall(r"(\d+)epoch results", log) == ["2"]
+    assert (out / "2epoch.pth").is_file()
+
+
 @pytest.fixture(scope="module")
 def espnet_dirs(espeak_corpus, tmp_path_factory, root):
     os.environ["PATH"] = f"{root / 'utils'}{os.pathsep}{os.environ['PATH']}"
