@@ -127,8 +127,36 @@ fi
 read -r -a extra <<<"${sbatch_opts}"
 sb+=("${extra[@]}" "${script}")
 
+# sbatch waits in the background so that a signal reaches the traps below at once: a driver
+# stopped by Ctrl-C, kill or a lost login session cancels its jobs instead of leaving them to
+# run on, and to write the same outputs as the jobs a rerun would submit.
+jobid_file=${qdir}/${name}.jobid
+rm -f -- "${jobid_file}"
+sbatch --parsable "${sb[@]}" >"${jobid_file}" &
+sbatch_pid=$!
+cancel_jobs() {
+  local id=""
+  [ ! -s "${jobid_file}" ] || id=$(cut -d';' -f1 <"${jobid_file}")
+  kill "${sbatch_pid}" 2>/dev/null || true
+  if [ -n "${id}" ]; then
+    scancel "${id}" || true
+    echo "$(basename "$0"): interrupted: cancelled Slurm job ${id} (${log_template})" >&2
+  else
+    echo "$(basename "$0"): interrupted before Slurm gave a job id: check squeue for job ${name}" >&2
+  fi
+  exit "$1"
+}
+trap 'cancel_jobs 130' INT
+trap 'cancel_jobs 143' TERM
+trap 'cancel_jobs 129' HUP
+for _ in $(seq 100); do  # the job id, for the log, once sbatch has it (it prints nothing more)
+  if [ -s "${jobid_file}" ] || ! kill -0 "${sbatch_pid}" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+[ ! -s "${jobid_file}" ] || echo "Submitted Slurm job $(cut -d';' -f1 <"${jobid_file}") (${log_template})" >&2
 sbatch_rc=0
-sbatch "${sb[@]}" >&2 || sbatch_rc=$?
+wait "${sbatch_pid}" || sbatch_rc=$?
+trap - INT TERM HUP
 if ! runner_report; then
   echo "$(basename "$0"): Slurm's own output is in ${qdir}/" >&2
   exit 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -266,6 +268,31 @@ def test_slurm_job_that_never_ran_counts_as_failed(tool, tmp_path, standin_env):
     out = tool("slurm.pl", "JOB=1:2", "log/d.JOB.log", "true", cwd=tmp_path, env=env)
     assert out.returncode == 1
     assert "job 1: did not finish" in out.stderr and "job 2: did not finish" in out.stderr
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_slurm_driver_stopped_cancels_its_jobs(tmp_path, standin_env, utils_dir, sig, code):
+    """A driver stopped while its array runs (Ctrl-C, kill, a lost login session) cancels the
+    array, so that no job goes on writing beside the ones a rerun submits."""
+    env = {**os.environ, "LC_ALL": "C", **standin_env}
+    log = tmp_path / "log" / "t.1.log"
+    proc = subprocess.Popen(
+        [str(utils_dir / "slurm.pl"), "JOB=1:1", "log/t.JOB.log", "sleep", "30"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not log.is_file() and time.monotonic() < deadline:  # the task has started
+            time.sleep(0.1)
+        assert log.is_file(), "the stand-in's task never started"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the stand-in runs the task here: stop it too
+    job_id = (tmp_path / "log" / "q" / "t.jobid").read_text().strip()
+    assert proc.returncode == code
+    assert f"cancelled Slurm job {job_id} (log/t.JOB.log)" in err
+    assert f"scancel {job_id}\n" in Path(standin_env["STANDIN_RECORD"]).read_text()
 
 
 def test_ssh_runs_round_robin_on_hosts_in_the_working_dir(tool, tmp_path, standin_env):
