@@ -18,11 +18,13 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["lipsound2", "lipsound2.*"]),
     install_requires=[
-        "torch>=2.1",
-        "torchaudio>=2.1",
+        # loading checkpoints safely needs torch.serialization.safe_globals (2.5) and numpy's
+        # np._core (2.0); tools/requirements.txt pins the versions the tests ran with
+        "torch>=2.5",
+        "torchaudio>=2.5",
         "espnet>=202402",
         "kaldiio>=2.18",
-        "numpy>=1.24",
+        "numpy>=2.0",
         "av>=12",
         "pyyaml>=6",
         "tqdm>=4.60",
