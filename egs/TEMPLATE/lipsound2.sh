@@ -113,7 +113,8 @@ inference_tag=""                      # Decode dirs are <train_exp>/decode_<set>
                                       # (default: <inference config name>_<model file name>).
 num_plots=3                           # Utterances per set with attention / mel figures.
 infer_train=true                      # Also infer the train set (stage 7 fine-tunes the ASR on its speech).
-gpu_inference=false                   # Decode on a GPU: cuda_cmd with --gpu 1, --device cuda (int8 becomes fp32).
+gpu_inference=false                   # Decode on a GPU (stage 5, and stage 6's GTA mel): cuda_cmd with --gpu 1,
+                                      # --device cuda (int8 becomes fp32). Vocoding runs on the CPU.
 
 # Vocoder (stage 6)
 vocoder_type=griffin_lim              # A type of lipsound2/vocoders/types.py: griffin_lim, hifigan,
