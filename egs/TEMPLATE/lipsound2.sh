@@ -406,28 +406,36 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   fi
 fi
 
+# av_training: stage 4's training of ${train_exp} as train_lipsound2's arguments, in _av_training
+# (stages 5, 6 and 9 check that the model they read is its finished result)
+av_training() {
+  # the whole model from --pretrain_model or stage 3's; the decoder side (and its mel
+  # statistics) from --init_decoder_from or stage 3's audio model
+  local init_model=${pretrain_model} decoder_model=${init_decoder_from}
+  if [ -z "${init_model}" ] && [ "${init_from_pretrain}" = true ] && [ -f "${pretrain_exp}/valid.loss.best.pth" ]; then
+    init_model=${pretrain_exp}/valid.loss.best.pth
+  fi
+  if [ -z "${decoder_model}" ] && [ "${audio_pretrain}" = true ]; then
+    decoder_model=${audio_pretrain_exp}/valid.loss.best.pth
+    [ -f "${decoder_model}" ] || { log "no audio pre-trained model ${decoder_model}: run stage 3 with --audio_pretrain true"; exit 1; }
+  fi
+  # shellcheck disable=SC2206  # the trainer's extra arguments, split on whitespace
+  _av_training=("${train_exp}" "${train_config}" "${train_set}" "${valid_set}" --init_model "${init_model}"
+    --ss_restart "${ss_restart}" --decoder_model "${decoder_model}" -- ${train_args})
+}
+
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
   _stage_no=4
-  # the whole model from --pretrain_model or stage 3's; the decoder side (and its mel
-  # statistics) from --init_decoder_from or stage 3's audio model
-  _init_model=${pretrain_model}
-  if [ -z "${_init_model}" ] && [ "${init_from_pretrain}" = true ] && [ -f "${pretrain_exp}/valid.loss.best.pth" ]; then
-    _init_model=${pretrain_exp}/valid.loss.best.pth
-  fi
-  _decoder_model=${init_decoder_from}
-  if [ -z "${_decoder_model}" ] && [ "${audio_pretrain}" = true ]; then
-    _decoder_model=${audio_pretrain_exp}/valid.loss.best.pth
-    [ -f "${_decoder_model}" ] || { log "no audio pre-trained model ${_decoder_model}: run stage 3 with --audio_pretrain true"; exit 1; }
-  fi
-  # shellcheck disable=SC2086  # the trainer's extra arguments
-  train_lipsound2 av "${train_exp}" "${train_config}" "${train_set}" "${valid_set}" --init_model "${_init_model}" \
-    --ss_restart "${ss_restart}" --decoder_model "${_decoder_model}" -- ${train_args}
+  av_training
+  train_lipsound2 av "${_av_training[@]}"
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: inference"
   [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
+  av_training
+  require_trained 5 av "${_av_training[@]}"
   if [ ! -f "${train_exp}/frontend.yaml" ]; then
     log "WARNING: ${train_exp} records no front-end settings (trained before they were recorded): taking ${frontend_config}"
     ${python} -m lipsound2.bin.frontend_settings write --frontend_config "${frontend_config}" --out "${train_exp}/frontend.yaml"
@@ -516,6 +524,8 @@ fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
   log "Stage 9: packing ${train_exp}/${inference_model} into ${pack_file}"
   [ -f "${train_exp}/${inference_model}" ] || { log "no model ${train_exp}/${inference_model}: run stage 4"; exit 1; }
+  av_training
+  require_trained 9 av "${_av_training[@]}"
   _pack_opts=()
   [ -z "${vocoder_ckpt}" ] || _pack_opts+=(--vocoder_file "${vocoder_ckpt}")
   # the model card shows stage 8's tables when there are any

@@ -75,9 +75,7 @@ make_units() {
 # resumes from EXP/checkpoint.pth; a redo keeps the oracle dirs (vocoded ground truth).
 train_lipsound2() {
   local exp=$2 plan key args
-  plan=(--kind "$1" --exp "$2" --config "$3" --train_set "$4" --valid_set "$5" --dumpdir "${dumpdir}"
-    --seed "${seed}" --feats_normalize "${feats_normalize}" --lipsound2_config "${train_config}"
-    --frontend_config "${frontend_config}" "${@:6}")
+  train_plan_opts plan "$@"
   read_lines key "${python}" -m lipsound2.bin.train_plan key "${plan[@]}"
   step_done "${_stage_no}" "${exp} (training)" "${exp}" train "${key[@]}" --stale "${exp}/*" --stale "${exp}/.done.*" \
     --keep "${exp}/oracle_*" && return 0
@@ -88,6 +86,39 @@ train_lipsound2() {
     "${python}" -m "${args[0]}" --config "$3" --frontend_config "${exp}/frontend.yaml" --output_dir "${exp}" \
     --seed "${seed}" --resume true "${args[@]:1}"
   step_mark "${exp}" train "${key[@]}"
+}
+
+# train_plan_opts ARRAY KIND EXP CONFIG TRAIN_SET VALID_SET [OPTIONS...]: train_plan's options
+# for that training, into ARRAY
+train_plan_opts() {
+  local -n _plan_to=$1
+  _plan_to=(--kind "$2" --exp "$3" --config "$4" --train_set "$5" --valid_set "$6" --dumpdir "${dumpdir}"
+    --seed "${seed}" --feats_normalize "${feats_normalize}" --lipsound2_config "${train_config}"
+    --frontend_config "${frontend_config}" "${@:7}")
+}
+
+# require_trained STAGE KIND EXP CONFIG TRAIN_SET VALID_SET [OPTIONS...]: a later stage reads
+# the model of that training. One whose training stopped is refused (its best checkpoint so far
+# would pass for the result); one trained under other settings or data than they are now is
+# used with a warning that lists the changes; one with no record of a training (put there by
+# hand) is used as it is.
+require_trained() {
+  local exp=$3 plan out key
+  if [ ! -f "${exp}/.done.train" ]; then
+    [ ! -f "${exp}/.started.train" ] || {
+      log "Stage $1: Error: the training of ${exp} (stage 4) stopped before it finished: run stage 4 to finish it"
+      exit 1
+    }
+    return 0
+  fi
+  train_plan_opts plan "${@:2}"
+  if ! out=$("${python}" -m lipsound2.bin.train_plan key "${plan[@]}"); then
+    log "Stage $1: WARNING: could not check ${exp} against today's training settings (above); used as it is"
+    return 0
+  fi
+  mapfile -t key <<<"${out}"
+  ${python} -m lipsound2.bin.step verify --stage "$1" --what "${exp} (stage 4's training)" --dir "${exp}" \
+    --name train "${key[@]}" || exit $?
 }
 
 # ---- Stage 6: vocoding ----
@@ -104,6 +135,8 @@ gta_dir() {
   read_lines key vocoder_plan gta_key --set "$1" --model_file "${model}"
   step_done 6 "$2 (GTA mel)" "$2" gta "${key[@]}" --stale "$2/*" && return 0
   [ -f "${model}" ] || { log "no model ${model}: run stage 4"; exit 1; }
+  av_training
+  require_trained 6 av "${_av_training[@]}"
   read_lines args vocoder_plan gta_args --set "$1" --model_file "${model}"
   [ "${gpu_inference}" = false ] || cmd="${cuda_cmd} --gpu 1" device=cuda
   mkdir -p "$2/log"

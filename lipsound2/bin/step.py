@@ -4,6 +4,10 @@
 skipped) and 10 when the step must run (any other status is an error): new, resumed after
 an interruption with the same key, or redone because something changed, which it reports
 (removing the ``--stale`` outputs first). ``mark`` records the key once the step finished.
+``verify`` is for a later step that reads this one's output: it touches nothing, exits 0 when
+the step finished, warning when under another key than the options give now (listing what
+changed) or when it left no marker at all (an output put there by hand), and 11 naming the
+step when it started and never finished.
 Both take the same key options; see :mod:`lipsound2.recipe.marker`. A log line says which::
 
     python -m lipsound2.bin.step check --stage 1 --what "dump/train" --dir dump/train \\
@@ -18,10 +22,12 @@ import sys
 import time
 
 from lipsound2.frontend.config import SECTION_GROUPS
-from lipsound2.recipe.marker import StepKey, check, mark
+from lipsound2.recipe.marker import StepKey, Verdict, check, compare, mark
 
 #: The exit status of ``check`` for a step that must run (an uncaught error exits 1).
 MUST_RUN = 10
+#: The exit status of ``verify`` for a step that never finished.
+NOT_FINISHED = 11
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
@@ -33,7 +39,7 @@ def _pair(text: str, what: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=("check", "mark"))
+    p.add_argument("action", choices=("check", "mark", "verify"))
     p.add_argument("--dir", required=True, help="the folder of the marker")
     p.add_argument("--name", required=True, help="the marker is DIR/.done.NAME")
     p.add_argument("--stage", default="", help="stage number, for the log line")
@@ -97,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "mark":
         mark(args.dir, args.name, key)
         return 0
-    verdict = check(args.dir, args.name, key, args.stale, args.keep)
     head = f"Stage {args.stage}: " if args.stage else ""
     what = args.what or args.dir
+    if args.action == "verify":
+        return _verify(compare(args.dir, args.name, key), head, what)
+    verdict = check(args.dir, args.name, key, args.stale, args.keep)
     if verdict.state == "done":
         _log(f"{head}{what}: done")
         return 0
@@ -114,6 +122,22 @@ def main(argv: list[str] | None = None) -> int:
         if verdict.removed:
             _log(f"    removed stale: {' '.join(verdict.removed)}")
     return MUST_RUN
+
+
+def _verify(verdict: Verdict, head: str, what: str) -> int:
+    if verdict.state == "done":
+        return 0
+    if verdict.state == "redo":
+        _log(f"{head}WARNING: {what} was made under other settings or inputs than the options give now:")
+        for line in verdict.changes:
+            _log(f"    {line}")
+        _log("    it is used as it is; run its stage again to make it under the new ones")
+        return 0
+    if verdict.state == "new":  # no marker at all: a model put there by hand
+        _log(f"{head}WARNING: {what}: no record that it ran here; used as it is")
+        return 0
+    _log(f"{head}Error: {what} did not finish: an earlier run of it stopped")
+    return NOT_FINISHED
 
 
 if __name__ == "__main__":

@@ -299,6 +299,19 @@ def check(
     return verdict
 
 
+def compare(directory: str | os.PathLike, name: str, key: Key) -> Verdict:
+    """What :func:`check` would say of the step, touching nothing: for a later step that reads
+    its output (a model) and must not take it as what the settings now describe. ``state``:
+    done, resume (started, never finished, whatever its key), new (never run) or redo (finished
+    under another key; ``changes`` says what differs)."""
+    old = _read_key(marker_path(directory, name))
+    if old == key:
+        return Verdict("done")
+    if old is None:
+        return Verdict("resume" if started_path(directory, name).exists() else "new")
+    return Verdict("redo", describe_changes(old, key))
+
+
 def stale_inputs(directory: str | os.PathLike, name: str) -> list[str]:
     """The tables a finished step read that have changed since (none when it has no marker):
     for readers of its output that must not report it as current."""
