@@ -4,8 +4,9 @@ Each job dir holds some of ``--tables`` (e.g. ``video.scp wav.scp utt2num_vframe
 ``rejects`` file and ``summary.json``. The merged tables go to ``--dst_dir``; every per-utterance
 table of ``--src_dir`` (``text``, ``utt2spk``, ``utt2*``, ``*.scp``) is copied there restricted to
 the accepted utterances, ``spk2utt`` is rebuilt, other ``spk2*`` tables keep the remaining
-speakers, and the new rejects are appended to ``<dst_dir>/rejects``. Exits with status 1 when
-the share rejected passes ``--max_reject_share``.
+speakers, and the new rejects are appended to ``<dst_dir>/rejects`` (their transcripts to
+``<dst_dir>/text.rejected``: stage 8 counts them as failed, all words deleted). Exits with
+status 1 when the share rejected passes ``--max_reject_share``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from lipsound2.corpus.datadir import REJECTED_TEXT
 from lipsound2.fileio.table import read_table, write_table
 
 
@@ -76,6 +78,12 @@ def merge(args: argparse.Namespace) -> int:
                 table = read_table(path)
                 write_table(args.dst_dir / path.name, {k: v for k, v in table.items() if k in spk2utt})
     write_table(args.dst_dir / "rejects", {**old_rejects, **new_rejects})
+    if (args.src_dir / "text").is_file():
+        texts = read_table(args.src_dir / "text")
+        rejected_path = args.dst_dir / REJECTED_TEXT
+        rejected = read_table(rejected_path) if rejected_path.is_file() else {}
+        rejected.update({k: texts[k] for k in new_rejects if k in texts})
+        write_table(rejected_path, rejected)
 
     total = len(accepted) + len(new_rejects)
     share = len(new_rejects) / total if total else 0.0

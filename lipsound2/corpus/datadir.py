@@ -17,6 +17,10 @@ import numpy as np
 
 from lipsound2.fileio.table import write_table
 
+#: The transcripts of a data dir's utterances that a stage rejected (beside its ``rejects``):
+#: scoring expects them and counts them as failed.
+REJECTED_TEXT = "text.rejected"
+
 log = logging.getLogger(__name__)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,13 +156,15 @@ def score_text(
     hyp_text: str | os.PathLike,
     metric: str,
     out_tsv: str | os.PathLike | None = None,
+    rejected: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
     """Pooled error rate of a hypothesis table over every reference utterance.
 
     A reference with no hypothesis counts as an empty hypothesis, that is all deletions;
-    ``n`` hypotheses found of ``expected`` references, ``missing`` the rest.
+    ``n`` hypotheses found of ``expected`` references, ``missing`` the rest. ``rejected``:
+    the references of utterances the front end rejected (``text.rejected``), expected too.
     """
-    refs, hyps = read_table(ref_text), read_table(hyp_text)
+    refs, hyps = {**(rejected or {}), **read_table(ref_text)}, read_table(hyp_text)
     counts: dict[str, ErrorCounts] = {k: error_counts(refs[k], hyps.get(k, ""), metric) for k in refs}
     found = sum(k in hyps for k in refs)
     if out_tsv is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lipsound2.asr.judge import JUDGES, judge_hyp_name
+from lipsound2.corpus.datadir import REJECTED_TEXT
 from lipsound2.fileio.table import read_table
 from lipsound2.metrics.scoring import (
     DURATION_TOLERANCE,
@@ -63,8 +64,9 @@ def parse_pair(spec: str) -> tuple[str, str]:
     return label.strip(), value.strip()
 
 
-def speech_scores_of(eval_dir: Path, ref_wav_scp: Path) -> dict[str, float] | None:
-    """Summary of ``eval_dir/scores/speech.tsv`` over the utterances of ``ref_wav_scp``.
+def speech_scores_of(eval_dir: Path, ref_dir: Path) -> dict[str, float] | None:
+    """Summary of ``eval_dir/scores/speech.tsv`` over the utterances of ``ref_dir/wav.scp``
+    and those the front end rejected (``ref_dir/rejects``: failed).
 
     Scores whose done marker (``scores/.done.speech``, stage 8) records other audio than its
     tables now list are refused rather than reported.
@@ -77,7 +79,12 @@ def speech_scores_of(eval_dir: Path, ref_wav_scp: Path) -> dict[str, float] | No
         raise ValueError(
             f"{tsv} was scored from other audio than {', '.join(stale)} now lists: score it again"
         )
-    return summarize_speech(read_speech_tsv(tsv), read_table(ref_wav_scp))
+    expected = {**read_table(ref_dir / "wav.scp"), **_optional_table(ref_dir / "rejects")}
+    return summarize_speech(read_speech_tsv(tsv), expected)
+
+
+def _optional_table(path: Path) -> dict[str, str]:
+    return read_table(path) if path.is_file() else {}
 
 
 def collect(test_sets: dict[str, Path], rows: list[tuple[str, str]], lang: str = "en") -> Results:
@@ -94,11 +101,12 @@ def collect(test_sets: dict[str, Path], rows: list[tuple[str, str]], lang: str =
             if not d.is_dir():
                 continue
             dirs[label][set_name] = d
-            cell = Cell(speech=speech_scores_of(d, ref_dir / "wav.scp"))
+            cell = Cell(speech=speech_scores_of(d, ref_dir))
+            rejected = _optional_table(ref_dir / REJECTED_TEXT)
             for name, path in hyp_files(d).items():
                 out = d / "scores" / f"{name}_{metric}.tsv"
                 out.parent.mkdir(parents=True, exist_ok=True)
-                cell.text[name] = score_text(ref_dir / "text", path, metric, out)
+                cell.text[name] = score_text(ref_dir / "text", path, metric, out, rejected)
             cells[label][set_name] = cell
     training = {}
     for label in dirs:

@@ -42,6 +42,7 @@ def test_stage_script_runs_stages_1_and_2_and_skips_when_done(root, grid_clips, 
     dump = recipe / "dump" / "mini"
     assert set(read_table(dump / "feats.scp")) == set(utts) - {"zz_video_only"}
     assert "no audio stream" in read_table(dump / "rejects")["zz_video_only"]
+    assert read_table(dump / "text.rejected") == {"zz_video_only": "some words"}  # stage 8 expects it
     for log in ("prepare_av.1.log", "prepare_av.2.log"):
         assert "done" in (dump / "logs" / "stage1" / log).read_text()
     logs = sorted((dump / "logs").rglob("*.log"))

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from lipsound2.bin import score
+from lipsound2.corpus.datadir import REJECTED_TEXT
 from lipsound2.fileio.table import read_table, write_table
 from lipsound2.fileio.wav import read_wav, write_wav
 from lipsound2.metrics.scoring import (
@@ -87,14 +88,14 @@ def test_missing_wav_fails_and_short_wav_is_flagged(eval_dir, caplog):
 def test_scores_of_other_audio_are_refused(tmp_path):
     """Stage 8's marker of the scores records the audio they came from: re-vocoded audio
     under the same paths (or another wav.scp) is not reported with the old scores."""
-    ref = tmp_path / "ref.scp"
-    write_table(ref, {"u": str(tmp_path / "r.wav")})
+    ref = tmp_path / "ref"
+    write_table(ref / "wav.scp", {"u": str(tmp_path / "r.wav")})
     d = tmp_path / "decode"
     (tmp_path / "g.wav").write_bytes(b"one")
     write_table(d / "wav.scp", {"u": str(tmp_path / "g.wav")})
     (d / "scores").mkdir()
     (d / "scores" / "speech.tsv").write_text("utt\tpesq_nb\tpesq_wb\tstoi\testoi\nu\t2\t2\t0.5\t0.5\n")
-    mark(d / "scores", "speech", StepKey(tables=[str(ref), str(d / "wav.scp")]).build())
+    mark(d / "scores", "speech", StepKey(tables=[str(ref / "wav.scp"), str(d / "wav.scp")]).build())
     assert speech_scores_of(d, ref)["n"] == 1
     (tmp_path / "g.wav").write_bytes(b"two")  # vocoded again, same path and size
     st = (tmp_path / "g.wav").stat()
@@ -113,3 +114,23 @@ def test_speech_means_carry_their_95_percent_confidence_interval():
     assert summary["estoi_ci"] == pytest.approx(0.2054, abs=1e-4)
     assert summary["stoi_ci"] == 0.0  # every utterance alike
     assert math.isnan(summarize_speech({"u0": rows["u0"]})["estoi_ci"])  # one utterance: no interval
+
+
+def test_utterances_the_front_end_rejected_count_as_failed(tmp_path):
+    """An utterance stage 1 or 2 rejected (``rejects``, its transcript in ``text.rejected``) is
+    still expected: failed in the speech scores, all deletions in a WER."""
+    ref = tmp_path / "dump"
+    write_table(ref / "wav.scp", {"u": str(tmp_path / "r.wav")})
+    write_table(ref / "text", {"u": "place blue"})
+    write_table(ref / "rejects", {"bad": "unreadable media (bad.mpg)"})
+    write_table(ref / REJECTED_TEXT, {"bad": "set red now"})
+    d = tmp_path / "decode"
+    write_table(d / "wav.scp", {"u": str(tmp_path / "g.wav")})
+    (d / "scores").mkdir()
+    (d / "scores" / "speech.tsv").write_text("utt\tpesq_nb\tpesq_wb\tstoi\testoi\nu\t2\t2\t0.5\t0.5\n")
+    summary = speech_scores_of(d, ref)
+    assert (summary["n"], summary["expected"], summary["failed"]) == (1, 2, 1)
+    write_table(d / "hyp.txt", {"u": "place blue"})
+    text = score_text(ref / "text", d / "hyp.txt", "wer", rejected={"bad": "set red now"})
+    assert (text["n"], text["expected"], text["missing"]) == (1, 2, 1)
+    assert text["rate"] == pytest.approx(100 * 3 / 5)  # the 3 words of the rejected one deleted
