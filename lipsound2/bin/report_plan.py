@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from lipsound2.recipe.marker import recorded_option
 from lipsound2.recipe.plan import PlanError, parse_plan_args, print_lines, run_plan
 
 _SOURCE = "report_plan"
@@ -91,8 +92,24 @@ def check_real_asr_rows(args: argparse.Namespace) -> None:
                 )
 
 
+def check_vocoder(args: argparse.Namespace) -> None:
+    """The report names ``--vocoder_type`` as the vocoder of its main rows: refuse audio that
+    stage 6 made with another one (its marker records the type)."""
+    for dset in args.test_sets.split():
+        for row in rows(args)[2:4]:  # the oracle and this experiment's decode
+            directory = row_dir(row, dset)
+            made_by = recorded_option(directory, "vocode", "vocoder_type")
+            if made_by is not None and made_by != args.vocoder_type:
+                raise PlanError(
+                    f"{directory} was vocoded with {made_by}, and the report would name --vocoder_type "
+                    f"{args.vocoder_type}: run stage 8 with --vocoder_type {made_by}, or stage 6 with "
+                    f"--vocoder_type {args.vocoder_type} first"
+                )
+
+
 def steps(args: argparse.Namespace) -> list[str]:
     check_real_asr_rows(args)
+    check_vocoder(args)
     judges = [j for j in args.judges.split() if j != "none"] if args.lang == "en" else []
 
     def judge(wav: str, directory: str) -> list[str]:

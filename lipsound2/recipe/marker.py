@@ -312,6 +312,12 @@ def compare(directory: str | os.PathLike, name: str, key: Key) -> Verdict:
     return Verdict("redo", describe_changes(old, key))
 
 
+def recorded_option(directory: str | os.PathLike, name: str, option: str) -> str | None:
+    """The value of ``option`` (an ``--opt`` of the key) the finished step ``directory``/``name``
+    ran with; None when it has no marker or no such option."""
+    return (_read_key(marker_path(directory, name)) or {}).get(f"option {option}")
+
+
 def stale_inputs(directory: str | os.PathLike, name: str) -> list[str]:
     """The tables a finished step read that have changed since (none when it has no marker):
     for readers of its output that must not report it as current."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lipsound2.bin import config_query, decode_plan, report_plan, train_plan, units_plan, vocoder_plan
+from lipsound2.recipe.marker import StepKey, mark
 from lipsound2.recipe.plan import PlanError, merge_job_tables, print_lines
 from lipsound2.vocoders.types import TRAINED_TYPES, VOCODER_TYPES
 
@@ -101,6 +102,24 @@ def test_report_rows_take_the_extra_experiments_and_the_decode_dir_name():
     ]
     assert report_plan.row_dir(rows[4], "b") == "exp/o/decode_b_inf"
     assert report_plan.note(args).startswith("Vocoder: griffin_lim. PESQ (NB)")
+
+
+def test_the_report_refuses_audio_of_another_vocoder_than_it_would_name(tmp_path: Path):
+    """Stage 6 run with --vocoder_type hifigan_pretrained, stage 8 without: the report would call
+    that audio Griffin-Lim's."""
+    exp = tmp_path / "exp" / "t"
+    for name in ("oracle_a", "decode_a_inf"):
+        vocode = StepKey(opts=[("vocoder_type", "hifigan_pretrained")]).build()
+        mark(exp / name, "vocode", vocode)
+    argv = ["steps", "--expdir", str(tmp_path / "exp"), "--dumpdir", "dump", "--train_exp", str(exp),
+            "--train_tag", "t", "--test_sets", "a", "--inference_tag", "inf", "--score_label", "Mine",
+            "--judges", "none", "--train_config", "c", "--inference_config", "i", "--vocoder_config", "v",
+            "--asr_config", "a", "--asr_finetune_config", "f", "--vocoder_type"]  # fmt: skip
+    with pytest.raises(
+        PlanError, match=r"oracle_a was vocoded with hifigan_pretrained.*--vocoder_type griffin_lim"
+    ):
+        report_plan.steps(report_plan.get_parser().parse_args([*argv, "griffin_lim"]))
+    report_plan.steps(report_plan.get_parser().parse_args([*argv, "hifigan_pretrained"]))
 
 
 def test_job_tables_merge_sorted_with_one_header(tmp_path: Path):
