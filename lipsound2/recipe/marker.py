@@ -139,7 +139,9 @@ def table_digest(path: str | os.PathLike, listing_dirs: bool = False) -> str:
         entries += 1
         listed = _listed_file(value)
         if listed is None:
-            missing += value.endswith((".mp4", ".mpg", ".wav", ".flac", ".ark", ".avi", ".mov"))
+            head, sep, tail = value.rpartition(":")
+            named = head if sep and tail.isdigit() else value  # an ark's path:offset
+            missing += named.endswith((".mp4", ".mpg", ".wav", ".flac", ".ark", ".avi", ".mov"))
             continue
         if listed not in stats:
             stats[listed] = _stat_text(listed)

@@ -50,6 +50,8 @@ def test_table_digest_follows_the_listed_files_and_ark_offsets(tmp_path):
     assert feats.read_text() and table_digest(feats) != before
     wav.unlink()
     assert "1 missing files" in table_digest(table)
+    (tmp_path / "feats.ark").unlink()  # its entries name it with an offset
+    assert "1 missing files" in table_digest(feats)
     assert table_digest(tmp_path / "absent.scp") == "missing"
 
 
