@@ -149,10 +149,12 @@ gta_dir() {
 }
 # vocode_dir FEATS_SCP OUT_DIR SET: every mel of FEATS_SCP to OUT_DIR/wav/*.wav and OUT_DIR/wav.scp
 # (a vocoder with a speaker input reads the speakers of dump/SET), with the mel settings beside
-# FEATS_SCP. Another mel or vocoder (its type, config, checkpoint) vocodes them again.
+# FEATS_SCP. Another mel or vocoder (its type, config, checkpoint), or a wav of its own lost,
+# vocodes them again.
 vocode_dir() {
   local key args n
   read_lines key vocoder_plan vocode_key --feats "$1"
+  key+=(--table "$2/wav.scp")
   step_done 6 "$2 (speech)" "$2" vocode "${key[@]}" --stale "$2/wav" --stale "$2/wav.scp" --stale "$2/log/vocode.*" &&
     return 0
   read_lines args vocoder_plan vocode_args --feats "$1" --set "$3"

@@ -98,6 +98,16 @@ def test_stage6_trains_and_vocodes_with_units(recipe, root):
     assert res.returncode == 0 and "Training the vocoder" not in res.stderr and "Vocoding" not in res.stderr
     assert "(vocoder training): done" in res.stderr and res.stderr.count("(speech): done") == 2
 
+    # one generated wav lost: its dir is vocoded again (the vocoder is not trained again)
+    lost = recipe / read_table(decode / "wav.scp")[sorted(frames)[0]]
+    lost.unlink()
+    res = _run(recipe, root, *stage6)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"{decode.name}/wav.scp: 2 entries, 0 missing files" in res.stderr
+    assert "-> 2 entries, 1 missing files" in res.stderr
+    assert "(vocoder training): done" in res.stderr and res.stderr.count("(speech): done") == 1
+    assert lost.is_file()
+
     # units gone from beside the mel: a stop that names them, whatever the done marker says
     (decode / "units.scp").unlink()
     res = _run(recipe, root, *stage6)
