@@ -297,8 +297,26 @@ def check(
     if verdict.state == "redo" or verdict.state == "new":
         verdict.removed = remove(stale, keep)
     Path(directory).mkdir(parents=True, exist_ok=True)
-    _write_key(started, key)
+    # a step keyed on its own outputs (stage 1's tracks) just removed them: the run that
+    # resumes it finds them so, and must find the key it started under
+    _write_key(started, _inputs_now(key) if verdict.removed else key)
     return verdict
+
+
+def _inputs_now(key: Key) -> Key:
+    """``key`` with its input entries read again from the disk."""
+    digests = {
+        "table ": table_digest,
+        "corpus ": lambda path: table_digest(path, listing_dirs=True),
+        "file ": file_digest,
+        "folder ": tree_digest,
+    }
+    now = dict(key)
+    for label in key:
+        for prefix, digest in digests.items():
+            if label.startswith(prefix):
+                now[label] = digest(label.removeprefix(prefix))
+    return now
 
 
 def compare(directory: str | os.PathLike, name: str, key: Key) -> Verdict:

@@ -103,6 +103,29 @@ def test_an_interrupted_step_resumes_only_under_the_same_key(tmp_path):
     assert not (out / "checkpoint.pth").exists()
 
 
+def test_a_redo_of_a_step_keyed_on_its_own_outputs_resumes_after_a_kill(tmp_path):
+    """Stage 1 keys on the tracks it made: its redo removes them, and a run killed during the
+    redo must resume under the key it started with, not redo again."""
+    conf, out = tmp_path / "crop.yaml", tmp_path / "dump"
+    tracks = out / "video.scp"
+
+    def key() -> dict:
+        return StepKey(confs=[("crop", str(conf), None)], tables=[str(tracks)]).build()
+
+    conf.write_text("margin: 0.1\n")
+    assert check(out, "stage1", key()).state == "new"
+    (out / "t1.mp4").write_bytes(b"track")
+    tracks.write_text(f"u1 {out / 't1.mp4'}\n")
+    mark(out, "stage1", key())
+    conf.write_text("margin: 0.2\n")
+    stale = [str(out / "*.mp4"), str(tracks)]
+    verdict = check(out, "stage1", key(), stale=stale)
+    assert verdict.state == "redo" and "crop: margin: 0.1 -> 0.2" in verdict.changes
+    (out / "t2.mp4").write_bytes(b"half")  # killed before its tables were written
+    assert check(out, "stage1", key(), stale=stale).state == "resume"
+    assert (out / "t2.mp4").exists()
+
+
 def test_a_marker_without_a_key_is_redone_once(tmp_path):
     (tmp_path / ".done.stage1").write_text("2026-11-30T10:00:00\n")  # the old kind: a date
     key = StepKey(opts=[("nj", "4")]).build()
