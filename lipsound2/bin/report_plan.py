@@ -168,8 +168,7 @@ def key(args: argparse.Namespace) -> list[str]:
         f"num_plots={args.num_plots}",
     ]
     out += ["--opt", f"judges={args.judges}"]
-    for role, path in (
-        ("train", args.train_config),
+    for role, path in (  # the training's settings: its config.yaml below
         ("vocoder", args.vocoder_config),
         ("asr", args.asr_config),
         ("asr_finetune", args.asr_finetune_config),
@@ -205,7 +204,10 @@ def report_args(args: argparse.Namespace) -> list[str]:
     ]
     out += exp_args(args) + ["--lang", args.lang, "--results", f"{args.train_exp}/RESULTS.md"]
     out += ["--html", f"{args.train_exp}/report/index.html", "--title", args.train_tag]
-    for conf in (args.train_config, args.vocoder_config, args.asr_config, args.asr_finetune_config):
+    # the model's training as it ran (ESPnet's config.yaml), not --train_config as it reads now
+    trained = f"{args.train_exp}/config.yaml"
+    train_config = trained if os.path.isfile(trained) else args.train_config
+    for conf in (train_config, args.vocoder_config, args.asr_config, args.asr_finetune_config):
         out += ["--conf", conf]
     out += ["--note", note(args), "--num_samples", args.num_plots, *settings(args)]
     return out

@@ -122,6 +122,24 @@ def test_the_report_refuses_audio_of_another_vocoder_than_it_would_name(tmp_path
     report_plan.steps(report_plan.get_parser().parse_args([*argv, "hifigan_pretrained"]))
 
 
+def test_the_report_quotes_the_training_as_it_ran(tmp_path: Path):
+    """RESULTS.md names the experiment's config.yaml (what trained the model), not
+    --train_config, which may have been edited since; an edit of it alone remakes nothing."""
+    exp = tmp_path / "exp" / "t"
+    exp.mkdir(parents=True)
+    (exp / "config.yaml").write_text("optim_conf: {lr: 0.003}\n")
+    edited = tmp_path / "train.yaml"
+    edited.write_text("optim_conf: {lr: 0.002}\n")
+    argv = ["args", "--expdir", str(tmp_path / "exp"), "--dumpdir", "dump", "--train_exp", str(exp),
+            "--train_tag", "t", "--test_sets", "a", "--inference_tag", "inf", "--score_label", "Mine",
+            "--vocoder_type", "griffin_lim", "--train_config", str(edited), "--inference_config", "i",
+            "--vocoder_config", "v", "--asr_config", "a", "--asr_finetune_config", "f"]  # fmt: skip
+    args = report_plan.get_parser().parse_args(argv)
+    confs = [value for name, value in _pairs(report_plan.report_args(args)[2:]) if name == "--conf"]
+    assert confs[0] == f"{exp}/config.yaml" and str(edited) not in confs
+    assert str(edited) not in report_plan.key(args)
+
+
 def test_job_tables_merge_sorted_with_one_header(tmp_path: Path):
     for n, rows in ((1, ["b 2", "a 1"]), (2, ["c 3"])):
         (tmp_path / f"t.{n}.tsv").write_text("\n".join(["key value", *rows]) + "\n")
