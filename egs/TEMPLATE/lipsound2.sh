@@ -375,6 +375,9 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       --ark "${_dst}/data/feats.JOB.ark" --out_dir "${_logdir}/output.JOB"
     "${python}" -m lipsound2.bin.merge_jobs --name "Stage 2 ${dset}" --src_dir "${_dst}" --dst_dir "${_dst}" \
       --tables feats.scp utt2num_frames --max_reject_share "${max_reject_share}" "${_outputs[@]}"
+    # its rejects left stage 1's tables: stage 1 is no less done
+    ${python} -m lipsound2.bin.step refresh --dir "${_dst}" --name stage1 --table "${_dst}/video.scp" \
+      --table "${_dst}/wav.scp"
     utils/validate_data_dir.sh "${_vopts[@]}" "${_dst}"
     step_mark "${_dst}" stage2 "${_key[@]}"
   done
@@ -406,8 +409,9 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   fi
 fi
 
-# av_training: stage 4's training of ${train_exp} as train_lipsound2's arguments, in _av_training
-# (stages 5, 6 and 9 check that the model they read is its finished result)
+# av_training [train]: stage 4's training of ${train_exp} as train_lipsound2's arguments, in
+# _av_training (stages 5, 6 and 9 check that the model they read is its finished result;
+# "train": stage 4 itself, which needs the audio pre-trained model to exist)
 av_training() {
   # the whole model from --pretrain_model or stage 3's; the decoder side (and its mel
   # statistics) from --init_decoder_from or stage 3's audio model
@@ -417,7 +421,8 @@ av_training() {
   fi
   if [ -z "${decoder_model}" ] && [ "${audio_pretrain}" = true ]; then
     decoder_model=${audio_pretrain_exp}/valid.loss.best.pth
-    [ -f "${decoder_model}" ] || { log "no audio pre-trained model ${decoder_model}: run stage 3 with --audio_pretrain true"; exit 1; }
+    [ "${1:-}" != train ] || [ -f "${decoder_model}" ] ||
+      { log "no audio pre-trained model ${decoder_model}: run stage 3 with --audio_pretrain true"; exit 1; }
   fi
   # shellcheck disable=SC2206  # the trainer's extra arguments, split on whitespace
   _av_training=("${train_exp}" "${train_config}" "${train_set}" "${valid_set}" --init_model "${init_model}"
@@ -427,7 +432,7 @@ av_training() {
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: fine-tuning"
   _stage_no=4
-  av_training
+  av_training train
   train_lipsound2 av "${_av_training[@]}"
 fi
 

@@ -65,6 +65,8 @@ def merge(args: argparse.Namespace) -> int:
         if name not in merged:
             carried[name] = {k: v for k, v in read_table(args.src_dir / name).items() if k in accepted}
     old_rejects = read_table(args.dst_dir / "rejects") if (args.dst_dir / "rejects").is_file() else {}
+    # read before the tables are written: stage 2 merges into its source dir
+    texts = read_table(args.src_dir / "text") if (args.src_dir / "text").is_file() else None
     args.dst_dir.mkdir(parents=True, exist_ok=True)
     for name, table in {**carried, **merged}.items():
         write_table(args.dst_dir / name, table)
@@ -78,8 +80,7 @@ def merge(args: argparse.Namespace) -> int:
                 table = read_table(path)
                 write_table(args.dst_dir / path.name, {k: v for k, v in table.items() if k in spk2utt})
     write_table(args.dst_dir / "rejects", {**old_rejects, **new_rejects})
-    if (args.src_dir / "text").is_file():
-        texts = read_table(args.src_dir / "text")
+    if texts is not None:
         rejected_path = args.dst_dir / REJECTED_TEXT
         rejected = read_table(rejected_path) if rejected_path.is_file() else {}
         rejected.update({k: texts[k] for k in new_rejects if k in texts})

@@ -7,7 +7,8 @@ an interruption with the same key, or redone because something changed, which it
 ``verify`` is for a later step that reads this one's output: it touches nothing, exits 0 when
 the step finished, warning when under another key than the options give now (listing what
 changed) or when it left no marker at all (an output put there by hand), and 11 naming the
-step when it started and never finished.
+step when it started and never finished. ``refresh`` records the key's tables as they are now
+in a finished step's marker, for a later step that narrowed them in place.
 Both take the same key options; see :mod:`lipsound2.recipe.marker`. A log line says which::
 
     python -m lipsound2.bin.step check --stage 1 --what "dump/train" --dir dump/train \\
@@ -22,7 +23,7 @@ import sys
 import time
 
 from lipsound2.frontend.config import SECTION_GROUPS
-from lipsound2.recipe.marker import StepKey, Verdict, check, compare, mark
+from lipsound2.recipe.marker import StepKey, Verdict, check, compare, mark, refresh
 
 #: The exit status of ``check`` for a step that must run (an uncaught error exits 1).
 MUST_RUN = 10
@@ -39,7 +40,7 @@ def _pair(text: str, what: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=("check", "mark", "verify"))
+    p.add_argument("action", choices=("check", "mark", "verify", "refresh"))
     p.add_argument("--dir", required=True, help="the folder of the marker")
     p.add_argument("--name", required=True, help="the marker is DIR/.done.NAME")
     p.add_argument("--stage", default="", help="stage number, for the log line")
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2  # anything but 0 and MUST_RUN stops the stage script
     if args.action == "mark":
         mark(args.dir, args.name, key)
+        return 0
+    if args.action == "refresh":
+        refresh(args.dir, args.name, key)
         return 0
     head = f"Stage {args.stage}: " if args.stage else ""
     what = args.what or args.dir

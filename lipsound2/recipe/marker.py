@@ -332,6 +332,17 @@ def compare(directory: str | os.PathLike, name: str, key: Key) -> Verdict:
     return Verdict("redo", describe_changes(old, key))
 
 
+def refresh(directory: str | os.PathLike, name: str, key: Key) -> None:
+    """Record in the finished step's marker the entries of ``key`` it already has, as they are
+    now: a later step narrowed its output tables in place (stage 2 drops its rejects from stage
+    1's), which is not a change that should make it run again. A step without a marker is
+    left alone."""
+    done = marker_path(directory, name)
+    old = _read_key(done)
+    if old is not None:
+        _write_key(done, {**old, **{label: value for label, value in key.items() if label in old}})
+
+
 def recorded_option(directory: str | os.PathLike, name: str, option: str) -> str | None:
     """The value of ``option`` (an ``--opt`` of the key) the finished step ``directory``/``name``
     ran with; None when it has no marker or no such option."""

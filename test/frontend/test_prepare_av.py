@@ -120,6 +120,16 @@ def test_mel_job_checks_lengths_and_matches_the_audio(stage1, tmp_path):
         assert mel.dtype == np.float32 and mel.shape == (int(counts[utt]), 80)
         assert abs(len(mel) - 2.5 * int(vframes[utt])) <= 1
         np.testing.assert_allclose(mel, log_mel(decode_audio(wavs[utt])), atol=1e-4)
+    # merged into the dir it read, as stage 2 does: the reject's transcript is kept for scoring
+    dump = tmp_path / "dump set"
+    write_table(dump / "wav.scp", wavs)
+    write_table(dump / "text", {utt: f"words of {utt}" for utt in wavs})
+    with pytest.raises(SystemExit) as merged:
+        merge_jobs.main(["--src_dir", str(dump), "--dst_dir", str(dump), "--tables", "feats.scp",
+                         "utt2num_frames", "--max_reject_share", "0.9", str(job)])  # fmt: skip
+    assert merged.value.code == 0
+    assert read_table(dump / "text.rejected") == {"good_spaces": "words of good_spaces"}
+    assert "good_spaces" not in read_table(dump / "text")
 
 
 def test_killed_job_leaves_only_complete_files(grid_clips, tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lipsound2.fileio.ark import ArkWriter
-from lipsound2.recipe.marker import StepKey, check, conf_entries, mark, table_digest
+from lipsound2.recipe.marker import StepKey, check, conf_entries, mark, refresh, table_digest
 
 
 def _touch_later(path: Path) -> None:
@@ -124,6 +124,28 @@ def test_a_redo_of_a_step_keyed_on_its_own_outputs_resumes_after_a_kill(tmp_path
     (out / "t2.mp4").write_bytes(b"half")  # killed before its tables were written
     assert check(out, "stage1", key(), stale=stale).state == "resume"
     assert (out / "t2.mp4").exists()
+
+
+def test_refresh_records_tables_a_later_step_narrowed(tmp_path):
+    """Stage 2 drops its rejects from stage 1's tables in place: stage 1 stays done."""
+    conf, out = tmp_path / "crop.yaml", tmp_path / "dump"
+    conf.write_text("margin: 0.1\n")
+    tracks = out / "video.scp"
+    out.mkdir()
+    tracks.write_text("u1 a\nu2 b\n")
+
+    def key() -> dict:
+        return StepKey(confs=[("crop", str(conf), None)], tables=[str(tracks)]).build()
+
+    mark(out, "stage1", key())
+    tracks.write_text("u1 a\n")
+    assert check(out, "stage1", key()).state == "redo"
+    mark(out, "stage1", key())  # (the redo above removed nothing: mark it done again)
+    tracks.write_text("u1 a\nu2 b\n")
+    refresh(out, "stage1", StepKey(tables=[str(tracks)]).build())
+    assert check(out, "stage1", key()).state == "done"
+    refresh(tmp_path / "never ran", "stage1", key())
+    assert not (tmp_path / "never ran").exists()
 
 
 def test_a_marker_without_a_key_is_redone_once(tmp_path):
